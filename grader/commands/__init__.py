@@ -1,0 +1,1 @@
+"""Sub-commands of the ``grader`` CLI, one module each."""
