@@ -1,0 +1,40 @@
+"""``grader release DIR``: write what students receive (notebooks, helper package, README)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "release",
+        help="write the student release (assignments + installable helper package) to DIR",
+    )
+    p.add_argument("dir", type=Path, help="target folder (must be empty or absent)")
+    p.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
+    p.add_argument("--repo", type=Path, default=Path("."), help="the course checkout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from grader.notebooks.build import build_all
+    from grader.notebooks.release import STUDENT_DIST, ReleaseError, make_release
+
+    stale = build_all(args.repo / "solutions", args.repo / "assignments", check=True)
+    if not stale.clean:
+        names = ", ".join(p.name for p in stale.written + stale.orphans)
+        print(
+            f"grader release: assignments/ is out of date ({names}); run `grader build`",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        files = make_release(args.repo, args.dir, force=args.force)
+    except ReleaseError as exc:
+        print(f"grader release: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(files)} files to {args.dir}")
+    print(f"students install the helpers with: pip install {args.dir / STUDENT_DIST}")
+    return 0
