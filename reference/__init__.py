@@ -13,6 +13,7 @@ from reference.functions import (
     softmax,
     tanh,
 )
+from reference.initializers import glorot_normal, glorot_uniform, he_normal, std_normal
 from reference.layers import (
     Affine,
     BatchNormalization,
@@ -25,6 +26,27 @@ from reference.layers import (
     SquaredErrorLoss,
     Tanh,
 )
+from reference.optimizers import (
+    SGD,
+    AdaGrad,
+    Adam,
+    LinearDecay,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    PolyakAveraging,
+    RMSProp,
+    clip_grad_norm,
+)
+from reference.regularization import (
+    add_regularization_grads,
+    l1_regularization,
+    l2_regularization,
+    regularization_penalty,
+    weight_keys,
+)
+
+# networks / trainer / datasets are re-exported below by their author (see the end of file).
 
 __all__ = [
     # functions
@@ -46,4 +68,31 @@ __all__ = [
     "SoftmaxWithLoss",
     "BatchNormalization",
     "Dropout",
+    # initializers
+    "std_normal",
+    "he_normal",
+    "glorot_normal",
+    "glorot_uniform",
+    # optimizers
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSProp",
+    "Adam",
+    "LinearDecay",
+    "PolyakAveraging",
+    "clip_grad_norm",
+    # regularization
+    "l2_regularization",
+    "l1_regularization",
+    "weight_keys",
+    "regularization_penalty",
+    "add_regularization_grads",
 ]
+
+# --- networks / trainer / datasets (reference/networks.py, trainer.py, datasets.py) ---------
+# Their author appends the imports and extends __all__ here, e.g.
+#   from reference.networks import MultiLayerNet, TwoLayerNet
+#   __all__ += ["MultiLayerNet", "TwoLayerNet"]
