@@ -1,0 +1,242 @@
+"""Self-checks for notebook 2-9: ``Dropout(dropout_ratio=0.5)``.
+
+The course's convention (seed 001 section 9.2), which is *not* inverted dropout::
+
+    training:   mask[i] = False with probability dropout_ratio, True otherwise (boolean array)
+                y = x * mask
+    inference:  y = x * (1 - dropout_ratio)
+    backward:   dx = dout * mask      (the mask drawn in the last training forward)
+
+The student's layer draws its mask from ``np.random``; the checks seed it for reproducible
+reports and put the notebook's random state back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+
+from grader.student.numeric import rel_error
+from grader.student.selfcheck import CheckContext, register_check
+
+SHAPE = (200, 50)  # 10,000 mask entries: the dropped fraction is within +-0.025 at 5 sigma
+RATIOS = (0.5, 0.2)  # 0.5 is the default; 0.2 tells "keep with probability p" from the right way
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Seed ``np.random`` for the check and restore the notebook's own random state after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _x(seed: int) -> np.ndarray:
+    """Strictly positive inputs, so that a zero in the output can only come from the mask."""
+    return np.random.default_rng(seed).uniform(0.5, 1.5, size=SHAPE)
+
+
+def _make(ctx: CheckContext, ratio: float):
+    cls = ctx.get("Dropout")
+    return cls() if ratio == 0.5 else cls(dropout_ratio=ratio)
+
+
+def _mask_of(ctx: CheckContext, layer) -> np.ndarray | None:
+    mask = getattr(layer, "mask", None)
+    if mask is None:
+        ctx.expect(
+            False,
+            ctx.t("self.mask がある", "self.mask exists"),
+            hint=ctx.t(
+                "学習時の forward でマスクを self.mask に保存してください (backward で使います)。",
+                "Store the training mask in self.mask during forward (backward needs it).",
+            ),
+        )
+        return None
+    return np.array(mask, copy=True)
+
+
+@register_check("dropout_forward")
+def check_forward(ctx: CheckContext) -> None:
+    x = _x(0)
+    for k, ratio in enumerate(RATIOS):
+        layer = _make(ctx, ratio)
+        with _seeded(10 + k):
+            y = np.asarray(layer.forward(x.copy(), train_flg=True), dtype=np.float64)
+        mask = _mask_of(ctx, layer)
+        if mask is None:
+            return
+        label = f"dropout_ratio={ratio}"
+        if not ctx.expect(
+            mask.dtype == np.bool_ and mask.shape == x.shape and y.shape == x.shape,
+            ctx.t(f"{label}: mask は x と同じ形の bool 配列", f"{label}: mask is a bool array"),
+            f"mask {mask.dtype} {mask.shape}, y {y.shape}",
+            ctx.t(
+                "mask = np.random.rand(*x.shape) > self.dropout_ratio のように比較で作ると "
+                "bool 配列になります。",
+                "Build the mask with a comparison, e.g. "
+                "np.random.rand(*x.shape) > self.dropout_ratio, which gives a bool array.",
+            ),
+        ):
+            return
+        dropped = 1.0 - float(mask.mean())
+        bound = 5 * math.sqrt(ratio * (1 - ratio) / mask.size)
+        hint = ctx.t(
+            f"各成分は確率 {ratio} で False (消去) になるはずです。",
+            f"Each entry should be False (dropped) with probability {ratio}.",
+        )
+        if abs(dropped - (1 - ratio)) <= bound:
+            hint = ctx.t(
+                "比較の向きが逆です: dropout_ratio は「消す」確率なので、"
+                "rand > dropout_ratio のとき True (残す) にします。",
+                "The comparison is reversed: dropout_ratio is the probability of dropping, so "
+                "keep (True) where rand > dropout_ratio.",
+            )
+        ctx.expect(
+            abs(dropped - ratio) <= bound,
+            ctx.t(f"{label}: 消去された割合", f"{label}: fraction dropped"),
+            ctx.t(
+                f"{dropped:.4f} (期待値 {ratio} ± {bound:.3f})",
+                f"{dropped:.4f} (expected {ratio} ± {bound:.3f})",
+            ),
+            hint,
+        )
+        err = rel_error(y, x * mask)
+        hint = ctx.t("学習時の出力は x * mask です。", "The training output is x * mask.")
+        if rel_error(y, x * mask / (1 - ratio)) < 1e-12:
+            hint = ctx.t(
+                "1 / (1 - dropout_ratio) 倍するのは inverted dropout の流儀です。この講義では"
+                "学習時は x * mask のまま、予測時に (1 - dropout_ratio) 倍します。",
+                "Scaling by 1 / (1 - dropout_ratio) is inverted dropout. This course keeps "
+                "x * mask in training and scales by (1 - dropout_ratio) at inference.",
+            )
+        ctx.expect_close(
+            ctx.t(f"{label}: y = x * mask", f"{label}: y = x * mask"), err, 1e-12, hint
+        )
+    # A new mask for every training forward: each mini-batch drops different neurons.
+    layer = _make(ctx, 0.5)
+    with _seeded(20):
+        layer.forward(x.copy(), train_flg=True)
+        first = _mask_of(ctx, layer)
+        layer.forward(x.copy(), train_flg=True)
+        second = _mask_of(ctx, layer)
+    if first is None or second is None:
+        return
+    ctx.expect(
+        first.shape == second.shape and bool(np.any(first != second)),
+        ctx.t("forward のたびに新しいマスク", "a fresh mask on every forward"),
+        hint=ctx.t(
+            "マスクは __init__ ではなく forward(train_flg=True) のたびに作り直します。",
+            "Draw the mask in every forward(train_flg=True), not once in __init__.",
+        ),
+    )
+
+
+@register_check("dropout_backward")
+def check_backward(ctx: CheckContext) -> None:
+    x = _x(1)
+    dout = np.random.default_rng(2).normal(size=SHAPE)
+    for k, ratio in enumerate(RATIOS):
+        layer = _make(ctx, ratio)
+        with _seeded(30 + k):
+            layer.forward(x.copy(), train_flg=True)
+            mask = _mask_of(ctx, layer)
+            if mask is None:
+                return
+            dx = layer.backward(dout.copy())
+        if dx is None:
+            ctx.expect(
+                False,
+                ctx.t("backward の戻り値", "return value of backward"),
+                "None",
+                ctx.t("backward は dx を return します。", "backward must return dx."),
+            )
+            return
+        dx = np.asarray(dx, dtype=np.float64)
+        hint = ctx.t(
+            "dx = dout * self.mask です (順伝播で消したニューロンには勾配が流れません)。",
+            "dx = dout * self.mask (no gradient flows through the neurons dropped in forward).",
+        )
+        after = getattr(layer, "mask", None)
+        if after is not None and np.shape(after) == mask.shape and np.any(after != mask):
+            hint = ctx.t(
+                "backward の中でマスクを作り直しています。順伝播で保存した同じ self.mask を"
+                "使ってください。",
+                "The mask is drawn again in backward. Use the same self.mask saved in forward.",
+            )
+        elif rel_error(dx, dout * mask / (1 - ratio)) < 1e-12:
+            hint = ctx.t(
+                "1 / (1 - dropout_ratio) 倍は不要です "
+                "(この講義は inverted dropout ではありません)。",
+                "No 1 / (1 - dropout_ratio) factor: this course does not use inverted dropout.",
+            )
+        ctx.expect_close(
+            ctx.t(
+                f"dropout_ratio={ratio}: dx = dout * (forward のマスク)",
+                f"dropout_ratio={ratio}: dx = dout * (mask of forward)",
+            ),
+            rel_error(dx, dout * mask),
+            1e-12,
+            hint,
+        )
+
+
+@register_check("dropout_inference")
+def check_inference(ctx: CheckContext) -> None:
+    x = _x(3)
+    for ratio in RATIOS:
+        layer = _make(ctx, ratio)
+        with _seeded(40):
+            y = np.asarray(layer.forward(x.copy(), train_flg=False), dtype=np.float64)
+        hint = ctx.t(
+            "予測時 (train_flg=False) はマスクをかけず、x * (1 - dropout_ratio) を返します。",
+            "At inference (train_flg=False) apply no mask and return x * (1 - dropout_ratio).",
+        )
+        if y.shape == x.shape and rel_error(y, x) < 1e-12:
+            hint = ctx.t(
+                "x をそのまま返すのは inverted dropout の流儀です。この講義では予測時に "
+                "(1 - dropout_ratio) 倍します。",
+                "Returning x unchanged is inverted dropout. This course scales by "
+                "(1 - dropout_ratio) at inference.",
+            )
+        elif y.shape == x.shape and rel_error(y, x * ratio) < 1e-12:
+            hint = ctx.t(
+                "掛けるのは残る確率 1 - dropout_ratio です (dropout_ratio ではありません)。",
+                "Multiply by the keep probability 1 - dropout_ratio, not by dropout_ratio.",
+            )
+        ctx.expect_close(
+            ctx.t(
+                f"dropout_ratio={ratio}: 予測時 y = x * (1 - dropout_ratio)",
+                f"dropout_ratio={ratio}: inference y = x * (1 - dropout_ratio)",
+            ),
+            rel_error(y, x * (1 - ratio)),
+            1e-12,
+            hint,
+        )
+    # Why this scaling: the average training output equals the inference output.
+    layer = _make(ctx, 0.5)
+    x_small = x[:20]
+    with _seeded(41):
+        mean_train = np.mean(
+            [np.asarray(layer.forward(x_small.copy(), train_flg=True)) for _ in range(400)], axis=0
+        )
+    y_inf = np.asarray(layer.forward(x_small.copy(), train_flg=False), dtype=np.float64)
+    # Each entry averages 400 Bernoulli(0.5) draws times x <= 1.5: sd <= 0.0375, 5 sd ~ 0.19.
+    gap = float(np.max(np.abs(mean_train - y_inf)))
+    ctx.expect(
+        gap <= 0.2,
+        ctx.t(
+            "学習時の出力の平均 ≈ 予測時の出力 (期待値が一致)",
+            "mean training output ≈ inference output (same expectation)",
+        ),
+        ctx.t(f"最大差 {gap:.3f} (許容 0.2)", f"max gap {gap:.3f} (tol 0.2)"),
+        ctx.t(
+            "学習時の期待値は x * (1 - dropout_ratio) なので、予測時も同じ倍率にします。",
+            "The expected training output is x * (1 - dropout_ratio); inference must match it.",
+        ),
+    )
