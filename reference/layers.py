@@ -63,15 +63,20 @@ class Affine:
     Shapes: ``W`` (D, M), ``b`` (M,); ``x`` (N, ...) with ``prod(...) == D`` is flattened to
     (N, D); ``out`` (N, M). Backward: ``dx = dout W^T`` (reshaped to the shape of ``x``),
     ``dW = x^T dout``, ``db = sum_n dout``.
+
+    ``input_grad=False`` skips ``dx`` (``backward`` then returns ``None``): the first layer of
+    a network never needs the gradient with respect to the data, and ``dout W^T`` costs as
+    much as the forward product.
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray):
+    def __init__(self, W: np.ndarray, b: np.ndarray, input_grad: bool = True):
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(
                 f"Affine needs W of shape (D, M) and b of shape (M,), got {W.shape}, {b.shape}"
             )
         self.W = W
         self.b = b
+        self.input_grad = bool(input_grad)
         self.x: np.ndarray | None = None
         self.original_x_shape: tuple[int, ...] | None = None
         self.dW: np.ndarray | None = None
@@ -89,11 +94,12 @@ class Affine:
         out += self.b
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = dout @ self.W.T
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
-        return dx.reshape(self.original_x_shape)
+        if not self.input_grad:
+            return None
+        return (dout @ self.W.T).reshape(self.original_x_shape)
 
 
 class Sigmoid:
@@ -117,20 +123,23 @@ class Sigmoid:
 class Relu:
     """``out = max(0, x)``; backward ``dx = dout`` where ``x > 0``, else 0. Any shape.
 
-    ``mask`` is True where ``x <= 0`` (the textbook's convention).
+    ``mask`` is True where ``x <= 0`` (the textbook's convention); the layer itself keeps the
+    complement, since multiplying by it is the fastest backward that leaves ``dout`` intact.
     """
 
     def __init__(self):
-        self.mask: np.ndarray | None = None
+        self.positive: np.ndarray | None = None  # True where x > 0
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return None if self.positive is None else ~self.positive
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.mask = x <= 0
+        self.positive = x > 0
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = dout.copy()
-        dx[self.mask] = 0
-        return dx
+        return dout * self.positive
 
 
 class Tanh:

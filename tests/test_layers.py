@@ -345,3 +345,21 @@ def test_dropout_rng_conventions():
     assert np.array_equal(c.mask, np.random.rand(3, 4) > 0.5)
     with pytest.raises(ValueError, match="dropout_ratio"):
         Dropout(1.0)
+
+
+def test_relu_mask_follows_the_textbook_convention():
+    layer = Relu()
+    layer.forward(np.array([[-1.0, 0.0, 2.0]]))
+    assert layer.mask.tolist() == [[True, True, False]]  # True where x <= 0
+    assert layer.backward(np.array([[5.0, 6.0, 7.0]])).tolist() == [[0.0, 0.0, 7.0]]
+
+
+def test_affine_without_input_gradient(rng):
+    W, b = rng.standard_normal((6, 3)), rng.standard_normal(3)
+    x, dout = rng.standard_normal((4, 6)), rng.standard_normal((4, 3))
+    full, first = Affine(W, b), Affine(W, b, input_grad=False)
+    full.forward(x)
+    first.forward(x)
+    full.backward(dout)
+    assert first.backward(dout) is None
+    assert np.array_equal(first.dW, full.dW) and np.array_equal(first.db, full.db)
