@@ -1,0 +1,229 @@
+# ruff: noqa: E501  (Japanese message strings count double width; splitting them hurts reading)
+"""Registry of targeted hints for known mistakes: hint id -> {ja, en}.
+
+A hint is attached to a failed item only when ``grader/engine/diagnose.py`` found that the
+student's output equals (within tolerance) what that specific mistake produces on the same
+inputs; the wording therefore says what was observed, not a guess.
+"""
+
+from __future__ import annotations
+
+from grader.engine.spec import Hint
+
+HINTS: dict[str, dict[str, str]] = {
+    # --- generic patterns -------------------------------------------------------------------
+    "batch_size_division": {
+        "ja": "結果が正解のちょうど N 倍 (N = バッチサイズ) になっています。"
+        "バッチ平均を取るための N での割り算を忘れていませんか。",
+        "en": "The result is exactly N times the expected one (N = batch size). "
+        "Did you forget to divide by the batch size?",
+    },
+    "extra_batch_division": {
+        "ja": "結果が正解のちょうど 1/N (N = バッチサイズ) になっています。"
+        "バッチサイズで二重に割っていませんか (損失レイヤーで割った後に再度割る等)。",
+        "en": "The result is exactly 1/N of the expected one (N = batch size). "
+        "Did you divide by the batch size twice (e.g. again after the loss layer)?",
+    },
+    "sign_flip": {
+        "ja": "結果の符号が正解と逆になっています。微分の符号 (y - t と t - y 等) を確認してください。",
+        "en": "The result has the opposite sign of the expected one. "
+        "Check the sign of your derivative (y - t versus t - y, ...).",
+    },
+    "transposed": {
+        "ja": "結果が正解の転置になっています。行列積の順序と転置 (X.T @ dY, dY @ W.T) を確認してください。",
+        "en": "The result is the transpose of the expected one. Check the order of the matrix "
+        "products and the transposes (X.T @ dY, dY @ W.T).",
+    },
+    "missing_factor_2": {
+        "ja": "結果が正解のちょうど半分です。(・)^2 の微分で出てくる係数 2 を忘れていませんか。",
+        "en": "The result is exactly half of the expected one. "
+        "Did you drop the factor 2 from the derivative of a square?",
+    },
+    "missing_half_factor": {
+        "ja": "結果が正解のちょうど 2 倍です。二乗誤差の定義にある 1/2 を忘れていませんか。",
+        "en": "The result is exactly twice the expected one. "
+        "Did you forget the 1/2 in the definition of the squared error?",
+    },
+    "bias_grad_not_summed": {
+        "ja": "バイアスの勾配の形が (N, M) になっています。"
+        "バイアスはバッチ全体で共有されるので、db は dout をバッチ方向 (axis=0) に足し合わせます。",
+        "en": "The bias gradient has shape (N, M). The bias is shared by the whole batch, so db "
+        "sums dout over the batch axis (axis=0).",
+    },
+    "affine_reshape": {
+        "ja": "dx の形が入力 x の形と違います。forward で平坦化した x の元の形に dx を戻してください。",
+        "en": "dx does not have the shape of the input x. Reshape dx back to the original "
+        "shape of x that forward flattened.",
+    },
+    # --- activations and losses -------------------------------------------------------------
+    "sigmoid_derivative": {
+        "ja": "シグモイドの微分は y(1 - y) (y は順伝播の出力) です。dout * y や dout * (1 - y) ではありません。",
+        "en": "The derivative of the sigmoid is y(1 - y) with y the forward output, "
+        "not y or (1 - y) alone.",
+    },
+    "relu_mask": {
+        "ja": "ReLU の逆伝播で通す/止める要素が逆になっています。x > 0 の要素だけ dout を通します。",
+        "en": "The ReLU backward pass lets the wrong entries through: only entries with x > 0 "
+        "pass dout on.",
+    },
+    "softmax_overflow": {
+        "ja": "大きな入力 (~1e3) で NaN / inf が出ています。exp の前に各行の最大値を引いてください "
+        "(softmax の値は変わりません)。",
+        "en": "Large inputs (~1e3) give NaN / inf. Subtract each row's maximum before exp "
+        "(this leaves the softmax unchanged).",
+    },
+    "softmax_axis": {
+        "ja": "softmax が行ではなく列 (バッチ方向) で正規化されています。各行 (サンプル) の和が 1 になるように "
+        "axis=-1 (keepdims=True) で和を取ってください。",
+        "en": "The softmax is normalised over columns (the batch) instead of rows. Sum over "
+        "axis=-1 with keepdims=True so that each row (sample) sums to 1.",
+    },
+    "label_format": {
+        "ja": "正解ラベルの形式 (整数ラベル / one-hot) の扱いが違います。t が one-hot の場合と "
+        "整数ラベル (形 (N,)) の場合の両方で正しく動くようにしてください。",
+        "en": "Integer labels and one-hot labels are confused. Make the code work both for "
+        "one-hot t and for integer labels of shape (N,).",
+    },
+    "cross_entropy_delta": {
+        "ja": "log(0) を避けるための微小値 (1e-7) を log の中に足してください。",
+        "en": "Add the small constant (1e-7) inside the log to avoid log(0).",
+    },
+    # --- batch normalisation ----------------------------------------------------------------
+    "bn_backward_missing_mean_terms": {
+        "ja": "BatchNorm の逆伝播で、平均と分散を通る経路の項が抜けています "
+        "(dx = gamma * dout / std だけになっています)。μ と σ² も x に依存することを計算グラフで確かめてください。",
+        "en": "The BatchNorm backward pass misses the terms through the batch mean and "
+        "variance (it is just gamma * dout / std). Mean and variance depend on x too.",
+    },
+    "bn_backward_missing_var_term": {
+        "ja": "BatchNorm の逆伝播で、分散を通る経路の項が抜けています (平均の項だけ引いています)。",
+        "en": "The BatchNorm backward pass misses the term through the batch variance "
+        "(only the mean term is subtracted).",
+    },
+    "bn_running_momentum_swapped": {
+        "ja": "移動平均の係数が逆です: running = momentum * running + (1 - momentum) * batch です。",
+        "en": "The running-average weights are swapped: "
+        "running = momentum * running + (1 - momentum) * batch.",
+    },
+    "bn_running_var_unbiased": {
+        "ja": "バッチの分散は N で割る分散 (np.var の既定, ddof=0) を使ってください。N-1 で割る不偏分散ではありません。",
+        "en": "Use the batch variance divided by N (numpy's default ddof=0), "
+        "not the unbiased N-1 version.",
+    },
+    "bn_running_not_updated": {
+        "ja": "学習モードの forward で running_mean / running_var が更新されていません。",
+        "en": "running_mean / running_var are not updated by the training-mode forward pass.",
+    },
+    # --- initialisation ---------------------------------------------------------------------
+    "he_std_n_in": {
+        "ja": "標準偏差が sqrt(1/n_in) になっています。He の初期値は sqrt(2/n_in) です (ReLU が半分を 0 にするため 2 倍)。",
+        "en": "The standard deviation is sqrt(1/n_in). He initialisation uses sqrt(2/n_in) "
+        "(ReLU zeroes half of the inputs, hence the 2).",
+    },
+    "std_vs_variance": {
+        "ja": "分散と標準偏差を取り違えています。np.random.randn に掛けるのは分散の平方根 (標準偏差) です。",
+        "en": "Variance and standard deviation are mixed up: multiply np.random.randn by the "
+        "square root of the variance.",
+    },
+    "glorot_n_in_only": {
+        "ja": "Glorot の初期値は n_in と n_out の両方を使います (分散 2/(n_in + n_out))。",
+        "en": "Glorot initialisation uses both n_in and n_out (variance 2/(n_in + n_out)).",
+    },
+    "glorot_uniform_bound": {
+        "ja": "一様分布の範囲が違います。Glorot 一様は U(-sqrt(6/(n_in+n_out)), +sqrt(6/(n_in+n_out))) です。",
+        "en": "The range of the uniform distribution is wrong. Glorot uniform is "
+        "U(-sqrt(6/(n_in+n_out)), +sqrt(6/(n_in+n_out))).",
+    },
+    "wrong_distribution": {
+        "ja": "分布の形が違います (正規分布と一様分布を取り違えていませんか)。"
+        "np.random.randn は正規分布、np.random.uniform は一様分布です。",
+        "en": "The shape of the distribution is wrong (normal and uniform mixed up?). "
+        "np.random.randn is normal, np.random.uniform is uniform.",
+    },
+    # --- dropout ----------------------------------------------------------------------------
+    "dropout_mask_resampled": {
+        "ja": "backward で新しいマスクを作っています。forward で作って保存したマスク (self.mask) をそのまま使ってください。",
+        "en": "backward draws a new mask. Reuse the mask that forward drew and stored (self.mask).",
+    },
+    "dropout_inverted_scaling": {
+        "ja": "学習時に 1/(1 - p) 倍する inverted dropout になっています。この講義の約束では学習時はマスクを掛けるだけで、"
+        "推論時に (1 - dropout_ratio) 倍します。",
+        "en": "This is inverted dropout (scaling by 1/(1-p) during training). The course's "
+        "convention multiplies by the mask only in training and by (1 - dropout_ratio) at "
+        "inference.",
+    },
+    "dropout_no_inference_scaling": {
+        "ja": "推論時 (train_flg=False) に出力を (1 - dropout_ratio) 倍していません。",
+        "en": "At inference (train_flg=False) the output is not multiplied by (1 - dropout_ratio).",
+    },
+    "dropout_ratio_swapped": {
+        "ja": "マスクで残る割合が逆です。dropout_ratio は「消す」割合です: mask = rand > dropout_ratio。",
+        "en": "The kept fraction is swapped. dropout_ratio is the fraction dropped: "
+        "mask = rand > dropout_ratio.",
+    },
+    # --- optimisers -------------------------------------------------------------------------
+    "adam_no_bias_correction": {
+        "ja": "Adam のバイアス補正がありません。lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t) を使ってください "
+        "(t は update の呼び出し回数)。",
+        "en": "Adam lacks the bias correction. Use lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t) "
+        "(t counts the calls of update).",
+    },
+    "nesterov_as_momentum": {
+        "ja": "Nesterov が普通の Momentum と同じ更新になっています。先読みの項を確認してください。",
+        "en": "Nesterov gives the same updates as plain Momentum. Check the look-ahead term.",
+    },
+    "rmsprop_decay_swapped": {
+        "ja": "RMSProp の移動平均の係数が逆です: h = decay_rate * h + (1 - decay_rate) * grad^2 です。",
+        "en": "RMSProp's averaging weights are swapped: "
+        "h = decay_rate * h + (1 - decay_rate) * grad^2.",
+    },
+    "state_not_kept": {
+        "ja": "update の呼び出しをまたいで状態 (速度 v や累積 h) が保持されていません。"
+        "最初の呼び出しでだけ初期化し、インスタンスの属性として持ち続けてください。",
+        "en": "The state (velocity v, accumulator h) is not kept across calls of update. "
+        "Initialise it on the first call only and keep it as an attribute.",
+    },
+    # --- regularisation ---------------------------------------------------------------------
+    "l2_missing_factor_2": {
+        "ja": "L2 正則化の勾配は 2 * alpha * W です (alpha * sum(W**2) の微分)。係数 2 が抜けています。",
+        "en": "The L2 gradient is 2 * alpha * W (the derivative of alpha * sum(W**2)); "
+        "the factor 2 is missing.",
+    },
+    "l2_half_convention": {
+        "ja": "ペナルティが 0.5 * alpha * sum(W**2) になっています。この課題では alpha * sum(W**2) です。",
+        "en": "The penalty is 0.5 * alpha * sum(W**2); this assignment uses alpha * sum(W**2).",
+    },
+    "l1_gradient_sign": {
+        "ja": "L1 正則化の勾配は alpha * sign(W) です (|W| の微分は符号)。",
+        "en": "The L1 gradient is alpha * sign(W) (the derivative of |W| is its sign).",
+    },
+    "bias_regularized": {
+        "ja": "バイアスにも正則化が掛かっています。正則化するのは重み (W) だけです。",
+        "en": "The biases are regularised too; only the weights (W) should be.",
+    },
+    # --- training ---------------------------------------------------------------------------
+    "accuracy_low": {
+        "ja": "精度が基準に届いていません。学習率・エポック数・初期値を見直し、BatchNorm や Dropout を使う場合は "
+        "predict を推論モード (train_flg=False) で動かしてください。",
+        "en": "The accuracy is below the threshold. Revisit the learning rate, the number of "
+        "epochs and the initialisation; with BatchNorm or Dropout, predict in inference mode "
+        "(train_flg=False).",
+    },
+    "predictions_constant": {
+        "ja": "ほぼ全ての入力に同じクラスを予測しています。学習が進んでいない (学習率が大きすぎる/小さすぎる) 可能性があります。",
+        "en": "Nearly every input gets the same class: training probably did not progress "
+        "(learning rate too large or too small?).",
+    },
+}
+
+
+def get_hint(hint_id: str) -> Hint:
+    """The :class:`Hint` registered under ``hint_id`` (``KeyError`` names the unknown id)."""
+    try:
+        text = HINTS[hint_id]
+    except KeyError:
+        raise KeyError(f"unknown hint id {hint_id!r}; known: {sorted(HINTS)}") from None
+    return Hint(id=hint_id, ja=text["ja"], en=text["en"])
+
+
+__all__ = ["HINTS", "get_hint"]

@@ -1,0 +1,237 @@
+"""Trusted comparison helpers shared by the assignment specs.
+
+Everything here runs on the trusted side and sees only arrays: the job's inputs and the
+probe's validated outputs. Conventions (DESIGN.md section 3, "Numeric-check practice"):
+float64, central differences with ``h = 1e-5`` of the *reference* forward, random upstream
+gradients, relative error ``max|a-b| / max(1e-8, max(|a|+|b|))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake, find_mistake, first_nonfinite, generic_mistakes
+from grader.engine.hints import get_hint
+from grader.engine.spec import ProbeOutputError, ScoreContext, Verdict, relative_error
+
+H = 1e-5  # central-difference step for float64 numeric gradients
+
+
+# --------------------------------------------------------------------------------------------
+# Input generation
+# --------------------------------------------------------------------------------------------
+
+
+def signed_uniform(
+    rng: np.random.Generator, shape: tuple[int, ...], low: float = 0.1, high: float = 1.5
+) -> np.ndarray:
+    """Random signs times ``U(low, high)`` magnitudes: O(1) values bounded away from zero
+    (keeps ReLU kinks and ``1/g`` effects out of numeric checks)."""
+    mag = rng.uniform(low, high, size=shape)
+    return np.where(rng.random(shape) < 0.5, -mag, mag)
+
+
+def scalar(value: float) -> np.ndarray:
+    """A 0-d float64 array (inputs and outputs are arrays only)."""
+    return np.asarray(float(value), dtype=np.float64)
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """float64 (N, C) rows of the identity for int labels (N,)."""
+    return np.eye(n_classes)[labels]
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric gradients of trusted forwards
+# --------------------------------------------------------------------------------------------
+
+
+def numeric_grad(f: Callable[[], float], x: np.ndarray, h: float = H) -> np.ndarray:
+    """``(f() - f()) / 2h`` with ``x[i]`` moved by ``+-h`` in place (restored), for every i.
+
+    ``f`` closes over ``x`` (float64); returns a float64 array of ``x``'s shape.
+    """
+    if x.dtype != np.float64:
+        raise TypeError(f"numeric_grad needs a float64 array, got {x.dtype}")
+    grad = np.empty_like(x)
+    flat_x = x.reshape(-1)  # a view: x is contiguous (all inputs are fresh arrays)
+    flat_g = grad.reshape(-1)
+    for i in range(flat_x.size):
+        old = flat_x[i]
+        flat_x[i] = old + h
+        fp = f()
+        flat_x[i] = old - h
+        fm = f()
+        flat_x[i] = old
+        flat_g[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+def layer_numeric_grads(
+    forward: Callable[..., np.ndarray],
+    arrays: Mapping[str, np.ndarray],
+    dout: np.ndarray | None,
+    wrt: Iterable[str],
+) -> dict[str, np.ndarray]:
+    """Numeric gradients of ``sum(forward(**arrays) * dout)`` (or of the scalar
+    ``forward(**arrays)`` when ``dout`` is None) with respect to each array named in ``wrt``.
+
+    ``forward`` receives fresh float64 copies, so the caller's arrays are never modified.
+    """
+    work = {k: np.array(v, dtype=np.float64, copy=True) for k, v in arrays.items()}
+
+    def f() -> float:
+        y = forward(**work)
+        if dout is None:
+            return float(y)
+        return float(np.sum(np.asarray(y, dtype=np.float64) * dout))
+
+    return {name: numeric_grad(f, work[name]) for name in wrt}
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons -> Verdict
+# --------------------------------------------------------------------------------------------
+
+
+def student_outputs(
+    ctx: ScoreContext, names: Iterable[str], scalars: Iterable[str] = ()
+) -> dict[str, np.ndarray]:
+    """The probe's outputs ``names`` as float64 arrays of any shape, non-finite values kept
+    (the comparison reports them); a missing or non-numeric output raises ProbeOutputError.
+
+    Outputs named in ``scalars`` (losses) may come back as any size-1 array (a float, a
+    (1,) array); they are reshaped to ``()``.
+    """
+    got = {n: ctx.require(n, shape=None, kind="f", finite=False) for n in names}
+    for n in scalars:
+        if n in got and got[n].size == 1:
+            got[n] = got[n].reshape(())
+    return got
+
+
+def _fmt(x: float) -> str:
+    return "inf" if not np.isfinite(x) else f"{x:.2e}"
+
+
+def compare(
+    ctx: ScoreContext,
+    expected: Mapping[str, np.ndarray],
+    tol: float,
+    *,
+    mistakes: Iterable[Mistake] = (),
+    batch_size: int | None = None,
+    factor_two: bool = False,
+    nonfinite_hint: str | None = None,
+    student: Mapping[str, np.ndarray] | None = None,
+) -> Verdict:
+    """Full marks when every output in ``expected`` matches within relative error ``tol``.
+
+    On failure, the hint comes from the first matching mistake: the item-specific
+    ``mistakes`` first, then the generic ones (sign flip, factor N, 1/N, transpose, and with
+    ``factor_two`` the factors 2 and 1/2). Non-finite outputs give ``nonfinite_hint``.
+    """
+    if student is None:
+        scalars = [k for k, v in expected.items() if np.ndim(v) == 0]
+        student = student_outputs(ctx, expected, scalars=scalars)
+    got = dict(student)
+    bad = first_nonfinite({k: got[k] for k in expected})
+    if bad is not None:
+        hint = get_hint(nonfinite_hint) if nonfinite_hint else None
+        return Verdict.fail(
+            f"`{bad}` に NaN または inf が含まれています。",
+            f"`{bad}` contains NaN or inf.",
+            error=float("inf"),
+            tolerance=tol,
+            hint=hint,
+        )
+    errors = {k: relative_error(got[k], v) for k, v in expected.items()}
+    worst = max(errors, key=lambda k: errors[k])
+    err = errors[worst]
+    if err <= tol:
+        return Verdict.ok(error=err, tolerance=tol)
+    candidates = list(mistakes) + generic_mistakes(
+        expected, batch_size=batch_size, factor_two=factor_two
+    )
+    hint = find_mistake(got, candidates)
+    want = np.shape(expected[worst])
+    have = np.shape(got[worst])
+    if have != want:
+        return Verdict.fail(
+            f"`{worst}` の形が違います: {have} (期待: {want})。",
+            f"`{worst}` has shape {have}, expected {want}.",
+            error=err,
+            tolerance=tol,
+            hint=hint,
+        )
+    return Verdict.fail(
+        f"`{worst}` の相対誤差 {_fmt(err)} が許容値 {_fmt(tol)} を超えています。",
+        f"The relative error of `{worst}` is {_fmt(err)}, above the tolerance {_fmt(tol)}.",
+        error=err,
+        tolerance=tol,
+        hint=hint,
+    )
+
+
+def partial_credit(value: float, floor: float, threshold: float) -> float:
+    """0 at or below ``floor``, 1 at or above ``threshold``, linear in between."""
+    if not floor < threshold:
+        raise ValueError(f"need floor < threshold, got {floor} and {threshold}")
+    return float(np.clip((value - floor) / (threshold - floor), 0.0, 1.0))
+
+
+def accuracy_verdict(
+    ctx: ScoreContext, labels: np.ndarray, floor: float, threshold: float, name: str = "pred"
+) -> Verdict:
+    """Accuracy of the int predictions ``name`` (shape of ``labels``) with linear partial
+    credit between ``floor`` and ``threshold``. ``error`` reports the error rate ``1 - acc``
+    against the tolerance ``1 - threshold``."""
+    pred = ctx.require(name, shape=labels.shape, kind="i")
+    acc = float(np.mean(pred == labels))
+    frac = partial_credit(acc, floor, threshold)
+    err, tol = 1.0 - acc, 1.0 - threshold
+    if frac >= 1.0:
+        return Verdict.ok(
+            f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。",
+            f"Accuracy {acc:.4f} (threshold {threshold:.2f}).",
+            error=err,
+            tolerance=tol,
+        )
+    counts = np.bincount(pred[(pred >= 0) & (pred < 1_000_000)]) if pred.size else np.zeros(1)
+    constant = pred.size and counts.max(initial=0) > 0.5 * pred.size
+    hint = get_hint("predictions_constant" if constant else "accuracy_low")
+    return Verdict.fail(
+        f"正解率 {acc:.4f}: 基準 {threshold:.2f} に届いていません ({floor:.2f} 以下は 0 点、"
+        "その間は部分点)。",
+        f"Accuracy {acc:.4f} is below the threshold {threshold:.2f} (no credit at or below "
+        f"{floor:.2f}, partial credit in between).",
+        error=err,
+        tolerance=tol,
+        hint=hint,
+        fraction=frac,
+    )
+
+
+def missing(ja_what: str, en_what: str) -> ProbeOutputError:
+    """A ProbeOutputError for a result the probe could not produce."""
+    return ProbeOutputError(
+        f"{ja_what} が得られませんでした。", f"{en_what} could not be obtained."
+    )
+
+
+__all__ = [
+    "H",
+    "Mistake",
+    "accuracy_verdict",
+    "compare",
+    "layer_numeric_grads",
+    "missing",
+    "numeric_grad",
+    "one_hot",
+    "partial_credit",
+    "scalar",
+    "signed_uniform",
+    "student_outputs",
+]

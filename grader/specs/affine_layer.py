@@ -1,0 +1,91 @@
+"""3-1-1: the Affine layer ``y = x.reshape(N, -1) @ W + b``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake
+from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, layer_numeric_grads
+from reference import Affine
+
+# x is (N, 2, 4): the layer must flatten it; N, D = 8 and M = 3 all differ so that transposed
+# or unsummed results show up as shape errors.
+X_TAIL, M = (2, 4), 3
+
+
+def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    n = int(rng.choice([5, 6, 7]))
+    d = int(np.prod(X_TAIL))
+    return {
+        "x": rng.standard_normal((n, *X_TAIL)),
+        "W": rng.standard_normal((d, M)),
+        "b": rng.standard_normal(M),
+        "dout": rng.standard_normal((n, M)),
+    }
+
+
+def _forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return Affine(W, b).forward(x)
+
+
+PROBE_FORWARD = """
+import numpy as _np
+_layer = Affine(inp["W"].copy(), inp["b"].copy())
+out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+"""
+
+
+def score_forward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    # A correct forward differs from the reference only by summation order: measured <= 3e-16.
+    return compare(ctx, {"y": _forward(i["x"], i["W"], i["b"])}, tol=1e-10)
+
+
+PROBE_BACKWARD = """
+import numpy as _np
+_layer = Affine(inp["W"].copy(), inp["b"].copy())
+_layer.forward(inp["x"].copy())
+out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
+out["db"] = _np.asarray(_layer.db, dtype=_np.float64)
+"""
+
+
+def score_backward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    expected = layer_numeric_grads(
+        _forward, {k: i[k] for k in ("x", "W", "b")}, i["dout"], wrt=("x", "W", "b")
+    )
+    expected = {"dx": expected["x"], "dW": expected["W"], "db": expected["b"]}
+    n = i["x"].shape[0]
+    mistakes = [
+        Mistake("bias_grad_not_summed", {"db": i["dout"]}),
+        Mistake("affine_reshape", {"dx": expected["dx"].reshape(n, -1)}),
+    ]
+    # Numeric (h=1e-5) vs analytic gradients of a linear map: measured <= 1e-10.
+    return compare(ctx, expected, tol=1e-7, mistakes=mistakes, batch_size=n)
+
+
+ASSIGNMENT = Assignment(
+    id="3-1-1_affine_layer",
+    title={"ja": "Affine レイヤ", "en": "The Affine layer"},
+    items=(
+        Item(
+            id="affine_forward",
+            title={"ja": "Affine の順伝播", "en": "Affine forward pass"},
+            points=1,
+            probe=PROBE_FORWARD,
+            make_inputs=make_inputs,
+            score=score_forward,
+        ),
+        Item(
+            id="affine_backward",
+            title={"ja": "Affine の逆伝播 (dx, dW, db)", "en": "Affine backward pass (dx, dW, db)"},
+            points=2,
+            probe=PROBE_BACKWARD,
+            make_inputs=make_inputs,
+            score=score_backward,
+        ),
+    ),
+)

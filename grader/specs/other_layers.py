@@ -1,0 +1,159 @@
+"""3-1-3: Sigmoid, Relu, SquaredErrorLoss and SigmoidWithLoss layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake
+from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, layer_numeric_grads, signed_uniform
+from reference import Relu, Sigmoid, SigmoidWithLoss, SquaredErrorLoss
+
+D = 3  # features; the batch size is drawn from {5, 6, 7}
+
+
+def _batch(rng: np.random.Generator) -> int:
+    return int(rng.choice([5, 6, 7]))
+
+
+# --- activations: forward y and backward dx for a random upstream gradient -------------------
+
+
+def make_activation_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Inputs bounded away from 0 (no ReLU kink within the numeric step) and random dout."""
+    n = _batch(rng)
+    return {"x": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5), "dout": rng.standard_normal((n, D))}
+
+
+PROBE_ACTIVATION = """
+import numpy as _np
+_layer = {cls}()
+out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+"""
+
+
+def _activation_expected(cls, i: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    fwd = lambda x: cls().forward(x)
+    dx = layer_numeric_grads(fwd, {"x": i["x"]}, i["dout"], wrt=("x",))["x"]
+    return {"y": fwd(i["x"].copy()), "dx": dx}
+
+
+def score_sigmoid(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    y = Sigmoid().forward(i["x"].copy())
+    mistakes = [
+        Mistake("sigmoid_derivative", {"dx": i["dout"] * y}),
+        Mistake("sigmoid_derivative", {"dx": i["dout"] * (1 - y)}),
+    ]
+    # Smooth function, numeric step 1e-5: measured <= 6e-11.
+    return compare(ctx, _activation_expected(Sigmoid, i), tol=1e-7, mistakes=mistakes)
+
+
+def score_relu(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    mistakes = [Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)})]
+    # Piecewise linear away from the kink: measured <= 2e-11.
+    return compare(ctx, _activation_expected(Relu, i), tol=1e-7, mistakes=mistakes)
+
+
+# --- losses: value and backward(1) ----------------------------------------------------------------
+
+
+def make_squared_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    n = _batch(rng)
+    return {"y": rng.standard_normal((n, D)), "t": rng.standard_normal((n, D))}
+
+
+PROBE_SQUARED = """
+import numpy as _np
+_layer = SquaredErrorLoss()
+out["loss"] = _np.asarray(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["dy"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+"""
+
+
+def score_squared(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    loss = lambda y, t: SquaredErrorLoss().forward(y, t)
+    dy = layer_numeric_grads(loss, {"y": i["y"], "t": i["t"]}, None, wrt=("y",))["y"]
+    expected = {"loss": np.asarray(loss(i["y"], i["t"])), "dy": dy}
+    mistakes = [  # the 1/2 forgotten in the loss changes both outputs by 2
+        Mistake("missing_half_factor", {"loss": 2 * expected["loss"], "dy": 2 * dy}),
+    ]
+    # Quadratic loss: central differences are exact up to rounding, measured <= 4e-11.
+    return compare(
+        ctx, expected, tol=1e-7, mistakes=mistakes, batch_size=len(i["y"]), factor_two=True
+    )
+
+
+def make_sigmoid_loss_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    n = _batch(rng)
+    return {
+        "x": 2.0 * rng.standard_normal((n, 1)),
+        "t": rng.integers(0, 2, size=(n, 1)).astype(np.float64),
+    }
+
+
+PROBE_SIGMOID_LOSS = """
+import numpy as _np
+_layer = SigmoidWithLoss()
+out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+"""
+
+
+def score_sigmoid_loss(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    loss = lambda x, t: SigmoidWithLoss().forward(x, t)
+    dx = layer_numeric_grads(loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))["x"]
+    expected = {"loss": np.asarray(loss(i["x"], i["t"])), "dx": dx}
+    # The reference uses the stable log form; a student's log(y + 1e-7) differs by ~1e-7/y
+    # (measured <= 3e-7 for the loss); the gradient measures <= 5e-10.
+    return compare(ctx, expected, tol=1e-5, batch_size=len(i["x"]))
+
+
+def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:
+    return Item(
+        id=item_id, title={"ja": ja, "en": en}, points=2, probe=probe, make_inputs=make, score=score
+    )
+
+
+ASSIGNMENT = Assignment(
+    id="3-1-3_other_layers",
+    title={"ja": "その他のレイヤ", "en": "Other layers"},
+    items=(
+        _item(
+            "sigmoid_layer",
+            "Sigmoid レイヤ (順伝播・逆伝播)",
+            "Sigmoid layer (forward and backward)",
+            PROBE_ACTIVATION.format(cls="Sigmoid"),
+            make_activation_inputs,
+            score_sigmoid,
+        ),
+        _item(
+            "relu_layer",
+            "ReLU レイヤ (順伝播・逆伝播)",
+            "ReLU layer (forward and backward)",
+            PROBE_ACTIVATION.format(cls="Relu"),
+            make_activation_inputs,
+            score_relu,
+        ),
+        _item(
+            "squared_error_loss",
+            "二乗誤差レイヤ",
+            "Squared-error loss layer",
+            PROBE_SQUARED,
+            make_squared_inputs,
+            score_squared,
+        ),
+        _item(
+            "sigmoid_with_loss",
+            "Sigmoid-with-Loss レイヤ",
+            "Sigmoid-with-Loss layer",
+            PROBE_SIGMOID_LOSS,
+            make_sigmoid_loss_inputs,
+            score_sigmoid_loss,
+        ),
+    ),
+)

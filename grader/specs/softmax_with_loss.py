@@ -1,0 +1,181 @@
+"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake
+from grader.engine.hints import get_hint
+from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, layer_numeric_grads, one_hot, student_outputs
+from reference import SoftmaxWithLoss, cross_entropy_error, softmax
+
+C = 4  # classes; the batch size N is drawn from {5, 6, 7} so that N != C
+
+
+def _batch(rng: np.random.Generator) -> int:
+    return int(rng.choice([5, 6, 7]))
+
+
+# --- softmax ----------------------------------------------------------------------------------
+
+
+def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift)."""
+    small = 2.0 * rng.standard_normal((_batch(rng), C))
+    large = rng.uniform(1e3, 1e4, size=(2, C))
+    return {"x": np.concatenate([small, large])}
+
+
+PROBE_SOFTMAX = """
+import numpy as _np
+out["y"] = _np.asarray(softmax(inp["x"].copy()), dtype=_np.float64)
+"""
+
+
+def score_softmax(ctx: ScoreContext) -> Verdict:
+    x = ctx.inputs["x"]
+    col = softmax(x.T).T  # normalised over the batch axis instead of the classes
+    # Same formula, different rounding: a correct softmax measures <= 4e-16.
+    return compare(
+        ctx,
+        {"y": softmax(x)},
+        tol=1e-8,
+        mistakes=[Mistake("softmax_axis", {"y": col})],
+        nonfinite_hint="softmax_overflow",
+    )
+
+
+# --- cross_entropy_error ------------------------------------------------------------------------
+
+
+def make_ce_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    n = _batch(rng)
+    return {"y": softmax(rng.standard_normal((n, C))), "t": rng.integers(0, C, size=n)}
+
+
+PROBE_CROSS_ENTROPY = """
+import numpy as _np
+_t = inp["t"].astype(_np.int64)
+_errs = []
+for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
+    try:
+        _loss = cross_entropy_error(inp["y"].copy(), _tt.copy())
+        out[_name] = _np.asarray(_loss, dtype=_np.float64)
+    except Exception as _e:
+        _errs.append(_e)
+if len(_errs) == 2:
+    raise _errs[0]
+"""
+
+
+def score_cross_entropy(ctx: ScoreContext) -> Verdict:
+    y, t = ctx.inputs["y"], ctx.inputs["t"]
+    want = np.asarray(cross_entropy_error(y, t))
+    # log(y + 1e-7) vs log(y) is the only legitimate difference: measured <= 2e-7 here
+    # (y >= ~0.01 for standard-normal logits over 4 classes).
+    tol = 1e-5
+    present = [k for k in ("loss_onehot", "loss_int") if k in ctx.outputs]
+    got = student_outputs(ctx, present, scalars=present)
+    ok = {k: compare(ctx, {k: want}, tol, student=got).passed for k in present}
+    if (
+        len(present) == 2
+        and ok["loss_onehot"] != ok["loss_int"]
+        or len(present) == 1
+        and any(ok.values())
+    ):
+        form, other = ("one-hot", "integer") if ok.get("loss_onehot") else ("integer", "one-hot")
+        return Verdict.fail(
+            f"t が {form} のときは正しいですが、{other} ラベルのときに正しくありません。",
+            f"Correct for {form} t but not for {other} labels.",
+            tolerance=tol,
+            hint=get_hint("label_format"),
+        )
+    n = y.shape[0]
+    return compare(ctx, {k: want for k in present} or {"loss_onehot": want}, tol, batch_size=n)
+
+
+# --- SoftmaxWithLoss ------------------------------------------------------------------------------
+
+
+def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    n = _batch(rng)
+    return {"x": 1.5 * rng.standard_normal((n, C)), "t": one_hot(rng.integers(0, C, size=n), C)}
+
+
+def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
+    return SoftmaxWithLoss().forward(x, t)
+
+
+PROBE_SWL_FORWARD = """
+import numpy as _np
+_layer = SoftmaxWithLoss()
+out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+"""
+
+
+def score_swl_forward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    # Only the 1e-7 inside the log may differ: measured <= 3e-7.
+    return compare(
+        ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-5, batch_size=len(i["x"])
+    )
+
+
+PROBE_SWL_BACKWARD = """
+import numpy as _np
+_layer = SoftmaxWithLoss()
+_layer.forward(inp["x"].copy(), inp["t"].copy())
+out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+"""
+
+
+def score_swl_backward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
+    # (y - t)/N vs the numeric gradient of the loss with log(y + 1e-7): the 1e-7 shifts the
+    # derivative by ~1e-7/y_t; measured <= 4e-6 with these logits.
+    return compare(ctx, {"dx": grads["x"]}, tol=1e-4, batch_size=len(i["x"]))
+
+
+ASSIGNMENT = Assignment(
+    id="3-1-2_softmax_with_loss",
+    title={"ja": "Softmax-with-Loss レイヤ", "en": "The Softmax-with-Loss layer"},
+    items=(
+        Item(
+            id="softmax",
+            title={
+                "ja": "softmax 関数 (大きな入力でも安定)",
+                "en": "softmax (stable for large inputs)",
+            },
+            points=1,
+            probe=PROBE_SOFTMAX,
+            make_inputs=make_softmax_inputs,
+            score=score_softmax,
+        ),
+        Item(
+            id="cross_entropy_error",
+            title={"ja": "交差エントロピー誤差", "en": "Cross-entropy error"},
+            points=1,
+            probe=PROBE_CROSS_ENTROPY,
+            make_inputs=make_ce_inputs,
+            score=score_cross_entropy,
+        ),
+        Item(
+            id="softmax_with_loss_forward",
+            title={"ja": "SoftmaxWithLoss の順伝播", "en": "SoftmaxWithLoss forward pass"},
+            points=1,
+            probe=PROBE_SWL_FORWARD,
+            make_inputs=make_swl_inputs,
+            score=score_swl_forward,
+        ),
+        Item(
+            id="softmax_with_loss_backward",
+            title={"ja": "SoftmaxWithLoss の逆伝播", "en": "SoftmaxWithLoss backward pass"},
+            points=3,
+            probe=PROBE_SWL_BACKWARD,
+            make_inputs=make_swl_inputs,
+            score=score_swl_backward,
+        ),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Buggy and alternative implementations of the graded items (trusted test material)."""
