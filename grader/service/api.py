@@ -1,0 +1,376 @@
+"""The JSON API, versioned under ``/api/v1``, plus ``/healthz`` and ``/readyz``.
+
+Authentication: ``Authorization: Bearer <token>``, or the web UI's session cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from sqlalchemy import func, select, text
+
+from grader import __version__
+from grader.service import auth, exports, schemas
+from grader.service.auth import Principal
+from grader.service.errors import ApiError
+from grader.service.models import Job
+from grader.service.state import AppState
+from grader.service.submissions import (
+    create_submission,
+    current_result,
+    get_visible,
+    iso,
+    list_submissions,
+    regrade,
+    submission_view,
+)
+
+SESSION_COOKIE = "grader_session"
+ERRORS = {
+    code: {"model": schemas.ErrorBody, "description": desc}
+    for code, desc in {
+        400: "bad upload",
+        401: "no or bad token",
+        403: "forbidden",
+        404: "not found",
+        413: "too large",
+        422: "missing or invalid field",
+        429: "limit reached",
+    }.items()
+}
+# Feedback reports contain the student's own outputs: show them with no script and an opaque
+# origin so that nothing in a notebook can act with the viewer's session.
+REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+health = APIRouter()
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.grader
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller, from a bearer token or a session cookie; raises 401 otherwise."""
+    st = app_state(request)
+    header = request.headers.get("authorization")
+    sid = request.cookies.get(SESSION_COOKIE)
+    with st.sessions() as s:
+        if header:
+            scheme, _, token = header.partition(" ")
+            who = auth.authenticate(s, token.strip()) if scheme.lower() == "bearer" else None
+            if who is None:
+                raise ApiError("bad_token")
+            return who
+        if sid:
+            who = auth.session_principal(s, sid)
+            if who is None:
+                raise ApiError("bad_token")
+            return who
+    raise ApiError("auth_required")
+
+
+Who = Annotated[Principal, Depends(current_principal)]
+
+
+def instructor(who: Who) -> Principal:
+    if not who.is_instructor:
+        raise ApiError("instructor_only")
+    return who
+
+
+Instructor = Annotated[Principal, Depends(instructor)]
+
+
+# -- health --------------------------------------------------------------------------------------
+@health.get("/healthz", response_model=schemas.HealthOut, tags=["health"])
+def healthz(request: Request) -> dict:
+    """Liveness; also says which sandbox grades the notebooks."""
+    return {"status": "ok", "sandbox_mode": app_state(request).sandbox_mode, "version": __version__}
+
+
+@health.get("/readyz", response_model=schemas.ReadyOut, tags=["health"])
+def readyz(request: Request) -> dict:
+    """Readiness: the database answers; counts of jobs by state."""
+    st = app_state(request)
+    with st.sessions() as s:
+        s.execute(text("SELECT 1"))
+        counts = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    return {
+        "status": "ready",
+        "sandbox_mode": st.sandbox_mode,
+        "database": st.engine.dialect.name,
+        "assignments": len(st.catalog.assignments),
+        "queue": {k: counts.get(k, 0) for k in ("queued", "running", "done", "failed")},
+    }
+
+
+# -- student endpoints ---------------------------------------------------------------------------
+@router.get("/me", response_model=schemas.MeOut, tags=["students"])
+def me(who: Who) -> dict:
+    return {"user_id": who.user_id, "name": who.name, "role": who.role}
+
+
+def assignment_view(info, now: float) -> dict:  # noqa: ANN001
+    p = info.policy
+    return {
+        "id": info.id,
+        "title": info.title,
+        "max_score": info.max_score,
+        "items": [{"id": i.id, "title": i.title, "points": i.points} for i in info.items],
+        "deadline": iso(p.deadline),
+        "late_policy": p.mode,
+        "penalty_per_day": p.penalty_per_day,
+        "max_late_days": p.max_late_days,
+        "open": not p.refuses(now),
+    }
+
+
+@router.get("/assignments", response_model=list[schemas.AssignmentOut], tags=["students"])
+def assignments(request: Request, who: Who) -> list[dict]:
+    """The assignments with their graded items, points, deadlines and late policy."""
+    now = time.time()
+    return [assignment_view(a, now) for a in app_state(request).catalog]
+
+
+@router.post(
+    "/submissions", status_code=202, response_model=schemas.SubmissionOut, tags=["students"]
+)
+async def submit(
+    request: Request,
+    who: Who,
+    assignment_id: Annotated[str | None, Form(description="e.g. 3-1-2_softmax_with_loss")] = None,
+    notebook: Annotated[UploadFile | None, File(description="the .ipynb file")] = None,
+) -> dict:
+    """Store the notebook and queue it for grading; answers at once with the submission id.
+
+    The notebook is in the database before this returns."""
+    if not assignment_id:
+        raise ApiError("missing_field", field="assignment_id")
+    if notebook is None or isinstance(notebook, str):
+        raise ApiError("missing_field", field="notebook")
+    st = app_state(request)
+    data = await notebook.read(st.config.max_upload_bytes + 1)
+    sub = await run_in_threadpool(
+        create_submission, st, who, assignment_id, notebook.filename, data
+    )
+    return await run_in_threadpool(_view, st, who, sub.id)
+
+
+def _view(st: AppState, who: Principal, submission_id: str, with_result: bool = True) -> dict:
+    with st.sessions() as s:
+        sub = get_visible(s, who, submission_id)
+        return submission_view(s, sub, with_result=with_result, instructor=who.is_instructor)
+
+
+@router.get("/submissions", response_model=list[schemas.SubmissionOut], tags=["students"])
+def my_submissions(request: Request, who: Who, assignment_id: str | None = None) -> list[dict]:
+    """The caller's own submissions, newest first (scores without item details)."""
+    st = app_state(request)
+    with st.sessions() as s:
+        subs = list_submissions(s, who, assignment_id=assignment_id)
+        return [submission_view(s, x, with_result=False) for x in subs]
+
+
+@router.get("/submissions/{submission_id}", response_model=schemas.SubmissionOut, tags=["students"])
+def submission(request: Request, who: Who, submission_id: str) -> dict:
+    """Status and, once graded, the per-item result."""
+    return _view(app_state(request), who, submission_id)
+
+
+@router.get(
+    "/submissions/{submission_id}/events",
+    tags=["students"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "status events"}},
+)
+async def submission_events(request: Request, who: Who, submission_id: str) -> StreamingResponse:
+    """Server-Sent Events: an ``event: status`` with ``{id, status, score, max_score}`` at
+    each change; the stream ends after ``graded`` or ``failed``."""
+    st = app_state(request)
+    await run_in_threadpool(_view, st, who, submission_id, False)  # 404 before streaming
+
+    async def stream():
+        last = None
+        quiet_since = time.monotonic()
+        seq = 0
+        while not await request.is_disconnected():
+            view = await run_in_threadpool(_view, st, who, submission_id, False)
+            event = {k: view.get(k) for k in ("id", "status", "score", "max_score", "error")}
+            if event != last:
+                seq += 1
+                yield f"id: {seq}\nevent: status\ndata: {json.dumps(event)}\n\n"
+                last, quiet_since = event, time.monotonic()
+                if event["status"] in ("graded", "failed"):
+                    return
+            elif time.monotonic() - quiet_since > 15:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await asyncio.sleep(0.2)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str):
+    with st.sessions() as s:
+        sub = get_visible(s, who, submission_id)
+        res = current_result(s, sub)
+        if res is None:
+            raise ApiError("not_ready")
+        value = res.feedback_html if what == "feedback" else res.executed_notebook
+        if value is None:
+            raise ApiError("no_output", what=what)
+        return sub, value
+
+
+@router.get(
+    "/submissions/{submission_id}/feedback",
+    response_class=HTMLResponse,
+    tags=["students"],
+)
+def feedback(request: Request, who: Who, submission_id: str) -> HTMLResponse:
+    """The feedback report (per-item table and the executed notebook) as HTML."""
+    _sub, html = _result_or_error(app_state(request), who, submission_id, "feedback")
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
+
+
+@router.get(
+    "/submissions/{submission_id}/executed.ipynb",
+    tags=["students"],
+    responses={200: {"content": {"application/x-ipynb+json": {}}}},
+)
+def executed_notebook(request: Request, who: Who, submission_id: str) -> Response:
+    """The notebook as the grader ran it, outputs included."""
+    sub, nb = _result_or_error(app_state(request), who, submission_id, "executed notebook")
+    name = sub.filename.removesuffix(".ipynb") + ".executed.ipynb"
+    return Response(
+        nb,
+        media_type="application/x-ipynb+json",
+        headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'},
+    )
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+
+
+# -- instructor endpoints ------------------------------------------------------------------------
+@router.get(
+    "/instructor/submissions", response_model=list[schemas.SubmissionOut], tags=["instructor"]
+)
+def all_submissions(
+    request: Request,
+    who: Instructor,
+    assignment_id: str | None = None,
+    student_id: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(queued|running|graded|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> list[dict]:
+    """Every submission (filterable), with the worker that holds or held its job."""
+    st = app_state(request)
+    with st.sessions() as s:
+        subs = list_submissions(
+            s,
+            who,
+            everyone=True,
+            assignment_id=assignment_id,
+            student_id=student_id,
+            status=status,
+            limit=limit,
+        )
+        return [submission_view(s, x, with_result=False, instructor=True) for x in subs]
+
+
+@router.post(
+    "/instructor/submissions/{submission_id}/regrade",
+    status_code=202,
+    response_model=schemas.SubmissionOut,
+    tags=["instructor"],
+)
+def regrade_one(request: Request, who: Instructor, submission_id: str) -> dict:
+    """Queue the stored notebook for grading again."""
+    st = app_state(request)
+    regrade(st, submission_id)
+    return _view(st, who, submission_id, with_result=False)
+
+
+@router.post("/instructor/roster", response_model=schemas.RosterOut, tags=["instructor"])
+async def import_roster(
+    request: Request,
+    who: Instructor,
+    roster: Annotated[UploadFile | None, File(description="CSV: student_id,name,email")] = None,
+) -> dict:
+    """Create or update students and issue each a new token (shown only in this answer)."""
+    if roster is None or isinstance(roster, str):
+        raise ApiError("missing_field", field="roster")
+    raw = await roster.read()
+    try:
+        entries = auth.parse_roster(raw.decode("utf-8"))
+    except (UnicodeDecodeError, auth.RosterError) as exc:
+        raise ApiError("bad_roster", detail=str(exc)) from exc
+    st = app_state(request)
+
+    def _do() -> list:
+        with st.sessions.begin() as s:
+            return auth.import_roster(s, entries)
+
+    issued = await run_in_threadpool(_do)
+    return {
+        "imported": len(issued),
+        "tokens": [
+            {"student_id": e.student_id, "name": e.name, "email": e.email, "token": t}
+            for e, t in issued
+        ],
+    }
+
+
+@router.get(
+    "/instructor/gradebook.csv",
+    response_class=PlainTextResponse,
+    tags=["instructor"],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def gradebook_csv(request: Request, who: Instructor, assignment_id: str | None = None):
+    """Gradebook in the column layout of ``nbgrader export`` (latest graded submission)."""
+    st = app_state(request)
+    if assignment_id and st.catalog.get(assignment_id) is None:
+        raise ApiError("unknown_assignment", assignment_id=assignment_id)
+    with st.sessions() as s:
+        body = exports.nbgrader_csv(s, st.catalog, assignment_id)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
+    )
+
+
+@router.get("/instructor/gradebook/{assignment_id}/gradescope.json", tags=["instructor"])
+def gradebook_gradescope(request: Request, who: Instructor, assignment_id: str) -> dict:
+    """Each student's latest graded submission as a Gradescope ``results.json``."""
+    st = app_state(request)
+    if st.catalog.get(assignment_id) is None:
+        raise ApiError("unknown_assignment", assignment_id=assignment_id)
+    with st.sessions() as s:
+        return exports.gradescope_export(s, assignment_id)
+
+
+@router.get(
+    "/instructor/stats/{assignment_id}", response_model=schemas.StatsOut, tags=["instructor"]
+)
+def stats(request: Request, who: Instructor, assignment_id: str) -> dict:
+    """Per-item pass rates and the score histogram of the latest graded submissions."""
+    st = app_state(request)
+    if st.catalog.get(assignment_id) is None:
+        raise ApiError("unknown_assignment", assignment_id=assignment_id)
+    with st.sessions() as s:
+        return exports.assignment_stats(s, st.catalog, assignment_id)

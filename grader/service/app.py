@@ -1,0 +1,145 @@
+"""Assemble the FastAPI app: database (migrated), catalog, routes, error format, size cap."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from grader import __version__
+from grader.service import api, web
+from grader.service.catalog import Catalog
+from grader.service.config import ServiceConfig
+from grader.service.db import make_engine, make_sessionmaker, migrate
+from grader.service.errors import ApiError
+from grader.service.sandbox import sandbox_mode as detect_sandbox_mode
+from grader.service.state import AppState
+
+# Multipart framing and the assignment field on top of the notebook itself.
+FORM_OVERHEAD = 64 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the cap while they stream in, before any parsing or
+    spooling to disk (Content-Length is checked first, chunked bodies are counted)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(send)
+        seen = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:  # noqa: ANN001
+        err = ApiError("too_large", limit=self.limit - FORM_OVERHEAD)
+        body = json.dumps(err.body(), ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    config: ServiceConfig | None = None,
+    *,
+    catalog_source: Callable[[], Iterable[Any]] | None = None,
+    sandbox_mode: str | None = None,
+) -> FastAPI:
+    """Build the app. The database is migrated here, so a fresh state directory just works."""
+    config = config or ServiceConfig()
+    config.ensure_home()
+    engine = make_engine(config.db_url)
+    migrate(engine)
+    state = AppState(
+        config=config,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        catalog=Catalog(config.policy_file, catalog_source),
+        sandbox_mode=sandbox_mode or detect_sandbox_mode(),
+    )
+    app = FastAPI(
+        title="深層学習 Part 2 grader",
+        version=__version__,
+        description="Submit notebooks, follow grading, read feedback; instructor gradebook.",
+    )
+    app.state.grader = state
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        if web.wants_html(request):
+            return web.error_page(request, exc)
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        err = ApiError("invalid_request", detail=f"{where}: {first.get('msg', 'invalid')}")
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            err = ApiError("not_found")
+            if web.wants_html(request):
+                return web.error_page(request, err)
+            return JSONResponse(err.body(), status_code=404)
+        body = {
+            "error": {
+                "code": f"http_{exc.status_code}",
+                "message": {"ja": str(exc.detail), "en": str(exc.detail)},
+            },
+            "detail": str(exc.detail),
+        }
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    app.include_router(api.health)
+    app.include_router(api.router)
+    web.mount(app)
+    app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
+    return app

@@ -1,0 +1,57 @@
+"""What a worker calls to grade one notebook.
+
+``GradeFn(assignment_id, notebook_bytes, slot) -> GradeOutput``. The default,
+:func:`engine_grade`, runs the real engine (``grader.engine.grade_notebook``); the queue's own
+tests pass a small real function instead (any importable ``module:function``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class GradeOutput:
+    outcome: str  # graded | rejected | error (the engine's status)
+    score: float
+    max_score: float
+    payload: dict[str, Any]  # GradeResult.to_dict()
+    executed_notebook: str | None = None
+    feedback_html: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+GradeFn = Callable[[str, bytes, int], GradeOutput]
+
+
+def engine_grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
+    """Grade with the real engine (sandboxed execution, trusted scoring)."""
+    from grader.engine import grade_notebook
+
+    result = grade_notebook(assignment_id, notebook, slot=slot)
+    payload = result.to_dict()
+    try:
+        html = result.feedback_html()
+    except Exception as exc:  # the report is a convenience; the score must still be saved
+        html = f"<p>feedback report failed: {type(exc).__name__}: {exc}</p>"
+    return GradeOutput(
+        outcome=str(payload.get("status", "error")),
+        score=float(payload.get("score") or 0.0),
+        max_score=float(payload.get("max_score") or 0.0),
+        payload=payload,
+        executed_notebook=result.executed_notebook,
+        feedback_html=html,
+    )
+
+
+def load_grade_fn(spec: str | None) -> GradeFn:
+    """``None`` → the engine; ``"package.module:function"`` → that function."""
+    if not spec:
+        return engine_grade
+    module, _, name = spec.partition(":")
+    if not name:
+        raise ValueError(f"grade function must be 'module:function', got {spec!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,144 @@
+"""Pydantic response models of the JSON API (they make the OpenAPI document complete)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Message(BaseModel):
+    ja: str
+    en: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="stable machine-readable reason, e.g. 'too_large'")
+    message: Message
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+    detail: str = Field(description="the English message, for clients that read only 'detail'")
+
+
+class Hint(BaseModel):
+    id: str
+    ja: str
+    en: str
+
+
+class ItemResult(BaseModel):
+    id: str
+    title: Message | dict[str, str] | None = None
+    points: float
+    max_points: float
+    passed: bool
+    error: float | None = None
+    tolerance: float | None = None
+    message: Message | dict[str, str] | None = None
+    hint: Hint | None = None
+
+
+class ResultOut(BaseModel):
+    outcome: Literal["graded", "rejected", "error"] | str
+    score: float = Field(description="engine score before any late penalty")
+    max_score: float
+    penalty: float = Field(description="late penalty in points")
+    final_score: float = Field(description="max(0, score - penalty)")
+    items: list[ItemResult]
+    sandbox_mode: str | None
+    timings: dict[str, float]
+    error: Any = None
+    graded_at: str | None
+    has_executed_notebook: bool
+    has_feedback: bool
+
+
+class JobInfo(BaseModel):
+    worker_id: str | None
+    attempts: int
+    status: str
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    assignment_id: str
+    student_id: str
+    filename: str
+    size: int
+    sha256: str
+    submitted_at: str
+    late_days: int
+    status: Literal["queued", "running", "graded", "failed"]
+    error: Message | None = None
+    result: ResultOut | None = None
+    score: float | None = None
+    max_score: float | None = None
+    job: JobInfo | None = None
+
+
+class ItemInfoOut(BaseModel):
+    id: str
+    title: Message
+    points: float
+
+
+class AssignmentOut(BaseModel):
+    id: str
+    title: Message
+    max_score: float
+    items: list[ItemInfoOut]
+    deadline: str | None
+    late_policy: Literal["none", "penalty", "refuse"]
+    penalty_per_day: float
+    max_late_days: int | None
+    open: bool = Field(description="whether a student may submit now")
+
+
+class MeOut(BaseModel):
+    user_id: str
+    name: str
+    role: Literal["student", "instructor"]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    sandbox_mode: Literal["bwrap", "limits-only"]
+    version: str
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not-ready"]
+    sandbox_mode: Literal["bwrap", "limits-only"]
+    database: str
+    assignments: int
+    queue: dict[str, int]
+
+
+class RosterOut(BaseModel):
+    imported: int
+    tokens: list[dict[str, str]] = Field(
+        description="student_id, name, email, token: the only time the tokens are shown"
+    )
+
+
+class ItemRate(BaseModel):
+    id: str
+    passed: int
+    rate: float | None
+
+
+class Histogram(BaseModel):
+    bins: int
+    counts: list[int]
+    max_score: float
+
+
+class StatsOut(BaseModel):
+    assignment_id: str
+    students: int
+    mean: float | None
+    max_score: float
+    items: list[ItemRate]
+    histogram: Histogram

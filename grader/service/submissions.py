@@ -1,0 +1,213 @@
+"""Submitting, reading and regrading, shared by the JSON API and the web UI.
+
+Limits are checked and the submission and its job are inserted in one write transaction,
+so two uploads racing each other cannot both slip under a limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.service import queue
+from grader.service.auth import Principal
+from grader.service.errors import ApiError
+from grader.service.models import Job, Result, Submission, User
+from grader.service.state import AppState
+from grader.service.uploads import check_filename, check_notebook_bytes
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def create_submission(
+    st: AppState, who: Principal, assignment_id: str, filename: str | None, data: bytes
+) -> Submission:
+    """Validate and store an upload and queue its grading; raises ApiError on refusal."""
+    cfg = st.config
+    info = st.catalog.get(assignment_id)
+    if info is None:
+        raise ApiError("unknown_assignment", assignment_id=assignment_id[:100])
+    name = check_filename(filename)
+    check_notebook_bytes(data, cfg.max_upload_bytes)
+    now = time.time()
+    if not who.is_instructor and info.policy.refuses(now):
+        raise ApiError(
+            "deadline_passed", assignment_id=assignment_id, deadline=iso(info.policy.deadline)
+        )
+    with st.sessions.begin() as s:
+        if not who.is_instructor:
+            pending = s.scalar(
+                select(func.count(Submission.id)).where(
+                    Submission.user_id == who.user_id,
+                    Submission.status.in_(("queued", "running")),
+                )
+            )
+            if pending >= cfg.max_queued_per_student:
+                raise ApiError("too_many_queued", limit=cfg.max_queued_per_student)
+            used = s.scalar(
+                select(func.count(Submission.id)).where(
+                    Submission.user_id == who.user_id,
+                    Submission.assignment_id == assignment_id,
+                )
+            )
+            if used >= cfg.max_attempts_per_assignment:
+                raise ApiError(
+                    "too_many_attempts",
+                    assignment_id=assignment_id,
+                    limit=cfg.max_attempts_per_assignment,
+                )
+        sub = Submission(
+            id=uuid.uuid4().hex,
+            user_id=who.user_id,
+            assignment_id=assignment_id,
+            filename=name,
+            notebook=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            created_at=now,
+            late_days=info.policy.late_days(now),
+            status="queued",
+            runs=1,
+        )
+        s.add(sub)
+        s.flush()
+        queue.enqueue(s.connection(), sub.id, sub.sha256, 1, cfg.max_job_attempts)
+    return sub
+
+
+def regrade(st: AppState, submission_id: str) -> Submission:
+    """Queue a new grading run of a stored submission (its old result stays until then)."""
+    with st.sessions.begin() as s:
+        sub = s.get(Submission, submission_id)
+        if sub is None:
+            raise ApiError("submission_not_found")
+        sub.runs += 1
+        sub.status = "queued"
+        sub.error = None
+        queue.enqueue(s.connection(), sub.id, sub.sha256, sub.runs, st.config.max_job_attempts)
+    return sub
+
+
+def get_visible(s: Session, who: Principal, submission_id: str) -> Submission:
+    """The submission if ``who`` may see it; others' ids look exactly like missing ones."""
+    sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
+    if sub is None or (not who.is_instructor and sub.user_id != who.user_id):
+        raise ApiError("submission_not_found")
+    return sub
+
+
+def current_result(s: Session, sub: Submission) -> Result | None:
+    return s.get(Result, sub.current_result_id) if sub.current_result_id else None
+
+
+def _message(raw: str | None) -> dict[str, str] | None:
+    if not raw:
+        return None
+    try:
+        msg = json.loads(raw)
+    except json.JSONDecodeError:
+        return {"ja": raw, "en": raw}
+    return msg if isinstance(msg, dict) else {"ja": str(msg), "en": str(msg)}
+
+
+def result_view(res: Result | None) -> dict[str, Any] | None:
+    if res is None:
+        return None
+    payload = json.loads(res.payload)
+    return {
+        "outcome": res.outcome,
+        "score": res.score,
+        "max_score": res.max_score,
+        "penalty": res.penalty,
+        "final_score": max(0.0, res.score - res.penalty),
+        "items": payload.get("items", []),
+        "sandbox_mode": payload.get("sandbox_mode"),
+        "timings": payload.get("timings", {}),
+        "error": payload.get("error"),
+        "graded_at": iso(res.created_at),
+        "has_executed_notebook": res.executed_notebook is not None,
+        "has_feedback": res.feedback_html is not None,
+    }
+
+
+def submission_view(
+    s: Session, sub: Submission, *, with_result: bool = True, instructor: bool = False
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": sub.id,
+        "assignment_id": sub.assignment_id,
+        "student_id": sub.user_id,
+        "filename": sub.filename,
+        "size": sub.size,
+        "sha256": sub.sha256,
+        "submitted_at": iso(sub.created_at),
+        "late_days": sub.late_days,
+        "status": sub.status,
+        "error": _message(sub.error),
+        "result": None,
+    }
+    if with_result:
+        view["result"] = result_view(current_result(s, sub))
+    else:
+        res = current_result(s, sub)
+        if res is not None:
+            view["score"] = max(0.0, res.score - res.penalty)
+            view["max_score"] = res.max_score
+    if instructor:
+        job = s.execute(
+            select(Job.worker_id, Job.attempts, Job.status)
+            .where(Job.submission_id == sub.id)
+            .order_by(Job.id.desc())
+            .limit(1)
+        ).first()
+        view["job"] = {"worker_id": job[0], "attempts": job[1], "status": job[2]} if job else None
+    return view
+
+
+def list_submissions(
+    s: Session,
+    who: Principal,
+    *,
+    everyone: bool = False,
+    assignment_id: str | None = None,
+    student_id: str | None = None,
+    status: str | None = None,
+    limit: int = 500,
+) -> list[Submission]:
+    q = select(Submission).order_by(Submission.created_at.desc()).limit(limit)
+    if not (everyone and who.is_instructor):
+        q = q.where(Submission.user_id == who.user_id)
+    elif student_id:
+        q = q.where(Submission.user_id == student_id)
+    if assignment_id:
+        q = q.where(Submission.assignment_id == assignment_id)
+    if status:
+        q = q.where(Submission.status == status)
+    return list(s.scalars(q))
+
+
+def latest_graded(
+    s: Session, assignment_id: str | None = None
+) -> list[tuple[User, Submission, Result]]:
+    """For each (student, assignment): the newest submission that has a result."""
+    q = (
+        select(User, Submission, Result)
+        .join(Submission, Submission.user_id == User.id)
+        .join(Result, Result.id == Submission.current_result_id)
+        .order_by(Submission.created_at)
+    )
+    if assignment_id:
+        q = q.where(Submission.assignment_id == assignment_id)
+    latest: dict[tuple[str, str], tuple[User, Submission, Result]] = {}
+    for user, sub, res in s.execute(q):
+        latest[(user.id, sub.assignment_id)] = (user, sub, res)  # later rows win
+    return list(latest.values())

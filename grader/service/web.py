@@ -1,0 +1,224 @@
+"""Server-rendered web UI (Jinja2, a few lines of vanilla JS for live status via SSE).
+
+Login exchanges a token for a session cookie (HttpOnly, SameSite=Lax); form posts also check
+that the Origin header, when sent, is this server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from grader.service import auth, exports
+from grader.service.api import SESSION_COOKIE, app_state, assignment_view
+from grader.service.auth import Principal
+from grader.service.errors import ApiError
+from grader.service.i18n import LANG_COOKIE, lang_of, translator
+from grader.service.submissions import (
+    create_submission,
+    get_visible,
+    list_submissions,
+    regrade,
+    submission_view,
+)
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/healthz", "/readyz"))
+
+
+def web_principal(request: Request) -> Principal | None:
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    with app_state(request).sessions() as s:
+        return auth.session_principal(s, sid)
+
+
+def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+    lang = lang_of(request)
+    st = app_state(request)
+    ctx.update(
+        request=request,
+        lang=lang,
+        other_lang="en" if lang == "ja" else "ja",
+        t=translator(lang),
+        sandbox_mode=st.sandbox_mode,
+        who=ctx.get("who"),
+    )
+    resp = templates.TemplateResponse(request, name, ctx, status_code=status)
+    if request.query_params.get("lang") == lang:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return resp
+
+
+def error_page(request: Request, err: ApiError) -> HTMLResponse:
+    return render(request, "error.html", status=err.status, err=err, who=web_principal(request))
+
+
+def _check_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        raise ApiError("bad_token")
+
+
+def _require(request: Request) -> Principal | RedirectResponse:
+    who = web_principal(request)
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    return who
+
+
+def mount(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/login", include_in_schema=False)
+    def login_form(request: Request):
+        return render(request, "login.html")
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, token: str = Form("")):
+        _check_origin(request)
+        st = app_state(request)
+        with st.sessions.begin() as s:
+            who = auth.authenticate(s, token.strip())
+            if who is None:
+                return render(request, "login.html", status=401, err=ApiError("bad_token"))
+            sid = auth.open_session(s, who, st.config.session_days)
+        target = "/instructor" if who.is_instructor else "/"
+        resp = RedirectResponse(target, status_code=303)
+        resp.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            httponly=True,
+            samesite="lax",
+            max_age=int(st.config.session_days * 86400),
+        )
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request):
+        sid = request.cookies.get(SESSION_COOKIE)
+        if sid:
+            with app_state(request).sessions.begin() as s:
+                auth.close_session(s, sid)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request):
+        return home_page(request)
+
+    def home_page(request: Request, err: ApiError | None = None, status: int = 200):
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        st = app_state(request)
+        now = time.time()
+        with st.sessions() as s:
+            subs = [
+                submission_view(s, x, with_result=False)
+                for x in list_submissions(s, who, limit=200)
+            ]
+        latest: dict[str, dict] = {}
+        for v in reversed(subs):  # oldest first, so the newest graded one wins
+            if v.get("score") is not None:
+                latest[v["assignment_id"]] = v
+        return render(
+            request,
+            "home.html",
+            status=status,
+            who=who,
+            err=err,
+            assignments=[assignment_view(a, now) for a in st.catalog],
+            latest=latest,
+            submissions=subs,
+        )
+
+    @app.post("/submit", include_in_schema=False)
+    async def submit(
+        request: Request,
+        assignment_id: Annotated[str, Form()] = "",
+        notebook: Annotated[UploadFile | None, File()] = None,
+    ):
+        _check_origin(request)
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        st = app_state(request)
+        try:
+            if not assignment_id:
+                raise ApiError("missing_field", field="assignment_id")
+            if notebook is None or isinstance(notebook, str) or not notebook.filename:
+                raise ApiError("missing_field", field="notebook")
+            data = await notebook.read(st.config.max_upload_bytes + 1)
+            sub = await run_in_threadpool(
+                create_submission, st, who, assignment_id, notebook.filename, data
+            )
+        except ApiError as err:
+            return await run_in_threadpool(home_page, request, err, err.status)
+        return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
+
+    @app.get("/submissions/{submission_id}", include_in_schema=False)
+    def submission_page(request: Request, submission_id: str):
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        st = app_state(request)
+        with st.sessions() as s:
+            view = submission_view(
+                s, get_visible(s, who, submission_id), instructor=who.is_instructor
+            )
+        info = st.catalog.get(view["assignment_id"])
+        return render(request, "submission.html", who=who, sub=view, info=info)
+
+    @app.get("/instructor", include_in_schema=False)
+    def instructor_page(request: Request, assignment_id: str | None = None):
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        if not who.is_instructor:
+            raise ApiError("instructor_only")
+        st = app_state(request)
+        with st.sessions() as s:
+            subs = [
+                submission_view(s, x, with_result=False, instructor=True)
+                for x in list_submissions(
+                    s, who, everyone=True, assignment_id=assignment_id, limit=500
+                )
+            ]
+            stats = [exports.assignment_stats(s, st.catalog, a.id) for a in st.catalog]
+        titles = {a.id: a.title for a in st.catalog}
+        return render(
+            request,
+            "instructor.html",
+            who=who,
+            submissions=subs,
+            stats=stats,
+            titles=titles,
+            items={a.id: {i.id: i for i in a.items} for a in st.catalog},
+        )
+
+    @app.post("/instructor/regrade/{submission_id}", include_in_schema=False)
+    def regrade_form(request: Request, submission_id: str):
+        _check_origin(request)
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        if not who.is_instructor:
+            raise ApiError("instructor_only")
+        regrade(app_state(request), submission_id)
+        return RedirectResponse(f"/submissions/{submission_id}", status_code=303)

@@ -1,0 +1,152 @@
+"""The worker loop: claim a job, grade it with a heartbeat running, write the result once.
+
+Shutdown: the first SIGTERM/SIGINT stops claiming and lets the current job finish; a second
+one interrupts grading and gives the job back to the queue. A worker started by
+``grader serve`` also exits when its parent disappears.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from grader.service import queue
+from grader.service.catalog import Catalog, LatePolicy
+from grader.service.grading import GradeFn
+
+log = logging.getLogger("grader.worker")
+
+
+class ShutdownNow(BaseException):
+    """Raised in the main thread by the second termination signal."""
+
+
+@dataclass
+class WorkerOptions:
+    slot: int = 0
+    lease_seconds: float = 60.0
+    poll_interval: float = 0.1
+    parent_pid: int | None = None
+    max_jobs: int | None = None  # stop after this many jobs (tests, benchmarks)
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        grade_fn: GradeFn,
+        catalog: Catalog | None = None,
+        options: WorkerOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.grade_fn = grade_fn
+        self.catalog = catalog
+        self.opts = options or WorkerOptions()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{self.opts.slot}"
+        self.stopping = threading.Event()
+        self._current: queue.ClaimedJob | None = None
+        self.jobs_done = 0
+
+    # -- signals -----------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, _frame) -> None:  # noqa: ANN001
+        if self.stopping.is_set() and self._current is not None:
+            raise ShutdownNow()
+        log.info("worker %s: signal %s, finishing the current job", self.worker_id, signum)
+        self.stopping.set()
+
+    # -- loop --------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Work until stopped; returns the number of jobs completed."""
+        last_sweep = 0.0
+        while not self.stopping.is_set():
+            if self.opts.parent_pid and os.getppid() != self.opts.parent_pid:
+                log.warning("worker %s: parent exited, stopping", self.worker_id)
+                break
+            now = time.time()
+            if now - last_sweep > min(1.0, self.opts.lease_seconds / 4):
+                queue.requeue_expired(self.engine, now)
+                last_sweep = now
+            job = queue.claim(self.engine, self.worker_id, self.opts.lease_seconds)
+            if job is None:
+                self.stopping.wait(self.opts.poll_interval)
+                continue
+            try:
+                self.process(job)
+            except ShutdownNow:
+                queue.release(self.engine, job)
+                log.info("worker %s: returned job %s to the queue", self.worker_id, job.job_id)
+                break
+            if self.opts.max_jobs and self.jobs_done >= self.opts.max_jobs:
+                break
+        return self.jobs_done
+
+    def process(self, job: queue.ClaimedJob) -> None:
+        self._current = job
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job, beat_stop), daemon=True)
+        beat.start()
+        try:
+            try:
+                out = self.grade_fn(job.assignment_id, job.notebook, self.opts.slot)
+            except ShutdownNow:
+                raise
+            except Exception as exc:  # a grader bug: record it, never lose the job silently
+                log.error("grading job %s crashed:\n%s", job.job_id, traceback.format_exc())
+                msg = f"{type(exc).__name__}: {exc}"[:2000]
+                queue.fail(
+                    self.engine,
+                    job,
+                    {
+                        "ja": f"採点中に内部エラーが発生しました: {msg}",
+                        "en": f"Internal grader error: {msg}",
+                    },
+                )
+                return
+            penalty = self._policy(job.assignment_id).penalty(
+                job.late_days, out.score, out.max_score
+            )
+            written = queue.complete(
+                self.engine,
+                job,
+                outcome=out.outcome,
+                score=out.score,
+                max_score=out.max_score,
+                penalty=penalty,
+                payload=out.payload,
+                executed_notebook=out.executed_notebook,
+                feedback_html=out.feedback_html,
+                worker_id=self.worker_id,
+            )
+            if written:
+                self.jobs_done += 1
+            else:
+                log.warning("job %s: lease lost, result discarded", job.job_id)
+        finally:
+            beat_stop.set()
+            self._current = None
+
+    def _policy(self, assignment_id: str) -> LatePolicy:
+        info = self.catalog.get(assignment_id) if self.catalog else None
+        return info.policy if info else LatePolicy(mode="none")
+
+    def _heartbeat(self, job: queue.ClaimedJob, stop: threading.Event) -> None:
+        interval = max(0.2, self.opts.lease_seconds / 4)
+        while not stop.wait(interval):
+            try:
+                if not queue.heartbeat(self.engine, job, self.opts.lease_seconds):
+                    log.warning("job %s: heartbeat refused (lease lost)", job.job_id)
+                    return
+            except Exception:  # a busy database must not kill the grading thread
+                log.exception("heartbeat failed")
