@@ -263,7 +263,8 @@ class SoftmaxWithLoss:
         shifted = x - x.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         sums = exp.sum(axis=1, keepdims=True)
-        self.y = exp / sums
+        exp /= sums
+        self.y = exp
         log_sums = np.log(sums)
         if t.shape == x.shape:
             # sum_k t_k log y_k = sum_k t_k shifted_k - (sum_k t_k) log(sum exp)
