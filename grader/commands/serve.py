@@ -1,0 +1,195 @@
+"""``grader serve``: the web app and API (uvicorn) plus N local grading workers.
+
+With no arguments: state in ``$GRADER_HOME`` or ``./var``, SQLite there, migrated, an
+instructor token created and printed on first start, one worker per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+
+def register(subparsers) -> None:
+    from grader.service.cli_common import add_store_options
+
+    p = subparsers.add_parser(
+        "serve",
+        help="run the grader service (web UI, API, workers)",
+        description="Start the FastAPI app under uvicorn and N grading worker processes on "
+        "the same database. Refuses to start when the sandbox is unavailable unless "
+        "--allow-unsandboxed is given.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local grading workers (default: number of cores; 0 = API only)",
+    )
+    add_store_options(p)
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="start even when bubblewrap is unavailable (process limits only; shown loudly)",
+    )
+    p.add_argument(
+        "--policy", default=None, help="deadline policy TOML (default <home>/policy.toml)"
+    )
+    p.add_argument("--max-upload-mb", type=float, default=5.0, help="upload size cap (default 5)")
+    p.add_argument("--max-queued", type=int, default=3, help="queued submissions per student")
+    p.add_argument(
+        "--max-attempts", type=int, default=30, help="submissions per student per assignment"
+    )
+    p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
+    p.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=30.0,
+        help="seconds running jobs get to finish on shutdown before they are returned",
+    )
+    p.add_argument(
+        "--grade-fn",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="grade with this function instead of the engine (smoke tests of a deployment)",
+    )
+    p.set_defaults(func=run)
+
+
+class WorkerPool:
+    """Local ``grader worker`` processes; restarts any that die while the service runs."""
+
+    def __init__(self, n: int, base_cmd: list[str]) -> None:
+        self.n = n
+        self.base_cmd = base_cmd
+        self.procs: dict[int, subprocess.Popen] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+
+    def _spawn(self, slot: int) -> None:
+        cmd = [*self.base_cmd, "--slot", str(slot), "--parent-pid", str(os.getpid())]
+        # Own process group: a Ctrl-C in the terminal reaches the server only, which then
+        # shuts the workers down in order.
+        self.procs[slot] = subprocess.Popen(cmd, start_new_session=True)
+
+    def start(self) -> None:
+        for slot in range(self.n):
+            self._spawn(slot)
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(1.0):
+            for slot, proc in list(self.procs.items()):
+                if proc.poll() is not None and not self._stop.is_set():
+                    logging.warning(
+                        "worker slot %d (pid %d) exited with %s; restarting",
+                        slot,
+                        proc.pid,
+                        proc.returncode,
+                    )
+                    self._spawn(slot)
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM (finish the current job), then after ``grace`` a second SIGTERM (return
+        it to the queue), then SIGKILL."""
+        self._stop.set()
+        alive = [p for p in self.procs.values() if p.poll() is None]
+        for p in alive:
+            p.send_signal(signal.SIGTERM)
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and any(p.poll() is None for p in alive):
+                time.sleep(0.1)
+            for p in alive:
+                if p.poll() is None:
+                    p.send_signal(sig)
+        for p in alive:
+            p.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from grader.service import auth
+    from grader.service.app import create_app
+    from grader.service.cli_common import (
+        SANDBOX_REFUSAL,
+        UNSANDBOXED_BANNER,
+        config_from,
+        open_store,
+    )
+    from grader.service.sandbox import sandbox_mode
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mode = sandbox_mode()
+    if mode != "bwrap":
+        if not args.allow_unsandboxed:
+            print(SANDBOX_REFUSAL, file=sys.stderr)
+            return 3
+        print(UNSANDBOXED_BANNER, file=sys.stderr)
+    cfg = config_from(
+        args,
+        policy_file=args.policy,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_queued_per_student=args.max_queued,
+        max_attempts_per_assignment=args.max_attempts,
+        lease_seconds=args.lease_seconds,
+    )
+    _engine, sessions = open_store(cfg)
+    with sessions.begin() as s:
+        token = None if auth.has_instructor_token(s) else auth.create_instructor_token(s)
+    app = create_app(cfg, sandbox_mode=mode)
+    n_assign = len(app.state.grader.catalog.assignments)
+
+    url = f"http://{args.host}:{args.port}/"
+    print(f"grader service: {url}  (state: {cfg.home}, db: {_safe_url(cfg.db_url)})")
+    print(f"  sandbox: {mode}; assignments: {n_assign}; workers: {args.workers}")
+    if token:
+        print("  instructor token (shown once; keep it, log in with it at /login):")
+        print(f"    {token}")
+    else:
+        print("  instructor token: already created (new one: grader token create --instructor)")
+    sys.stdout.flush()
+
+    worker_cmd = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "worker",
+        "--home",
+        str(cfg.home),
+        "--db",
+        cfg.db_url,
+        "--lease-seconds",
+        str(args.lease_seconds),
+    ]
+    if args.allow_unsandboxed:
+        worker_cmd.append("--allow-unsandboxed")
+    if args.grade_fn:
+        worker_cmd += ["--grade-fn", args.grade_fn]
+    pool = WorkerPool(args.workers, worker_cmd)
+    pool.start()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    )
+    try:
+        server.run()  # returns after SIGINT/SIGTERM (uvicorn's own handlers)
+    finally:
+        logging.info("stopping workers (grace %.0f s)", args.shutdown_grace)
+        pool.stop(args.shutdown_grace)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

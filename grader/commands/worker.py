@@ -1,0 +1,80 @@
+"""``grader worker``: the grading loop on its own, for more machines on one database."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def register(subparsers) -> None:
+    from grader.service.cli_common import add_store_options
+
+    p = subparsers.add_parser(
+        "worker",
+        help="run one grading worker against the service database",
+        description="Claim queued submissions from the database, grade them with the engine "
+        "and write the results. Run any number of these, on any machine that reaches the "
+        "database (PostgreSQL for more than one machine). SIGTERM/SIGINT: finish the current "
+        "job and stop; a second signal gives the job back to the queue.",
+    )
+    add_store_options(p)
+    p.add_argument("--slot", type=int, default=0, help="engine slot (own uid/threads), default 0")
+    p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
+    p.add_argument("--poll-interval", type=float, default=0.1, help="idle poll period, seconds")
+    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="grade even when bubblewrap is unavailable (process limits only)",
+    )
+    p.add_argument(
+        "--grade-fn",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="grade with this function instead of the engine (smoke tests of a deployment)",
+    )
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from grader.service.catalog import Catalog
+    from grader.service.cli_common import (
+        SANDBOX_REFUSAL,
+        UNSANDBOXED_BANNER,
+        config_from,
+        open_store,
+    )
+    from grader.service.grading import load_grade_fn
+    from grader.service.sandbox import sandbox_mode
+    from grader.service.worker import Worker, WorkerOptions
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s worker[{args.slot}] %(levelname)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not args.grade_fn and sandbox_mode() != "bwrap":
+        if not args.allow_unsandboxed:
+            print(SANDBOX_REFUSAL, file=sys.stderr)
+            return 3
+        print(UNSANDBOXED_BANNER, file=sys.stderr)
+    cfg = config_from(args, lease_seconds=args.lease_seconds)
+    engine, _ = open_store(cfg)
+    worker = Worker(
+        engine,
+        load_grade_fn(args.grade_fn),
+        Catalog(cfg.policy_file),
+        WorkerOptions(
+            slot=args.slot,
+            lease_seconds=args.lease_seconds,
+            poll_interval=args.poll_interval,
+            parent_pid=args.parent_pid,
+            max_jobs=args.max_jobs,
+        ),
+    )
+    worker.install_signal_handlers()
+    logging.info("worker %s ready (db %s)", worker.worker_id, engine.url.render_as_string())
+    done = worker.run()
+    logging.info("worker %s stopped after %d jobs", worker.worker_id, done)
+    return 0
