@@ -172,6 +172,13 @@ HINTS: dict[str, dict[str, str]] = {
         "ja": "Nesterov が普通の Momentum と同じ更新になっています。先読みの項を確認してください。",
         "en": "Nesterov gives the same updates as plain Momentum. Check the look-ahead term.",
     },
+    "nesterov_textbook_form": {
+        "ja": "よく出回っている教科書のコード (params += m*m*v - (1+m)*lr*grad を v の更新後に行う形) になっています。"
+        "この課題の形は v <- m*v - lr*grad の後に params += m*v - lr*grad です (Alg. 8.3 と同値)。",
+        "en": "This is the widely copied textbook code (params += m*m*v - (1+m)*lr*grad after "
+        "updating v). This assignment uses v <- m*v - lr*grad, then params += m*v - lr*grad "
+        "(equivalent to Alg. 8.3).",
+    },
     "rmsprop_decay_swapped": {
         "ja": "RMSProp の移動平均の係数が逆です: h = decay_rate * h + (1 - decay_rate) * grad^2 です。",
         "en": "RMSProp's averaging weights are swapped: "

@@ -235,3 +235,50 @@ __all__ = [
     "signed_uniform",
     "student_outputs",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST accuracy items
+# --------------------------------------------------------------------------------------------
+
+# Predictions of the trained ``network`` on the 10000 test images (``MNIST_PROBE_X``), in
+# chunks (bounded memory), in inference mode when ``predict`` takes ``train_flg``.
+PROBE_MNIST = """
+import inspect as _inspect
+import numpy as _np
+_kw = {}
+try:
+    if "train_flg" in _inspect.signature(network.predict).parameters:
+        _kw = {"train_flg": False}
+except (TypeError, ValueError):
+    pass
+_n = len(MNIST_PROBE_X)
+_scores = [
+    _np.asarray(network.predict(MNIST_PROBE_X[_i : _i + 1000], **_kw)).reshape(-1, 10)
+    for _i in range(0, _n, 1000)
+]
+out["pred"] = _np.argmax(_np.concatenate(_scores), axis=1).astype(_np.int64)
+"""
+
+
+def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: float = 3):
+    """The accuracy item of a notebook that trains ``network`` on MNIST."""
+    from grader.engine.spec import Item  # local: keeps this module's import list short
+
+    def make_inputs(rng: np.random.Generator, data) -> dict[str, np.ndarray]:
+        return {}  # the images come as MNIST_PROBE_X; the labels stay in TrustedData
+
+    def score(ctx: ScoreContext) -> Verdict:
+        return accuracy_verdict(ctx, ctx.data.mnist_test_labels, floor, threshold)
+
+    return Item(
+        id=item_id,
+        title={
+            "ja": f"MNIST テスト正解率 ({threshold:.2f} 以上で満点)",
+            "en": f"MNIST test accuracy (full credit at {threshold:.2f})",
+        },
+        points=points,
+        probe=PROBE_MNIST,
+        make_inputs=make_inputs,
+        score=score,
+    )

@@ -1,0 +1,91 @@
+"""2-1: hand-derived gradients on computational graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, layer_numeric_grads
+
+# --- matmul_backward: Y = X @ W, upstream dY ------------------------------------------------
+
+
+def make_matmul_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """N, D, M all different (N in {5, 6, 7}, D = 4, M = 3) so transposes change the shape."""
+    n = int(rng.choice([5, 6, 7]))
+    return {
+        "X": rng.standard_normal((n, 4)),
+        "W": rng.standard_normal((4, 3)),
+        "dY": rng.standard_normal((n, 3)),
+    }
+
+
+PROBE_MATMUL = """
+import numpy as _np
+_dX, _dW = matmul_backward(inp["X"].copy(), inp["W"].copy(), inp["dY"].copy())
+out["dX"] = _np.asarray(_dX, dtype=_np.float64)
+out["dW"] = _np.asarray(_dW, dtype=_np.float64)
+"""
+
+
+def score_matmul(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    g = layer_numeric_grads(lambda X, W: X @ W, {"X": i["X"], "W": i["W"]}, i["dY"], ("X", "W"))
+    # Bilinear map, central differences exact up to rounding: measured <= 6e-11.
+    return compare(ctx, {"dX": g["X"], "dW": g["W"]}, tol=1e-7, batch_size=len(i["X"]))
+
+
+# --- square_graph_backward: z = (a*x - y)**2, element-wise -----------------------------------
+
+
+def make_square_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    return {k: rng.standard_normal(6) for k in ("a", "x", "y")}
+
+
+PROBE_SQUARE = """
+import numpy as _np
+_g = square_graph_backward(inp["a"].copy(), inp["x"].copy(), inp["y"].copy())
+out["dz_da"] = _np.asarray(_g[0], dtype=_np.float64)
+out["dz_dx"] = _np.asarray(_g[1], dtype=_np.float64)
+out["dz_dy"] = _np.asarray(_g[2], dtype=_np.float64)
+"""
+
+
+def score_square(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    z = lambda a, x, y: (a * x - y) ** 2
+    ones = np.ones_like(i["a"])  # element-wise graph: d(sum z)/d(entry) is the local derivative
+    g = layer_numeric_grads(z, i, ones, ("a", "x", "y"))
+    expected = {"dz_da": g["a"], "dz_dx": g["x"], "dz_dy": g["y"]}
+    # Quadratic: central differences exact up to rounding, measured <= 3e-11.
+    return compare(ctx, expected, tol=1e-7, factor_two=True)
+
+
+ASSIGNMENT = Assignment(
+    id="2-1_autodiff",
+    title={
+        "ja": "計算グラフと自動微分",
+        "en": "Computational graphs and automatic differentiation",
+    },
+    items=(
+        Item(
+            id="matmul_backward",
+            title={"ja": "行列積 Y = X W の逆伝播", "en": "Backward pass of Y = X W"},
+            points=2,
+            probe=PROBE_MATMUL,
+            make_inputs=make_matmul_inputs,
+            score=score_matmul,
+        ),
+        Item(
+            id="square_graph_backward",
+            title={
+                "ja": "z = (a x - y)^2 の偏微分",
+                "en": "Partial derivatives of z = (a x - y)^2",
+            },
+            points=1,
+            probe=PROBE_SQUARE,
+            make_inputs=make_square_inputs,
+            score=score_square,
+        ),
+    ),
+)

@@ -1,0 +1,158 @@
+"""2-7: BatchNormalization: forward (training and inference), backward, running statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake
+from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, layer_numeric_grads, scalar
+from reference import BatchNormalization
+
+N, D = 8, 4  # batch >= 4; features != batch
+
+
+def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """A batch with per-feature offsets and scales in [0.5, 2] (variance well above eps),
+    random gamma/beta, random upstream gradient (never all ones: the BN terms would vanish),
+    running statistics for inference, three batches for the running averages."""
+    scale = rng.uniform(0.5, 2.0, size=D)
+    shift = rng.uniform(-2.0, 2.0, size=D)
+    return {
+        "x": shift + scale * rng.standard_normal((N, D)),
+        "gamma": rng.uniform(0.5, 2.0, size=D),
+        "beta": rng.standard_normal(D),
+        "dout": rng.standard_normal((N, D)),
+        "rm": rng.standard_normal(D),
+        "rv": rng.uniform(0.5, 2.0, size=D),
+        "batches": shift + scale * rng.standard_normal((3, N, D)),
+        "momentum": scalar(rng.uniform(0.6, 0.9)),
+    }
+
+
+def _train_forward(x, gamma, beta) -> np.ndarray:
+    return BatchNormalization(gamma.copy(), beta.copy()).forward(x, train_flg=True)
+
+
+PROBE_FORWARD = """
+import numpy as _np
+_bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
+out["y"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+_bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(),
+                         running_mean=inp["rm"].copy(), running_var=inp["rv"].copy())
+out["y_eval"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+"""
+
+
+def score_forward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    ref = BatchNormalization(i["gamma"].copy(), i["beta"].copy(), running_mean=i["rm"].copy())
+    ref.running_var = i["rv"].copy()
+    expected = {
+        "y": _train_forward(i["x"], i["gamma"], i["beta"]),
+        "y_eval": ref.forward(i["x"].copy(), train_flg=False),
+    }
+    xc = i["x"] - i["x"].mean(axis=0)
+    unbiased = np.sqrt(np.sum(xc**2, axis=0) / (N - 1) + 1e-7)
+    mistakes = [Mistake("bn_running_var_unbiased", {"y": i["gamma"] * xc / unbiased + i["beta"]})]
+    # Reference: 0. eps 1e-6 instead of 1e-7 changes xn by ~eps/(2 var) <= 2e-6 (var >= 0.25).
+    return compare(ctx, expected, tol=1e-4, mistakes=mistakes)
+
+
+PROBE_BACKWARD = """
+import numpy as _np
+_bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
+_bn.forward(inp["x"].copy(), train_flg=True)
+out["dx"] = _np.asarray(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
+out["dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+"""
+
+
+def score_backward(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    arrays = {k: i[k] for k in ("x", "gamma", "beta")}
+    g = layer_numeric_grads(_train_forward, arrays, i["dout"], wrt=("x", "gamma", "beta"))
+    expected = {"dx": g["x"], "dgamma": g["gamma"], "dbeta": g["beta"]}
+    # The known mistakes, computed exactly: dx without the terms through mean and variance,
+    # and with the mean term only.
+    x, dout = i["x"], i["dout"]
+    std = np.sqrt(x.var(axis=0) + 1e-7)
+    dxn = i["gamma"] * dout
+    mistakes = [
+        Mistake("bn_backward_missing_mean_terms", {"dx": dxn / std}),
+        Mistake("bn_backward_missing_var_term", {"dx": (dxn - dxn.mean(axis=0)) / std}),
+    ]
+    # Reference vs numeric: <= 2e-9; eps 1e-6 vs 1e-7 shifts dx by <= ~4e-6 relative.
+    return compare(ctx, expected, tol=1e-4, mistakes=mistakes, batch_size=N)
+
+
+PROBE_RUNNING = """
+import numpy as _np
+_bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(), momentum=float(inp["momentum"]))
+for _xb in inp["batches"]:
+    _bn.forward(_xb.copy(), train_flg=True)
+out["running_mean"] = _np.asarray(_bn.running_mean, dtype=_np.float64)
+out["running_var"] = _np.asarray(_bn.running_var, dtype=_np.float64)
+"""
+
+
+def _running(batches: np.ndarray, m: float, ddof: int = 0, swap: bool = False):
+    mean, var = np.zeros(D), np.zeros(D)
+    a, b = (1.0 - m, m) if swap else (m, 1.0 - m)
+    for xb in batches:
+        mean = a * mean + b * xb.mean(axis=0)
+        var = a * var + b * xb.var(axis=0, ddof=ddof)
+    return {"running_mean": mean, "running_var": var}
+
+
+def score_running(ctx: ScoreContext) -> Verdict:
+    i = ctx.inputs
+    m = float(i["momentum"])
+    bn = BatchNormalization(i["gamma"].copy(), i["beta"].copy(), momentum=m)
+    for xb in i["batches"]:
+        bn.forward(xb.copy(), train_flg=True)
+    expected = {"running_mean": bn.running_mean, "running_var": bn.running_var}
+    mistakes = [
+        Mistake("bn_running_momentum_swapped", _running(i["batches"], m, swap=True)),
+        Mistake(
+            "bn_running_var_unbiased", {"running_var": _running(i["batches"], m, 1)["running_var"]}
+        ),
+        Mistake(
+            "bn_running_not_updated", {"running_mean": np.zeros(D), "running_var": np.zeros(D)}
+        ),
+    ]
+    # Same recurrences up to rounding: measured <= 3e-16.
+    return compare(ctx, expected, tol=1e-8, mistakes=mistakes)
+
+
+ASSIGNMENT = Assignment(
+    id="2-7_batch_norm",
+    title={"ja": "バッチ正規化", "en": "Batch normalisation"},
+    items=(
+        Item(
+            id="batchnorm_forward",
+            title={"ja": "BatchNorm の順伝播 (学習/推論)", "en": "BatchNorm forward (train/test)"},
+            points=1,
+            probe=PROBE_FORWARD,
+            make_inputs=make_inputs,
+            score=score_forward,
+        ),
+        Item(
+            id="batchnorm_backward",
+            title={"ja": "BatchNorm の逆伝播", "en": "BatchNorm backward pass"},
+            points=3,
+            probe=PROBE_BACKWARD,
+            make_inputs=make_inputs,
+            score=score_backward,
+        ),
+        Item(
+            id="batchnorm_running_stats",
+            title={"ja": "移動平均 (running_mean, running_var)", "en": "Running statistics"},
+            points=1,
+            probe=PROBE_RUNNING,
+            make_inputs=make_inputs,
+            score=score_running,
+        ),
+    ),
+)

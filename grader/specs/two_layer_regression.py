@@ -1,0 +1,40 @@
+"""2-2-1: two-layer network for regression (noisy sine, ``grader.student.datasets.make_sine``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.engine.spec import Assignment, ScoreContext, TrustedData, Verdict
+from grader.specs._two_layer import N_FIT, fit_item, fit_verdict, gradient_item, predictions
+
+# RMSE against the noise-free sin(x) on fresh x ~ U(0, 2 pi): full credit at or below
+# RMSE_FULL, none at or above RMSE_ZERO (a constant prediction scores ~0.71, the best straight
+# line ~0.39). The notebook's training recipe (hidden 20, 4000 SGD steps, lr 0.5) measures
+# RMSE 0.18-0.23 over init seeds (tests/test_specs.py trains the reference net with it).
+RMSE_FULL, RMSE_ZERO = 0.30, 0.55
+
+
+def make_fit_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    return {"x": rng.uniform(0.0, 2.0 * np.pi, size=(N_FIT, 1))}
+
+
+def score_fit(ctx: ScoreContext) -> Verdict:
+    x = ctx.inputs["x"]
+    y = predictions(ctx, len(x), 1)
+    rmse = float(np.sqrt(np.mean((y - np.sin(x)) ** 2)))
+    what = {
+        "ja": f"新しい入力での sin(x) との RMSE = {rmse:.3f} (満点: {RMSE_FULL} 以下)。",
+        "en": f"RMSE against sin(x) on fresh inputs: {rmse:.3f} (full credit at {RMSE_FULL}).",
+    }
+    return fit_verdict(-rmse, -RMSE_ZERO, -RMSE_FULL, rmse, RMSE_FULL, what)
+
+
+ASSIGNMENT = Assignment(
+    id="2-2-1_two_layer_regression",
+    title={"ja": "2 層ニューラルネットワーク: 回帰", "en": "Two-layer network: regression"},
+    items=(
+        # Smooth loss: analytic vs central differences measure <= 1e-9 (reference).
+        gradient_item("regression_gradient", "regression", 1, 1, tol=1e-6),
+        fit_item("regression_fit", make_fit_inputs, score_fit),
+    ),
+)
