@@ -96,3 +96,18 @@ __all__ = [
 # Their author appends the imports and extends __all__ here, e.g.
 #   from reference.networks import MultiLayerNet, TwoLayerNet
 #   __all__ += ["MultiLayerNet", "TwoLayerNet"]
+
+from reference.datasets import load_mnist, make_moons, make_sine, make_spiral  # noqa: E402
+from reference.networks import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet  # noqa: E402
+from reference.trainer import Trainer  # noqa: E402
+
+__all__ += [
+    "TwoLayerNet",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "Trainer",
+    "load_mnist",
+    "make_sine",
+    "make_moons",
+    "make_spiral",
+]
