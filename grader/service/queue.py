@@ -255,7 +255,7 @@ def fail(engine: Engine, job: ClaimedJob, message: dict[str, str]) -> bool:
 
 
 def _outcome_message(payload: dict[str, Any]) -> dict[str, str]:
-    err = payload.get("error")
+    err = payload.get("error_message") or payload.get("error")
     if isinstance(err, dict):
         return {"ja": str(err.get("ja", err.get("en", ""))), "en": str(err.get("en", ""))}
     if err:

@@ -132,7 +132,7 @@ def result_view(res: Result | None) -> dict[str, Any] | None:
         "items": payload.get("items", []),
         "sandbox_mode": payload.get("sandbox_mode"),
         "timings": payload.get("timings", {}),
-        "error": payload.get("error"),
+        "error": payload.get("error_message") or payload.get("error"),
         "graded_at": iso(res.created_at),
         "has_executed_notebook": res.executed_notebook is not None,
         "has_feedback": res.feedback_html is not None,

@@ -1,0 +1,98 @@
+"""Start a real ``grader serve`` in a subprocess on a free loopback port (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(home: Path, *args: str) -> str:
+    """Run a ``grader`` sub-command against ``home``; returns stdout, raises on failure."""
+    out = subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"grader {' '.join(args)} failed: {out.stderr}")
+    return out.stdout
+
+
+@dataclass
+class LiveService:
+    home: Path
+    workers: int = 2
+    extra: list[str] = field(default_factory=list)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> LiveService:
+        self.port = self.port or free_port()
+        log = open(self.home / "serve.log", "ab")  # noqa: SIM115 - lives as long as the server
+        self.home.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "serve",
+            "--home",
+            str(self.home),
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            *self.extra,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"grader serve exited: {self.log_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"grader serve not ready after {timeout} s: {self.log_text()[-3000:]}")
+
+    def log_text(self) -> str:
+        p = self.home / "serve.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def __enter__(self) -> LiveService:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
