@@ -1,0 +1,494 @@
+"""``grade_notebook``: validate → restore → execute in the sandbox → score outside → explain.
+
+See docs/ARCHITECTURE.md ("Engine API") for the contract and ../shared/DESIGN.md section 3
+for the trust boundary: nothing the sandbox writes is a verdict; every pass is a comparison
+made here, on arrays read back as data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from grader.engine import sandbox
+from grader.engine.limits import Limits, slot_uid
+from grader.engine.outputs import UnsafeOutput, open_dir, read_file, read_item_outputs
+from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
+from grader.engine.restore import neutralise_check_cells, restore_locked_cells
+from grader.engine.result import GradeResult, ItemResult
+from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
+from grader.engine.upload import RejectedUpload, check_belongs, parse_notebook
+
+log = logging.getLogger("grader.engine")
+
+MAX_EXECUTED_BYTES = 32 * 1024 * 1024
+MAX_STATUS_BYTES = 256 * 1024
+PROBE_MARK = "dlgrader_probe"
+
+__all__ = ["GradeResult", "grade_notebook", "list_assignments", "sandbox_status"]
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def assignments_dir() -> Path:
+    """Released notebooks: ``$GRADER_ASSIGNMENTS_DIR`` or ``assignments/`` of the checkout."""
+    env = os.environ.get("GRADER_ASSIGNMENTS_DIR")
+    if env:
+        return Path(env)
+    import grader
+
+    return Path(grader.__file__).resolve().parent.parent / "assignments"
+
+
+def list_assignments() -> list[Assignment]:
+    """The assignments the engine can grade (those with a spec), in course order."""
+    from grader.specs import all_assignments
+
+    return list(all_assignments())
+
+
+def _get_spec(assignment_id: str) -> Assignment | None:
+    try:
+        from grader.specs import get_assignment
+    except ImportError:
+        return None
+    try:
+        return get_assignment(assignment_id)
+    except (KeyError, LookupError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=64)
+def _released_cached(path: str, mtime_ns: int) -> Any:
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def load_released(assignment_id: str, directory: Path | None = None) -> Any:
+    path = (directory or assignments_dir()) / f"{assignment_id}.ipynb"
+    return _released_cached(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=1)
+def _trusted_data() -> TrustedData:
+    return TrustedData()
+
+
+def sandbox_status() -> dict[str, Any]:
+    """For health endpoints and the CLI: can bwrap run here, and what mode would be used."""
+    ok, why = sandbox.bwrap_usable()
+    return {
+        "bwrap": ok,
+        "mode": "bwrap" if ok else "limits-only",
+        "reason": why,
+        "root": os.geteuid() == 0,
+    }
+
+
+def _allow_unsandboxed_default() -> bool:
+    return os.environ.get("GRADER_ALLOW_UNSANDBOXED", "") in ("1", "true", "yes")
+
+
+# --------------------------------------------------------------------------- job layout
+
+
+@dataclass
+class _JobPaths:
+    """Paths of one job as the trusted side and as the runner see them."""
+
+    root: Path  # trusted (0700)
+    box: Path  # job tmpfs (root only) with in/ and out/
+    mounted: bool
+    in_seen: str
+    out_seen: str
+    mnist_seen: str | None
+    stage_seen: str
+    tmp_seen: str
+
+    @property
+    def job_in(self) -> Path:
+        return self.box / "in"
+
+    @property
+    def job_out(self) -> Path:
+        return self.box / "out"
+
+
+def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _JobPaths:
+    if workdir is None:
+        root = Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
+    else:
+        root = Path(workdir)
+        root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    box = root / "box"
+    if box.exists():
+        sandbox.unmount(box)
+        shutil.rmtree(box, ignore_errors=True)
+    box.mkdir()
+    mounted = mode == "bwrap" and sandbox.mount_job_tmpfs(box, limits.job_disk_bytes)
+    (box / "in").mkdir(mode=0o755)
+    (box / "out").mkdir(mode=0o700)
+    if mode == "bwrap" and os.geteuid() == 0:
+        uid = slot_uid(slot)
+        os.chown(box / "out", uid, uid)
+    if mode == "bwrap":
+        return _JobPaths(
+            root,
+            box,
+            mounted,
+            sandbox.JOB_IN,
+            sandbox.JOB_OUT,
+            sandbox.MNIST_IN_SANDBOX,
+            sandbox.STAGE_IN_SANDBOX,
+            "/tmp",
+        )
+    tmp = box / "tmp"
+    tmp.mkdir()
+    return _JobPaths(
+        root,
+        box,
+        mounted,
+        str(box / "in"),
+        str(box / "out"),
+        None,
+        str(sandbox.staged_root()),
+        str(tmp),
+    )
+
+
+def _cleanup_job(job: _JobPaths, keep: bool) -> None:
+    if job.mounted:
+        sandbox.unmount(job.box)
+    if not keep:
+        shutil.rmtree(job.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- main entry
+
+
+def grade_notebook(
+    assignment_id: str,
+    notebook: bytes,
+    *,
+    slot: int = 0,
+    workdir: Path | None = None,
+    assignment: Assignment | None = None,
+    released: Any = None,
+    limits: Limits | None = None,
+    allow_unsandboxed: bool | None = None,
+    lang: str = "ja",
+) -> GradeResult:
+    """Grade one uploaded notebook (see docs/ARCHITECTURE.md, "Engine API").
+
+    Never raises for a bad upload: returns ``status="rejected"`` with ``error_message``.
+    ``assignment``/``released`` override the spec registry and ``assignments/<id>.ipynb``
+    (tests use tiny ones); ``limits`` overrides the default limits; ``allow_unsandboxed``
+    (default: env ``GRADER_ALLOW_UNSANDBOXED=1``) permits limits-only mode without bwrap.
+    """
+    t_start = time.monotonic()
+    timings: dict[str, float] = {}
+    result = GradeResult(assignment=assignment_id, status="error")
+
+    def reject(status: str, ja: str, en: str) -> GradeResult:
+        result.status = status
+        result.error_message = {"ja": ja, "en": en}
+        timings["total"] = time.monotonic() - t_start
+        result.timings = timings
+        return result
+
+    spec = assignment or _get_spec(assignment_id)
+    if spec is None:
+        return reject(
+            "rejected",
+            f"課題 {assignment_id!r} は存在しません。",
+            f"There is no assignment {assignment_id!r}.",
+        )
+    result.title = dict(spec.title)
+    result.max_score = spec.max_score
+    if released is None:
+        try:
+            released = load_released(assignment_id)
+        except (OSError, ValueError) as exc:
+            return reject(
+                "error",
+                f"配布版ノートブック {assignment_id}.ipynb が読めません (サーバーの設定)。",
+                f"The released notebook {assignment_id}.ipynb cannot be read "
+                f"(server configuration): {exc}",
+            )
+    # 1. validate
+    t = time.monotonic()
+    try:
+        nb = parse_notebook(bytes(notebook))
+        check_belongs(nb, released, assignment_id)
+    except RejectedUpload as exc:
+        timings["validate"] = time.monotonic() - t
+        return reject("rejected", exc.message["ja"], exc.message["en"])
+    timings["validate"] = time.monotonic() - t
+    # 2. restore locked cells, neutralise self-checks
+    t = time.monotonic()
+    nb, restored = restore_locked_cells(nb, released)
+    neutralise_check_cells(nb)
+    result.restored_cells = restored
+    if restored:
+        result.log.append("restored locked cells: " + ", ".join(restored))
+    timings["restore"] = time.monotonic() - t
+    # 3. execute in the sandbox
+    limits = limits or Limits()
+    limits = limits.with_(
+        notebook_timeout=limits.notebook_timeout or spec.notebook_timeout,
+        cell_timeout=limits.cell_timeout or spec.cell_timeout,
+    )
+    ok, why = sandbox.bwrap_usable()
+    mode = "bwrap" if ok else "limits-only"
+    if not ok:
+        allowed = _allow_unsandboxed_default() if allow_unsandboxed is None else allow_unsandboxed
+        if not allowed:
+            return reject(
+                "error",
+                "サンドボックス (bubblewrap) が使えないため採点できません。",
+                f"Cannot grade: the bubblewrap sandbox is unavailable ({why}); "
+                "pass --allow-unsandboxed (or GRADER_ALLOW_UNSANDBOXED=1) to grade with "
+                "process limits only.",
+            )
+        msg = f"WARNING: sandbox unavailable ({why}); grading with process limits only"
+        log.warning(msg)
+        result.log.append(msg)
+    result.sandbox_mode = mode
+    job = _make_job(workdir, mode, limits, slot)
+    try:
+        _execute_and_score(result, spec, nb, job, limits, slot, mode, lang, timings)
+    finally:
+        t = time.monotonic()
+        _cleanup_job(job, keep=workdir is not None)
+        timings["cleanup"] = time.monotonic() - t
+    timings["total"] = time.monotonic() - t_start
+    result.timings = timings
+    return result
+
+
+def _execute_and_score(
+    result: GradeResult,
+    spec: Assignment,
+    nb: Any,
+    job: _JobPaths,
+    limits: Limits,
+    slot: int,
+    mode: str,
+    lang: str,
+    timings: dict[str, float],
+) -> None:
+    import nbformat
+
+    t = time.monotonic()
+    data = _trusted_data()
+    seed = new_seed()
+    inputs = make_inputs(spec, seed, data)
+    write_inputs(job.job_in / "inputs.npz", inputs)
+    mnist_host = None
+    if spec.uses_mnist:
+        from grader.engine.mnist_sandbox import sandbox_mnist_path
+
+        mnist_host = sandbox_mnist_path()
+    mnist_seen = job.mnist_seen if mode == "bwrap" else (str(mnist_host) if mnist_host else None)
+    probe = nbformat.v4.new_code_cell(
+        probe_source(spec, f"{job.in_seen}/inputs.npz", f"{job.out_seen}/probe", mnist_seen)
+    )
+    probe.metadata[PROBE_MARK] = True
+    nb.cells.append(probe)
+    (job.job_in / "notebook.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    cfg = {
+        "notebook": f"{job.in_seen}/notebook.ipynb",
+        "executed": f"{job.out_seen}/executed.ipynb",
+        "status": f"{job.out_seen}/status.json",
+        "workdir": f"{job.tmp_seen}/work",
+        "kernel_name": sandbox.KERNEL_NAME,
+        "kernel_argv": [
+            sys.executable,
+            "-s",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ],
+        "cell_timeout": limits.cell_timeout,
+        "notebook_timeout": limits.notebook_timeout,
+        "output_bytes": limits.output_bytes,
+        "probe_cell_index": len(nb.cells) - 1,
+    }
+    (job.job_in / "run.json").write_text(json.dumps(cfg))
+    for p in job.job_in.iterdir():
+        p.chmod(0o644)
+    env = sandbox.sandbox_env(
+        lang, mnist_seen if spec.uses_mnist else None, stage=job.stage_seen, tmp=job.tmp_seen
+    )
+    timings["prepare"] = time.monotonic() - t
+
+    t = time.monotonic()
+    run = sandbox.run_sandboxed(
+        job.box, limits, slot, env, mnist_host, mode, tag=f"{os.getpid()}-{slot}-{seed % 10**8}"
+    )
+    timings["sandbox"] = time.monotonic() - t
+    if run.cgroup_note:
+        result.log.append(f"memory limit not enforced: {run.cgroup_note}")
+    if run.killed_by_wall_clock:
+        result.log.append("the run was killed by the outside wall clock")
+    if run.oom_killed:
+        result.log.append("the memory limit was hit (OOM kill in the job's cgroup)")
+    if run.peak_memory:
+        result.log.append(f"peak memory {run.peak_memory / 2**20:.0f} MB")
+
+    t = time.monotonic()
+    status = _read_status(job.job_out)
+    for k, v in (status.get("timings") or {}).items():
+        if isinstance(v, int | float) and math.isfinite(v):
+            timings[f"sandbox.{str(k)[:32]}"] = float(v)
+    result.run_state = {
+        "state": str(status.get("state", "no report"))[:64],
+        "stopped": str(status.get("stopped"))[:64] if status.get("stopped") else None,
+        "killed_by_wall_clock": run.killed_by_wall_clock,
+        "oom_killed": run.oom_killed,
+        "returncode": run.returncode,
+    }
+    result.executed_notebook = _read_executed(job.job_out)
+    reason = _why_not_run(result.run_state)
+    for index, item in enumerate(spec.items):
+        outs = read_item_outputs(job.job_out, index)
+        result.items.append(_score_item(item, index, inputs[index], outs, data, reason, result))
+    result.status = "graded"
+    timings["score"] = time.monotonic() - t
+
+
+def _read_status(out_dir: Path) -> dict:
+    try:
+        fd = open_dir(out_dir)
+    except UnsafeOutput:
+        return {}
+    try:
+        raw = read_file(fd, "status.json", MAX_STATUS_BYTES)
+        data = json.loads(raw.decode("utf-8", errors="replace"))
+        return data if isinstance(data, dict) else {}
+    except (UnsafeOutput, ValueError, RecursionError):
+        return {}
+    finally:
+        os.close(fd)
+
+
+def _read_executed(out_dir: Path) -> str | None:
+    """The executed notebook (display only) without the probe cell, as nbformat JSON."""
+    try:
+        fd = open_dir(out_dir)
+    except UnsafeOutput:
+        return None
+    try:
+        raw = read_file(fd, "executed.ipynb", MAX_EXECUTED_BYTES)
+        nb = json.loads(raw.decode("utf-8", errors="replace"))
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+            return None
+        nb["cells"] = [
+            c
+            for c in nb["cells"]
+            if isinstance(c, dict) and not (c.get("metadata") or {}).get(PROBE_MARK)
+        ]
+        return json.dumps(nb, ensure_ascii=False)
+    except (UnsafeOutput, ValueError, RecursionError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _why_not_run(state: dict) -> dict[str, str]:
+    if state.get("oom_killed"):
+        return {
+            "ja": "メモリの上限を超えたため、ノートブックの実行が止まりました。",
+            "en": "The notebook was stopped: it exceeded the memory limit.",
+        }
+    stopped = state.get("stopped")
+    if state.get("killed_by_wall_clock") or stopped == "notebook_timeout":
+        return {
+            "ja": "ノートブック全体の実行時間が上限を超えました。",
+            "en": "The notebook exceeded its total time limit.",
+        }
+    if stopped == "output_cap":
+        return {
+            "ja": "出力 (print など) が多すぎるため実行を停止しました。",
+            "en": "The run was stopped: the notebook printed too much output.",
+        }
+    if stopped in ("kernel_stuck", "cell_timeout"):
+        return {
+            "ja": "セルが時間内に終わらず、中断もできなかったため実行を停止しました。",
+            "en": "A cell did not finish in time and could not be interrupted; the run stopped.",
+        }
+    if state.get("state") == "kernel_died":
+        return {
+            "ja": "カーネルが途中で終了しました (os._exit やメモリ不足など)。",
+            "en": "The kernel died during the run (os._exit, out of memory, ...).",
+        }
+    return {
+        "ja": "採点用のコードが実行されませんでした。",
+        "en": "The grading probe did not run.",
+    }
+
+
+def _score_item(item, index, inputs, outs, data, reason, result) -> ItemResult:
+    res = ItemResult(
+        id=item.id, title=dict(item.title), points=0.0, max_points=float(item.points), passed=False
+    )
+    if outs.error is not None:
+        first = outs.error.split("\n---\n", 1)[0].strip()[:500]
+        res.probe_error = outs.error
+        res.message = {
+            "ja": f"あなたのコードを呼び出したときにエラーが発生しました: {first}",
+            "en": f"Your code raised an error when the grader called it: {first}",
+        }
+        return res
+    if not outs.done:
+        res.message = dict(reason)
+        return res
+    ctx = ScoreContext(inputs, outs.arrays, data, item.id)
+    try:
+        verdict = item.score(ctx)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"score() returned {type(verdict).__name__}, not Verdict")
+    except ProbeOutputError as exc:
+        res.message = dict(exc.message)
+        if outs.problems:
+            extra = "; ".join(outs.problems)[:300]
+            res.message = {
+                "ja": res.message["ja"] + f" (読めなかった出力: {extra})",
+                "en": res.message["en"] + f" (unreadable outputs: {extra})",
+            }
+        return res
+    except Exception:
+        tb = traceback.format_exc(limit=5)
+        log.error("internal error scoring %s:\n%s", item.id, tb)
+        result.log.append(f"internal error scoring {item.id}: {tb.strip().splitlines()[-1]}")
+        res.message = {
+            "ja": "採点側の内部エラーです (担当者に連絡してください)。",
+            "en": "Internal grader error while scoring this item (please tell the staff).",
+        }
+        return res
+    frac = verdict.fraction
+    frac = 0.0 if not (isinstance(frac, int | float) and math.isfinite(frac)) else frac
+    frac = min(1.0, max(0.0, float(frac)))
+    res.points = round(frac * float(item.points), 6)
+    res.passed = frac >= 1.0
+    res.error = verdict.error
+    res.tolerance = verdict.tolerance
+    res.message = dict(verdict.message)
+    if verdict.hint is not None and not res.passed:
+        res.hint = verdict.hint.to_dict()
+    return res

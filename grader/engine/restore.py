@@ -1,0 +1,78 @@
+"""Step 2: restore locked cells from the released notebook, neutralise self-check cells.
+
+Locked cells are set-up cells (``grade_id`` ending in ``_setup``) and graded check cells. A
+student may have edited or deleted them; the released version wins, and a deleted one is put
+back after the nearest earlier cell that the two notebooks share.
+
+Check cells (``check("item")``) run the student's self-checks in their own kernel. The server
+never trusts them, they can take seconds (numeric gradients, accuracy on MNIST) and a failing
+one only adds noise next to the server's verdict, so the graded run replaces them with a
+comment saying the item is graded on the server.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from grader.engine.upload import nbgrader_meta
+
+SERVER_GRADED = (
+    "# この項目 ({item}) はサーバーで採点されます (自己チェックは採点では実行しません)。\n"
+    "# Item {item} is graded on the server (self-checks are not run when grading)."
+)
+
+
+def is_locked(meta: dict | None) -> bool:
+    if not meta:
+        return False
+    gid = str(meta.get("grade_id", ""))
+    return bool(meta.get("locked")) and (gid.endswith("_setup") or bool(meta.get("grade")))
+
+
+def is_check_cell(meta: dict | None) -> bool:
+    return bool(meta and meta.get("grade") and meta.get("locked"))
+
+
+def restore_locked_cells(nb: Any, released: Any) -> tuple[Any, list[str]]:
+    """A copy of ``nb`` whose locked cells equal the released ones; also the restored ids."""
+    nb = copy.deepcopy(nb)
+    changed: list[str] = []
+    position = {m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := nbgrader_meta(c))}
+    last_anchor: str | None = None
+    for rcell in released.cells:
+        rmeta = nbgrader_meta(rcell)
+        if not rmeta:
+            continue
+        gid = rmeta["grade_id"]
+        if is_locked(rmeta):
+            fresh = copy.deepcopy(rcell)
+            if fresh.cell_type == "code":
+                fresh.outputs = []
+                fresh.execution_count = None
+            if gid in position:
+                old = nb.cells[position[gid]]
+                if old.get("source") != fresh.get("source") or old.cell_type != fresh.cell_type:
+                    changed.append(gid)
+                nb.cells[position[gid]] = fresh
+            else:
+                at = position[last_anchor] + 1 if last_anchor in position else 0
+                nb.cells.insert(at, fresh)
+                changed.append(gid)
+                position = {
+                    m["grade_id"]: i for i, c in enumerate(nb.cells) if (m := nbgrader_meta(c))
+                }
+        if gid in position:
+            last_anchor = gid
+    return nb, changed
+
+
+def neutralise_check_cells(nb: Any) -> list[str]:
+    """Replace each graded check cell's source by a comment (in place); the item ids."""
+    items = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and is_check_cell(meta):
+            cell.source = SERVER_GRADED.format(item=meta["grade_id"])
+            items.append(meta["grade_id"])
+    return items

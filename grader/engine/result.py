@@ -1,0 +1,99 @@
+"""Step 5 (data half): the result of grading one notebook."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    if x is None:
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class ItemResult:
+    """One graded item: points earned out of ``max_points`` and why."""
+
+    id: str
+    title: dict[str, str]
+    points: float
+    max_points: float
+    passed: bool
+    error: float | None = None  # the measured error (e.g. relative error), not an exception
+    tolerance: float | None = None
+    message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
+    hint: dict[str, str] | None = None  # {id, ja, en}
+    probe_error: str | None = None  # the exception the student's code raised, size-capped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": dict(self.title),
+            "points": round(self.points, 6),
+            "max_points": self.max_points,
+            "passed": self.passed,
+            "error": _finite_or_none(self.error),
+            "tolerance": _finite_or_none(self.tolerance),
+            "message": dict(self.message),
+            "hint": dict(self.hint) if self.hint else None,
+            "probe_error": self.probe_error,
+        }
+
+
+@dataclass
+class GradeResult:
+    """What ``grade_notebook`` returns (see docs/ARCHITECTURE.md, "Engine API")."""
+
+    assignment: str
+    status: str  # "graded" | "rejected" | "error"
+    items: list[ItemResult] = field(default_factory=list)
+    max_score: float = 0.0
+    sandbox_mode: str = "bwrap"
+    timings: dict[str, float] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    error_message: dict[str, str] | None = None  # {ja, en} when rejected / error
+    executed_notebook: str | None = None
+    run_state: dict[str, Any] = field(default_factory=dict)  # runner's report (display only)
+    restored_cells: list[str] = field(default_factory=list)
+    title: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(i.points for i in self.items), 6)
+
+    @property
+    def error(self) -> str | None:
+        """The reason for "rejected" / "error", Japanese then English."""
+        if not self.error_message:
+            return None
+        return f"{self.error_message['ja']}\n{self.error_message['en']}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "title": dict(self.title),
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "error": self.error,
+            "error_message": dict(self.error_message) if self.error_message else None,
+            "items": [i.to_dict() for i in self.items],
+            "sandbox_mode": self.sandbox_mode,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "run": dict(self.run_state),
+            "restored_cells": list(self.restored_cells),
+            "log": list(self.log),
+        }
+
+    def feedback_html(self, lang: str = "ja") -> str:
+        """Self-contained HTML: per-item table + the executed notebook (see report.py)."""
+        from grader.engine.report import feedback_html
+
+        return feedback_html(self, lang=lang)

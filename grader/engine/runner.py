@@ -1,0 +1,282 @@
+"""Notebook runner: executes one notebook with nbclient. Runs INSIDE the sandbox.
+
+Standalone on purpose (stdlib + nbformat + nbclient only; nothing of ``grader``): it is copied
+into the sandbox's staged root and started as ``python runner.py RUN_JSON``. Everything it
+writes (the executed notebook, ``run.json``) is untrusted and used for display only: the
+trusted side scores the probe outputs itself.
+
+RUN_JSON keys: notebook, executed, status, workdir, kernel_name, cell_timeout,
+notebook_timeout, output_bytes, probe_cell_index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+T_START = time.monotonic()
+
+KERNEL_ARGS = [
+    "--HistoryManager.enabled=False",
+    "--HistoryManager.hist_file=:memory:",
+    "--IPKernelApp.extensions=[]",
+    "--IPKernelApp.exec_lines=[]",
+    "--IPKernelApp.exec_files=[]",
+    "--Completer.use_jedi=False",
+]
+
+
+def prelaunch_kernel(cfg: dict) -> tuple[subprocess.Popen, str]:
+    """Start the kernel before importing nbclient (the two imports then overlap).
+
+    Writes a connection file with free loopback ports and a fresh key; nbclient's kernel
+    manager adopts the process later (``AdoptingKernelManager``).
+    """
+    runtime = os.environ.get("JUPYTER_RUNTIME_DIR") or os.path.join(cfg["workdir"], ".rt")
+    os.makedirs(runtime, exist_ok=True)
+    ports = []
+    socks = []
+    for _ in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    conn = {
+        "shell_port": ports[0],
+        "iopub_port": ports[1],
+        "stdin_port": ports[2],
+        "control_port": ports[3],
+        "hb_port": ports[4],
+        "ip": "127.0.0.1",
+        "key": os.urandom(16).hex(),
+        "transport": "tcp",
+        "signature_scheme": "hmac-sha256",
+        "kernel_name": cfg["kernel_name"],
+    }
+    path = os.path.join(runtime, "kernel-grader.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(conn, f)
+    argv = [a.replace("{connection_file}", path) for a in cfg["kernel_argv"]] + KERNEL_ARGS
+    os.makedirs(cfg["workdir"], exist_ok=True)
+    proc = subprocess.Popen(
+        argv, cwd=cfg["workdir"], stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    return proc, path
+
+
+with open(sys.argv[1], encoding="utf-8") as _f:
+    CFG = json.load(_f)
+for _d in ("HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
+    if os.environ.get(_d):
+        os.makedirs(os.environ[_d], exist_ok=True)
+PRE_KERNEL = prelaunch_kernel(CFG)
+
+import nbformat  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+from nbformat.v4.rwbase import rejoin_lines  # noqa: E402
+
+T_IMPORTED = time.monotonic()
+
+
+class AdoptingKernelManager(AsyncKernelManager):
+    """A kernel manager that adopts the kernel ``prelaunch_kernel`` started."""
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        proc, _ = PRE_KERNEL
+        prov = self.provisioner
+        prov.process = proc
+        prov.pid = proc.pid
+        try:
+            prov.pgid = os.getpgid(proc.pid)
+        except OSError:
+            prov.pgid = None
+        prov.cwd = CFG["workdir"]
+        self._reconcile_connection_info(prov.connection_info)
+
+
+_COUNTED = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+
+
+class CappedClient(NotebookClient):
+    """NotebookClient that counts output bytes and kills the kernel past the cap."""
+
+    output_cap: int = 8 * 1024 * 1024
+    output_seen: int = 0
+    capped: bool = False
+
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") in _COUNTED:
+            if self.capped:
+                return None
+            self.output_seen += len(json.dumps(msg.get("content", {}), default=str))
+            if self.output_seen > self.output_cap:
+                self.capped = True
+                kill_kernel(self)
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "stream",
+                        name="stderr",
+                        text=(
+                            "\n[grader] 出力が上限を超えたため実行を停止しました。\n"
+                            f"[grader] Output exceeded {self.output_cap} bytes; run stopped.\n"
+                        ),
+                    )
+                )
+                return None
+        return super().process_message(msg, cell, cell_index)
+
+
+def kill_kernel(client: NotebookClient) -> None:
+    km = getattr(client, "km", None)
+    prov = getattr(km, "provisioner", None)
+    proc = getattr(prov, "process", None)
+    pid = getattr(proc, "pid", None)
+    if pid:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def write_json(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def main(cfg: dict) -> int:
+    with open(cfg["notebook"], encoding="utf-8") as f:
+        # Written by the trusted side, already validated there: no second schema check.
+        nb = rejoin_lines(nbformat.from_dict(json.load(f)))
+    km = AdoptingKernelManager(kernel_name=cfg["kernel_name"])
+    km.connection_file = PRE_KERNEL[1]
+    km.load_connection_file()
+    km.cache_ports = False
+    status = {
+        "state": "running",
+        "timings": {"runner_import": T_IMPORTED - T_START},
+        "cells": [],
+        "output_capped": False,
+        "stopped": None,
+    }
+    client = CappedClient(
+        nb,
+        km=km,
+        timeout=cfg["cell_timeout"],
+        kernel_name=cfg["kernel_name"],
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeout",
+            "evalue": f"cell exceeded {cfg['cell_timeout']} s",
+            "traceback": [
+                "[grader] セルの実行時間が上限を超えました。",
+                f"[grader] Cell exceeded the time limit of {cfg['cell_timeout']} s.",
+            ],
+        },
+        record_timing=False,
+        shutdown_kernel="immediate",
+        startup_timeout=60,
+        iopub_timeout=4,
+        resources={"metadata": {"path": cfg["workdir"]}},
+        extra_arguments=list(KERNEL_ARGS),
+    )
+    client.output_cap = int(cfg["output_bytes"])
+    deadline = T_START + float(cfg["notebook_timeout"])
+    finished = threading.Event()
+
+    def watchdog() -> None:
+        # Whole-notebook wall clock from inside, so the partial notebook still gets written;
+        # the trusted side kills everything a little later regardless.
+        if not finished.wait(max(0.0, deadline - time.monotonic())):
+            status["stopped"] = "notebook_timeout"
+            kill_kernel(client)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        with client.setup_kernel():
+            status["timings"]["kernel_start"] = time.monotonic() - t0
+            t1 = time.monotonic()
+            probe_index = int(cfg.get("probe_cell_index", -1))
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                if index == probe_index:
+                    status["timings"]["cells"] = time.monotonic() - t1
+                    t1 = time.monotonic()
+                tc = time.monotonic()
+                try:
+                    client.execute_cell(cell, index)
+                except CellTimeoutError:
+                    status["stopped"] = "cell_timeout"
+                    break
+                status["cells"].append([index, round(time.monotonic() - tc, 4)])
+                if client.capped:
+                    status["stopped"] = "output_cap"
+                    break
+                if any(
+                    o.get("output_type") == "error" and o.get("ename") == "CellTimeout"
+                    for o in cell.get("outputs", [])
+                ) and not ping(client, min(5.0, cfg["cell_timeout"])):
+                    # The interrupt did not stop the cell (e.g. it swallows KeyboardInterrupt).
+                    status["stopped"] = "kernel_stuck"
+                    break
+            status["timings"]["probe" if probe_index >= 0 else "cells"] = time.monotonic() - t1
+        status["state"] = "done"
+    except DeadKernelError:
+        status["state"] = "kernel_died"
+        if client.capped:
+            status["stopped"] = "output_cap"
+    except Exception as exc:  # report, never hide: the trusted side shows it
+        status["state"] = "runner_error"
+        status["error"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+    finally:
+        finished.set()
+        kill_kernel(client)
+        try:
+            os.killpg(PRE_KERNEL[0].pid, signal.SIGKILL)
+        except OSError:
+            pass
+    status["output_capped"] = client.capped
+    status["timings"]["total"] = time.monotonic() - T_START
+    try:
+        with open(cfg["executed"], "w", encoding="utf-8") as f:
+            json.dump(nb, f)
+    except Exception as exc:
+        status["write_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+    write_json(cfg["status"], status)
+    return 0
+
+
+def ping(client: NotebookClient, timeout: float) -> bool:
+    """True when the kernel answers a trivial request within ``timeout`` seconds."""
+    cell = nbformat.v4.new_code_cell("pass")
+    saved = client.timeout, client.interrupt_on_timeout, client.error_on_timeout
+    client.timeout, client.interrupt_on_timeout, client.error_on_timeout = timeout, False, None
+    try:
+        client.execute_cell(cell, 0)
+        return True
+    except (CellTimeoutError, DeadKernelError):
+        return False
+    finally:
+        client.timeout, client.interrupt_on_timeout, client.error_on_timeout = saved
+
+
+if __name__ == "__main__":
+    sys.exit(main(CFG))

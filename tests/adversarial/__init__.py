@@ -1,0 +1,1 @@
+"""Adversarial notebooks against the grading sandbox (one builder per attack)."""
