@@ -1,0 +1,333 @@
+"""Self-checks for notebooks 3-1-1..3-1-3: Affine, softmax, cross-entropy and the layers.
+
+Backward passes are compared with central differences of the student's own forward:
+activation and affine layers through ``E = sum(forward(x) * G)`` with a random upstream
+gradient ``G`` (so that dE/dY = G), loss layers through the loss itself (``dout = 1``).
+Forward passes are compared with the defining formulas (written out below) and the worked
+examples of the syllabus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.student.checks._gradhints import (
+    GRAD_TOL,
+    LOG_LOSS_GRAD_TOL,
+    as_array,
+    compare_gradient,
+)
+from grader.student.numeric import numerical_gradient, rel_error
+from grader.student.selfcheck import CheckContext, register_check
+
+VALUE_TOL = 1e-9
+LOSS_TOL = 1e-5  # log(y + 1e-7) versus the exact log y
+N = 5
+
+
+def _activation_grad(ctx: CheckContext, make, x: np.ndarray, seed: int) -> None:
+    """Backward of a fresh layer vs numeric dE/dx with E = sum(forward(x) * G)."""
+    G = np.random.default_rng(seed).normal(size=x.shape)
+    probe = make()
+    numeric = numerical_gradient(lambda _: float(np.sum(probe.forward(x) * G)), x)
+    layer = make()
+    layer.forward(x.copy())
+    dx = as_array(layer.backward(G.copy()), "backward(dout)")
+    compare_gradient(ctx, ctx.t("backward と数値微分", "backward vs numeric gradient"), dx, numeric)
+
+
+def _forward_value(ctx: CheckContext, got, expected: np.ndarray, hint: str, tol=VALUE_TOL) -> bool:
+    got = as_array(got, "forward(...)")
+    if not ctx.expect(
+        got.shape == expected.shape,
+        ctx.t("forward の出力の形", "shape of forward's output"),
+        f"{got.shape} (expected {expected.shape})",
+        hint,
+    ):
+        return False
+    return ctx.expect_close(
+        ctx.t("forward = 定義どおりの値", "forward follows the definition"),
+        rel_error(got, expected),
+        tol,
+        hint,
+    )
+
+
+# --------------------------------------------------------------------------- 3-1-1 Affine
+
+
+@register_check("affine_forward")
+def check_affine_forward(ctx: CheckContext) -> None:
+    Affine = ctx.get("Affine")
+    X = np.array([[1.0, 3.0], [2.0, -1.0], [0.0, 1.0]])
+    b = np.array([2.0, 1.0])
+    _forward_value(
+        ctx,
+        Affine(np.eye(2), b.copy()).forward(X.copy()),
+        X + b,
+        ctx.t("例題 3.6 の 2: W = I なら Y = X + b", "worked example 3.6 #2: W = I gives X + b"),
+    )
+    rng = np.random.default_rng(41)
+    x = rng.normal(size=(4, 2, 3))
+    W, b = rng.normal(size=(6, 5)), rng.normal(size=5)
+    _forward_value(
+        ctx,
+        Affine(W.copy(), b.copy()).forward(x.copy()),
+        x.reshape(4, -1) @ W + b,
+        ctx.t(
+            "入力 (N, 2, 3) は x.reshape(N, -1) で (N, 6) にしてから x @ W + b を計算します。",
+            "Flatten an (N, 2, 3) input with x.reshape(N, -1) before x @ W + b.",
+        ),
+    )
+
+
+@register_check("affine_backward")
+def check_affine_backward(ctx: CheckContext) -> None:
+    Affine = ctx.get("Affine")
+    layer = Affine(np.eye(2), np.array([2.0, 1.0]))
+    layer.forward(np.array([[1.0, 3.0], [2.0, -1.0], [0.0, 1.0]]))
+    dout = np.array([[1.0, 0.0], [0.0, -1.0], [1.0, 1.0]])
+    dx = as_array(layer.backward(dout.copy()), "backward(dout)")
+    db = as_array(layer.db, "self.db")
+    ctx.expect(
+        dx.shape == (3, 2)
+        and np.allclose(dx, dout)
+        and db.shape == (2,)
+        and np.allclose(db, [2, 0]),
+        ctx.t("例題 3.6 の 2: db = [2, 0]", "worked example 3.6 #2: db = [2, 0]"),
+        f"db = {np.round(db, 6).tolist()}",
+        ctx.t(
+            "db は dout の行方向の和 np.sum(dout, axis=0) で、形は (M,) です。",
+            "db is the sum over rows, np.sum(dout, axis=0), of shape (M,).",
+        ),
+    )
+    rng = np.random.default_rng(42)
+    x = rng.normal(size=(4, 2, 3))
+    W, b = rng.normal(size=(6, 5)), rng.normal(size=5)
+    G = rng.normal(size=(4, 5))
+    probe = Affine(W, b)
+    energy = lambda _: float(np.sum(probe.forward(x) * G))
+    numeric = {"x": numerical_gradient(energy, x)}
+    numeric["W"] = numerical_gradient(energy, W)
+    numeric["b"] = numerical_gradient(energy, b)
+    layer = Affine(W.copy(), b.copy())
+    layer.forward(x.copy())
+    dx = as_array(layer.backward(G.copy()), "backward(dout)")
+    reshape_hint = ctx.t(
+        "dx は入力と同じ (N, 2, 3) 型に戻して返します (reshape(original_x_shape))。",
+        "Return dx in the input's shape (N, 2, 3): reshape(original_x_shape).",
+    )
+    compare_gradient(ctx, "dx", dx, numeric["x"], hint=reshape_hint)
+    compare_gradient(ctx, "dW (self.dW)", as_array(layer.dW, "self.dW"), numeric["W"])
+    compare_gradient(ctx, "db (self.db)", as_array(layer.db, "self.db"), numeric["b"])
+
+
+# --------------------------------------------------------------------------- 3-1-2 Softmax
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@register_check("softmax")
+def check_softmax(ctx: CheckContext) -> None:
+    softmax = ctx.get("softmax")
+    rng = np.random.default_rng(51)
+    x = rng.normal(size=(N, 4)) * 3
+    row_hint = ctx.t(
+        "最大値と和は各行ごとに (axis=-1, keepdims=True) とります。",
+        "Take the max and the sum per row (axis=-1, keepdims=True).",
+    )
+    _forward_value(ctx, softmax(x.copy()), _softmax(x), row_hint)
+    v = np.array([0.3, 2.9, 4.0])
+    _forward_value(ctx, softmax(v.copy()), _softmax(v), ctx.t("1 次元の入力", "1-D input"))
+    big = np.array([[1e4, 1e4 - 1.0, 0.0], [-1e4, 0.0, 1e4]])
+    with np.errstate(all="ignore"):
+        y = as_array(softmax(big.copy()), "softmax(x)")
+    ctx.expect(
+        y.shape == big.shape and bool(np.all(np.isfinite(y))) and np.allclose(y, _softmax(big)),
+        ctx.t("ロジット 1e4 でもオーバーフローしない", "no overflow at logits of 1e4"),
+        "",
+        ctx.t(
+            "exp の前に各行の最大値を引いてください (値は変わりません)。",
+            "Subtract each row's maximum before exp (the value does not change).",
+        ),
+    )
+
+
+@register_check("cross_entropy_error")
+def check_cross_entropy(ctx: CheckContext) -> None:
+    cee = ctx.get("cross_entropy_error")
+    rng = np.random.default_rng(52)
+    y = _softmax(rng.normal(size=(N, 4)))
+    labels = np.array([0, 3, 1, 1, 2])
+    onehot = np.eye(4)[labels]
+    expected = -np.sum(np.log(y[np.arange(N), labels])) / N
+    mean_hint = ctx.t(
+        "-sum(t * log y) / N (バッチの平均) です。",
+        "It is -sum(t * log y) / N (the mean over the batch).",
+    )
+    got = float(cee(y.copy(), onehot.copy()))
+    if abs(got - expected * N) < 1e-3 * expected * N:
+        mean_hint = ctx.t("N で割るのを忘れていませんか?", "Divide by the batch size N.")
+    ctx.expect_close(
+        ctx.t("ワンホットの正解", "one-hot targets"),
+        abs(got - expected) / expected,
+        LOSS_TOL,
+        mean_hint,
+    )
+    got = float(cee(y.copy(), labels.copy()))
+    ctx.expect_close(
+        ctx.t("ラベルの正解", "integer-label targets"),
+        abs(got - expected) / expected,
+        LOSS_TOL,
+        ctx.t(
+            "t がラベル (N,) のときは y[np.arange(N), t] で正解の確率を取り出します。",
+            "With labels t of shape (N,), pick y[np.arange(N), t].",
+        ),
+    )
+    with np.errstate(all="ignore"):
+        zero = float(cee(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]])))
+    ctx.expect(
+        np.isfinite(zero),
+        ctx.t("y が 0 でも有限 (log(y + 1e-7))", "finite when y is 0 (log(y + 1e-7))"),
+        f"{zero:.3g}",
+    )
+
+
+def _swl_inputs(seed: int):
+    rng = np.random.default_rng(seed)
+    # Moderate logits: log(y + 1e-7) deviates from log y by 1e-7 / y, so keep y away from 0.
+    x = rng.normal(size=(N, 4)) * 0.5
+    t = np.eye(4)[[0, 3, 1, 1, 2]]
+    return x, t
+
+
+@register_check("softmax_with_loss_forward")
+def check_softmax_with_loss_forward(ctx: CheckContext) -> None:
+    cls = ctx.get("SoftmaxWithLoss")
+    x, t = _swl_inputs(53)
+    expected = -np.sum(t * np.log(_softmax(x))) / N
+    got = float(cls().forward(x.copy(), t.copy()))
+    ctx.expect_close(
+        ctx.t("損失 = softmax + 交差エントロピーの平均", "loss = mean cross-entropy of softmax"),
+        abs(got - expected) / expected,
+        LOSS_TOL,
+    )
+    got = float(cls().forward(np.array([[3.0, 3.0]]), np.array([[1.0, 0.0]])))
+    ctx.expect_close(
+        ctx.t("例: x=[3, 3], t=[1, 0] → log 2", "example x=[3, 3], t=[1, 0] -> log 2"),
+        abs(got - np.log(2)) / np.log(2),
+        LOSS_TOL,
+    )
+    with np.errstate(all="ignore"):
+        big = float(cls().forward(np.array([[1e4, 0.0, -1e4]] * 4), np.eye(3)[[0, 1, 2, 0]]))
+    ctx.expect(
+        np.isfinite(big),
+        ctx.t("ロジット 1e4 でも有限", "finite at logits of 1e4"),
+        f"{big:.3g}",
+        ctx.t("softmax で最大値を引いていますか?", "Does softmax subtract the maximum?"),
+    )
+
+
+@register_check("softmax_with_loss_backward")
+def check_softmax_with_loss_backward(ctx: CheckContext) -> None:
+    cls = ctx.get("SoftmaxWithLoss")
+    layer = cls()
+    layer.forward(np.array([[3.0, 3.0]]), np.array([[1.0, 0.0]]))
+    dx = as_array(layer.backward(), "backward()")
+    ctx.expect(
+        dx.shape == (1, 2) and np.allclose(dx, [[-0.5, 0.5]]),
+        ctx.t("例題 3.6 (2): dx = [-1/2, 1/2]", "worked example 3.6 (2): dx = [-1/2, 1/2]"),
+        str(np.round(dx, 6).tolist()),
+        ctx.t("dx = (y - t) / N です。", "dx = (y - t) / N."),
+    )
+    x, t = _swl_inputs(54)
+    probe = cls()
+    numeric = numerical_gradient(lambda _: float(probe.forward(x, t)), x)
+    layer = cls()
+    layer.forward(x.copy(), t.copy())
+    dx = as_array(layer.backward(), "backward()")
+    compare_gradient(ctx, f"dx (N={N})", dx, numeric, n=N, tol=LOG_LOSS_GRAD_TOL)
+
+
+# --------------------------------------------------------------------------- 3-1-3 others
+
+
+@register_check("sigmoid_layer")
+def check_sigmoid_layer(ctx: CheckContext) -> None:
+    cls = ctx.get("Sigmoid")
+    x = np.random.default_rng(61).normal(size=(N, 3)) * 2
+    _forward_value(
+        ctx,
+        cls().forward(x.copy()),
+        1.0 / (1.0 + np.exp(-x)),
+        ctx.t("1 / (1 + exp(-x)) です。", "It is 1 / (1 + exp(-x))."),
+    )
+    _activation_grad(ctx, cls, x, seed=62)
+
+
+@register_check("relu_layer")
+def check_relu_layer(ctx: CheckContext) -> None:
+    cls = ctx.get("Relu")
+    x = np.random.default_rng(63).normal(size=(N, 3))
+    x[np.abs(x) < 0.1] = 0.5  # the kink at 0 has no derivative
+    _forward_value(ctx, cls().forward(x.copy()), np.maximum(x, 0), "max(0, x)")
+    _activation_grad(ctx, cls, x, seed=64)
+    layer = cls()
+    layer.forward(x.copy())
+    dx = as_array(layer.backward(np.ones_like(x)), "backward(dout)")
+    ctx.expect(
+        dx.shape == x.shape and np.array_equal(dx, (x > 0).astype(float)),
+        ctx.t("x <= 0 の勾配は 0", "zero gradient where x <= 0"),
+        "",
+        ctx.t("dx = dout * mask (mask = x > 0) です。", "dx = dout * mask with mask = x > 0."),
+    )
+
+
+@register_check("squared_error_loss")
+def check_squared_error_loss(ctx: CheckContext) -> None:
+    cls = ctx.get("SquaredErrorLoss")
+    rng = np.random.default_rng(65)
+    y, t = rng.normal(size=(N, 2)), rng.normal(size=(N, 2))
+    expected = np.sum((y - t) ** 2) / (2 * N)
+    got = float(cls().forward(y.copy(), t.copy()))
+    ctx.expect_close(
+        ctx.t("損失 = sum((y-t)^2) / (2N)", "loss = sum((y-t)^2) / (2N)"),
+        abs(got - expected) / expected,
+        VALUE_TOL,
+        ctx.t("N と 1/2 の両方で割ります。", "Divide by both 2 and N."),
+    )
+    probe = cls()
+    numeric = numerical_gradient(lambda _: float(probe.forward(y, t)), y)
+    layer = cls()
+    layer.forward(y.copy(), t.copy())
+    dy = as_array(layer.backward(), "backward()")
+    compare_gradient(ctx, f"dy (N={N})", dy, numeric, n=N, tol=GRAD_TOL)
+
+
+@register_check("sigmoid_with_loss")
+def check_sigmoid_with_loss(ctx: CheckContext) -> None:
+    cls = ctx.get("SigmoidWithLoss")
+    rng = np.random.default_rng(66)
+    x = rng.normal(size=(N, 1))
+    t = (np.arange(N) % 2).reshape(-1, 1).astype(float)
+    y = 1.0 / (1.0 + np.exp(-x))
+    expected = -np.sum(t * np.log(y) + (1 - t) * np.log(1 - y)) / N
+    got = float(cls().forward(x.copy(), t.copy()))
+    ctx.expect_close(
+        ctx.t("損失 = 2 値交差エントロピーの平均", "loss = mean binary cross-entropy"),
+        abs(got - expected) / expected,
+        LOSS_TOL,
+        ctx.t(
+            "-sum(t log y + (1-t) log(1-y)) / N, y = sigmoid(x) です。",
+            "-sum(t log y + (1-t) log(1-y)) / N with y = sigmoid(x).",
+        ),
+    )
+    probe = cls()
+    numeric = numerical_gradient(lambda _: float(probe.forward(x, t)), x)
+    layer = cls()
+    layer.forward(x.copy(), t.copy())
+    dx = as_array(layer.backward(), "backward()")
+    compare_gradient(ctx, f"dx (N={N})", dx, numeric, n=N, tol=LOG_LOSS_GRAD_TOL)
