@@ -1,0 +1,226 @@
+"""``grader grade NOTEBOOK [...]``: grade notebooks locally through the sandboxed pipeline.
+
+Writes ``<name>.result.json`` and ``<name>.feedback.html`` per notebook and prints a summary.
+
+Exit codes: 0 every notebook graded; 1 some rejected or errored; 2 usage error (missing file,
+unknown assignment, bad option); 3 the sandbox is unavailable and ``--allow-unsandboxed`` was
+not given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX = 0, 1, 2, 3
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "grade",
+        help="grade notebooks in the sandbox; write result JSON and HTML feedback",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    p.add_argument("--assignment", help="assignment id (default: from metadata or file name)")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel jobs (default: cores)")
+    p.add_argument("--out", type=Path, help="output folder (default: next to each notebook)")
+    p.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope results")
+    p.add_argument(
+        "--prairielearn", type=Path, metavar="DIR", help="write PrairieLearn results.json"
+    )
+    p.add_argument("--lang", choices=("ja", "en"), default="ja", help="feedback language")
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="grade with process limits only when bubblewrap cannot run (UNSAFE)",
+    )
+    p.add_argument("--no-html", action="store_true", help="skip the HTML feedback files")
+    p.set_defaults(func=run)
+
+
+def known_ids() -> list[str]:
+    from grader.specs import MODULES
+
+    return list(MODULES)
+
+
+def infer_assignment(path: Path, data: bytes, ids: list[str]) -> str | None:
+    """From notebook metadata, else the file name, else the graded cells' ids."""
+    try:
+        nb = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        nb = None
+    if isinstance(nb, dict):
+        meta = nb.get("metadata") or {}
+        for key in ("dl_course", "grader"):
+            sub = meta.get(key)
+            if isinstance(sub, dict) and sub.get("assignment") in ids:
+                return sub["assignment"]
+    stem = path.stem
+    by_name = [i for i in ids if stem == i or stem.startswith(i) or i in stem]
+    if by_name:
+        return max(by_name, key=len)
+    if isinstance(nb, dict):
+        from grader.engine.pipeline import load_released
+        from grader.engine.upload import grade_ids
+
+        try:
+            mine = {
+                c["metadata"]["nbgrader"]["grade_id"]
+                for c in nb.get("cells", [])
+                if isinstance(c, dict) and "grade_id" in c.get("metadata", {}).get("nbgrader", {})
+            }
+        except (TypeError, KeyError):
+            mine = set()
+        best, overlap = None, 0
+        for aid in ids:
+            try:
+                theirs = set(grade_ids(load_released(aid)))
+            except OSError:
+                continue
+            if len(mine & theirs) > overlap:
+                best, overlap = aid, len(mine & theirs)
+        return best
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from grader.engine.pipeline import sandbox_status
+
+    missing = [p for p in args.notebooks if not p.is_file()]
+    if missing:
+        print(f"grader grade: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
+        return EXIT_USAGE
+    ids = known_ids()
+    if args.assignment and args.assignment not in ids:
+        print(
+            f"grader grade: unknown assignment {args.assignment!r}; known: {', '.join(ids)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    status = sandbox_status()
+    if not status["bwrap"]:
+        if not args.allow_unsandboxed:
+            print(
+                "grader grade: the bubblewrap sandbox cannot run here "
+                f"({status['reason']}).\nRefusing to run student code without it; pass "
+                "--allow-unsandboxed to grade with process limits only (UNSAFE).",
+                file=sys.stderr,
+            )
+            return EXIT_NO_SANDBOX
+        print(
+            "!" * 70 + "\nWARNING: grading WITHOUT the sandbox (process limits only): "
+            f"{status['reason']}\n" + "!" * 70,
+            file=sys.stderr,
+        )
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    jobs = max(1, min(jobs, len(args.notebooks)))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    outcomes = grade_many(args, ids, jobs)
+    print_summary(outcomes)
+    write_exports(args, outcomes)
+    ok = all(o["result"]["status"] == "graded" for o in outcomes)
+    return EXIT_OK if ok else EXIT_SOME_FAILED
+
+
+def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict]:
+    from tqdm import tqdm
+
+    from grader.engine.pipeline import grade_notebook
+
+    slots: queue.Queue[int] = queue.Queue()
+    for s in range(jobs):
+        slots.put(s)
+
+    def one(path: Path) -> dict:
+        data = path.read_bytes()
+        aid = args.assignment or infer_assignment(path, data, ids)
+        t0 = time.monotonic()
+        slot = slots.get()
+        try:
+            if aid is None:
+                from grader.engine.result import GradeResult
+
+                res = GradeResult(assignment="?", status="rejected")
+                res.error_message = {
+                    "ja": "課題を特定できません。--assignment で指定してください。",
+                    "en": "Cannot tell which assignment this is; pass --assignment.",
+                }
+            else:
+                res = grade_notebook(
+                    aid,
+                    data,
+                    slot=slot,
+                    allow_unsandboxed=args.allow_unsandboxed,
+                    lang=args.lang,
+                )
+        finally:
+            slots.put(slot)
+        out_dir = args.out or path.parent
+        name = path.name[: -len(".ipynb")] if path.name.endswith(".ipynb") else path.name
+        d = res.to_dict()
+        (out_dir / f"{name}.result.json").write_text(
+            json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        if not args.no_html:
+            (out_dir / f"{name}.feedback.html").write_text(
+                res.feedback_html(lang=args.lang), encoding="utf-8"
+            )
+        return {"path": path, "name": name, "result": d, "seconds": time.monotonic() - t0}
+
+    outcomes: list[dict] = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(one, p) for p in args.notebooks]
+        bar = tqdm(total=len(futures), desc="grading", unit="nb", file=sys.stderr, leave=False)
+        for fut in as_completed(futures):
+            outcomes.append(fut.result())
+            bar.update(1)
+        bar.close()
+    order = {p: i for i, p in enumerate(args.notebooks)}
+    outcomes.sort(key=lambda o: order[o["path"]])
+    return outcomes
+
+
+def print_summary(outcomes: list[dict]) -> None:
+    rows = [("notebook", "assignment", "score", "status", "time")]
+    for o in outcomes:
+        r = o["result"]
+        score = f"{r['score']:g}/{r['max_score']:g}" if r["status"] == "graded" else "-"
+        rows.append((o["name"], r["assignment"], score, r["status"], f"{o['seconds']:.2f}s"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+    for n, row in enumerate(rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    for o in outcomes:
+        r = o["result"]
+        if r["status"] != "graded" and r.get("error"):
+            print(f"{o['name']}: {r['error']}", file=sys.stderr)
+
+
+def write_exports(args: argparse.Namespace, outcomes: list[dict]) -> None:
+    from grader.engine.exports import gradescope, prairielearn
+
+    if args.gradescope:
+        if len(outcomes) == 1:
+            doc = gradescope(outcomes[0]["result"], args.lang)
+        else:
+            doc = {o["name"]: gradescope(o["result"], args.lang) for o in outcomes}
+        args.gradescope.parent.mkdir(parents=True, exist_ok=True)
+        args.gradescope.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+    if args.prairielearn:
+        for o in outcomes:
+            d = args.prairielearn if len(outcomes) == 1 else args.prairielearn / o["name"]
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "results.json").write_text(
+                json.dumps(prairielearn(o["result"], args.lang), ensure_ascii=False, indent=1)
+            )
