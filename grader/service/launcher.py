@@ -96,3 +96,35 @@ class LiveService:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_ASSIGNMENT = "3-1-2_softmax_with_loss"  # the fastest notebook: no training
+
+
+def solution_notebook(assignment_id: str = FAST_ASSIGNMENT) -> bytes:
+    """The instructor's complete notebook (full marks when graded)."""
+    return (REPO / "solutions" / f"{assignment_id}.ipynb").read_bytes()
+
+
+def released_env(scratch: Path) -> dict[str, str]:
+    """Environment for the engine to find released notebooks: the checkout's ``assignments/``
+    when it is built, else a fresh ``grader build`` into ``scratch``."""
+    if (REPO / "assignments" / f"{FAST_ASSIGNMENT}.ipynb").exists():
+        return {}
+    scratch.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "build",
+            "--solutions",
+            str(REPO / "solutions"),
+            "--assignments",
+            str(scratch),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"GRADER_ASSIGNMENTS_DIR": str(scratch)}

@@ -1,0 +1,302 @@
+"""The JSON API against the real app (temp SQLite, real catalog from grader.specs), and the
+real engine for the graded paths: refusals with their status and bilingual message, auth,
+limits, deadlines, roster, exports, OpenAPI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from grader.service import auth
+from grader.service.app import create_app
+from grader.service.config import ServiceConfig
+from grader.service.exports import NBGRADER_COLUMNS
+from grader.service.grading import engine_grade
+from grader.service.launcher import FAST_ASSIGNMENT, released_env, solution_notebook
+from grader.service.worker import Worker, WorkerOptions
+
+A = FAST_ASSIGNMENT
+CAP = 256 * 1024
+
+
+def minimal_nb(**extra) -> bytes:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], **extra}
+    return json.dumps(nb).encode()
+
+
+@pytest.fixture
+def svc(tmp_path):
+    cfg = ServiceConfig(
+        home=tmp_path / "home",
+        max_upload_bytes=CAP,
+        max_queued_per_student=3,
+        max_attempts_per_assignment=5,
+    )
+    app = create_app(cfg, sandbox_mode="bwrap")
+    st = app.state.grader
+    with st.sessions.begin() as s:
+        tokens = {"instructor": auth.create_instructor_token(s)}
+        for sid in ("s1", "s2"):
+            auth.ensure_user(s, sid, name=f"Student {sid}", email=f"{sid}@example.ac.jp")
+            tokens[sid] = auth.create_token(s, sid)
+    client = TestClient(app)
+    client.tokens = tokens
+    client.st = st
+    return client
+
+
+def H(client, who: str) -> dict:
+    return {"Authorization": f"Bearer {client.tokens[who]}"}
+
+
+MINIMAL = minimal_nb()
+
+
+def post(client, who="s1", assignment=A, data=MINIMAL, name="hw.ipynb", headers=None):
+    files = {"notebook": (name, data, "application/json")} if data is not None else None
+    form = {"assignment_id": assignment} if assignment is not None else {}
+    return client.post(
+        "/api/v1/submissions",
+        headers=headers if headers is not None else H(client, who),
+        data=form,
+        files=files,
+    )
+
+
+def expect(resp, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]["ja"] and body["error"]["message"]["en"]
+    assert body["detail"] == body["error"]["message"]["en"]
+
+
+BAD_UPLOADS = [
+    ("not_json", dict(data=b"this is not json"), 400, "not_json"),
+    ("truncated", dict(data=minimal_nb()[:-7]), 400, "not_json"),
+    ("nbformat_3", dict(data=minimal_nb(nbformat=3)), 400, "wrong_nbformat"),
+    (
+        "binary_png",
+        dict(data=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))),
+        400,
+        "not_utf8",
+    ),
+    ("empty", dict(data=b""), 400, "empty_file"),
+    ("json_list", dict(data=b"[1, 2, 3]"), 400, "not_notebook"),
+    ("json_no_cells", dict(data=b'{"nbformat": 4}'), 400, "not_notebook"),
+    ("cells_not_list", dict(data=minimal_nb(cells="x")), 400, "not_notebook"),
+    ("nul_bytes", dict(data=b'{"nbformat": 4, "cells": [], "x": "\x00"}'), 400, "not_utf8"),
+    ("path_filename", dict(name="../../etc/passwd.ipynb"), 400, "bad_filename"),
+    ("stream_filename", dict(name="hw.ipynb:evil.ipynb"), 400, "bad_filename"),
+    ("hidden_filename", dict(name=".hw.ipynb"), 400, "bad_filename"),
+    ("wrong_extension", dict(name="hw.py"), 400, "bad_filename"),
+    ("unknown_assignment", dict(assignment="9-9_nothing"), 404, "unknown_assignment"),
+    ("missing_assignment", dict(assignment=None), 422, "missing_field"),
+    ("missing_file", dict(data=None), 422, "missing_field"),
+    ("over_cap", dict(data=b" " * (CAP + 1)), 413, "too_large"),
+    ("bad_token", dict(headers={"Authorization": "Bearer gt_not-a-token"}), 401, "bad_token"),
+    ("no_token", dict(headers={}), 401, "auth_required"),
+    ("basic_auth", dict(headers={"Authorization": "Basic czE6czE="}), 401, "bad_token"),
+    ("deep_nesting", dict(data=b"[" * 100000 + b"]" * 100000), 400, "not_json"),
+]
+
+
+@pytest.mark.parametrize("case,kwargs,status,code", BAD_UPLOADS, ids=[b[0] for b in BAD_UPLOADS])
+def test_bad_upload_is_refused_clearly(svc, case, kwargs, status, code):
+    expect(post(svc, **kwargs), status, code)
+    assert svc.get("/healthz").json()["status"] == "ok"
+    mine = svc.get("/api/v1/submissions", headers=H(svc, "s1")).json()
+    assert mine == []  # nothing was stored
+
+
+def test_100_mb_upload_refused_before_parsing(svc):
+    big = b"{" + b" " * (100 * 1024 * 1024)
+    expect(post(svc, data=big), 413, "too_large")
+    assert svc.get("/readyz").json()["status"] == "ready"
+
+
+def test_submit_answers_202_with_an_id_and_students_see_only_their_own(svc):
+    r = post(svc, "s1")
+    assert r.status_code == 202
+    sid = r.json()["id"]
+    assert r.json()["status"] == "queued" and r.json()["student_id"] == "s1"
+    assert svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s1")).status_code == 200
+    expect(svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s2")), 404, "submission_not_found")
+    expect(
+        svc.get(f"/api/v1/submissions/{sid}/events", headers=H(svc, "s2")),
+        404,
+        "submission_not_found",
+    )
+    assert svc.get("/api/v1/submissions", headers=H(svc, "s2")).json() == []
+    expect(svc.get("/api/v1/instructor/submissions", headers=H(svc, "s1")), 403, "instructor_only")
+    everyone = svc.get("/api/v1/instructor/submissions", headers=H(svc, "instructor")).json()
+    assert [x["id"] for x in everyone] == [sid]
+    expect(svc.get(f"/api/v1/submissions/{sid}/feedback", headers=H(svc, "s1")), 409, "not_ready")
+
+
+def test_limits_on_queued_submissions_and_attempts(svc):
+    for _ in range(3):
+        assert post(svc).status_code == 202
+    expect(post(svc), 429, "too_many_queued")
+    svc.st.config.max_queued_per_student = 100
+    for _ in range(2):
+        assert post(svc).status_code == 202
+    expect(post(svc), 429, "too_many_attempts")
+    assert post(svc, "s2").status_code == 202  # limits are per student
+
+
+def test_revoked_token_is_refused(svc):
+    with svc.st.sessions.begin() as s:
+        assert auth.revoke(s, "s2") == 1
+    expect(post(svc, "s2"), 401, "bad_token")
+
+
+def test_deadline_refuse_and_penalty(tmp_path):
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "policy.toml").write_text(
+        '[defaults]\nlate_policy = "penalty"\npenalty_per_day = 0.25\n'
+        f'[assignments."{A}"]\ndeadline = 2020-01-01T00:00:00+09:00\nlate_policy = "refuse"\n'
+        '[assignments."3-1-1_affine_layer"]\ndeadline = 2020-01-01T00:00:00\n',
+        encoding="utf-8",
+    )
+    app = create_app(ServiceConfig(home=home), sandbox_mode="bwrap")
+    with app.state.grader.sessions.begin() as s:
+        auth.ensure_user(s, "s1")
+        tok = auth.create_token(s, "s1")
+    c = TestClient(app)
+    h = {"Authorization": f"Bearer {tok}"}
+    listed = {a["id"]: a for a in c.get("/api/v1/assignments", headers=h).json()}
+    assert listed[A]["open"] is False and listed[A]["late_policy"] == "refuse"
+    assert listed[A]["max_score"] == 6
+    expect(post(c, headers=h), 403, "deadline_passed")
+    r = c.post(
+        "/api/v1/submissions",
+        headers=h,
+        data={"assignment_id": "3-1-1_affine_layer"},
+        files={"notebook": ("a.ipynb", minimal_nb())},
+    )
+    assert r.status_code == 202 and r.json()["late_days"] > 365
+    policy = app.state.grader.catalog.get("3-1-1_affine_layer").policy
+    assert policy.penalty(3, score=3.0, max_score=3.0) == pytest.approx(2.25)
+    assert policy.penalty(10, score=3.0, max_score=3.0) == 3.0  # never below zero
+
+
+def test_roster_import_issues_working_tokens(svc):
+    roster = "student_id,name,email\nb001,山田 太郎,yamada@example.ac.jp\nb002,Sato,\n"
+    r = svc.post(
+        "/api/v1/instructor/roster",
+        headers=H(svc, "instructor"),
+        files={"roster": ("roster.csv", roster.encode())},
+    )
+    assert r.status_code == 200 and r.json()["imported"] == 2
+    tok = {t["student_id"]: t["token"] for t in r.json()["tokens"]}
+    me = svc.get("/api/v1/me", headers={"Authorization": f"Bearer {tok['b001']}"}).json()
+    assert me == {"user_id": "b001", "name": "山田 太郎", "role": "student"}
+    bad = svc.post(
+        "/api/v1/instructor/roster",
+        headers=H(svc, "instructor"),
+        files={"roster": ("r.csv", b"id,name\n1,x\n")},
+    )
+    expect(bad, 400, "bad_roster")
+    expect(
+        svc.post(
+            "/api/v1/instructor/roster",
+            headers=H(svc, "s1"),
+            files={"roster": ("r.csv", roster.encode())},
+        ),
+        403,
+        "instructor_only",
+    )
+
+
+def test_openapi_documents_every_api_route_with_models(svc):
+    spec = svc.get("/openapi.json").json()
+    paths = spec["paths"]
+    for p in (
+        "/api/v1/submissions",
+        "/api/v1/submissions/{submission_id}",
+        "/api/v1/submissions/{submission_id}/events",
+        "/api/v1/assignments",
+        "/api/v1/instructor/gradebook.csv",
+        "/api/v1/instructor/roster",
+        "/api/v1/instructor/submissions/{submission_id}/regrade",
+        "/healthz",
+        "/readyz",
+    ):
+        assert p in paths, p
+    ok = paths["/api/v1/submissions"]["post"]["responses"]["202"]
+    assert ok["content"]["application/json"]["schema"]["$ref"].endswith("SubmissionOut")
+    assert "ErrorBody" in spec["components"]["schemas"]
+
+
+def test_health_reports_sandbox_mode(svc):
+    assert svc.get("/healthz").json()["sandbox_mode"] == "bwrap"
+    ready = svc.get("/readyz").json()
+    assert ready["database"] == "sqlite" and ready["assignments"] >= 1
+
+
+@pytest.fixture
+def engine_env(tmp_path, monkeypatch):
+    for k, v in released_env(tmp_path / "released").items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.mark.sandbox
+def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env):
+    good = post(svc, "s1", data=solution_notebook(), name="3-1-2.ipynb").json()["id"]
+    # s2 sends a notebook whose softmax is wrong: the engine must fail that item
+    nb = json.loads(solution_notebook())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if "### BEGIN SOLUTION" in src and "def softmax" in src:
+            cell["source"] = src.replace("def softmax(x):", "def softmax(x):\n    return x\n", 1)
+    bad = post(svc, "s2", data=json.dumps(nb).encode()).json()["id"]
+    w = Worker(svc.st.engine, engine_grade, svc.st.catalog, WorkerOptions(max_jobs=2))
+    assert w.run() == 2
+    r = svc.get(f"/api/v1/submissions/{good}", headers=H(svc, "s1")).json()
+    assert r["status"] == "graded", r
+    assert r["result"]["final_score"] == 6 and r["result"]["sandbox_mode"] == "bwrap"
+    assert {i["id"] for i in r["result"]["items"]} >= {"softmax", "softmax_with_loss_backward"}
+    events = svc.get(f"/api/v1/submissions/{good}/events", headers=H(svc, "s1")).text
+    assert '"status": "graded"' in events
+    fb = svc.get(f"/api/v1/submissions/{good}/feedback", headers=H(svc, "s1"))
+    assert fb.status_code == 200 and "sandbox" in fb.headers["content-security-policy"]
+    ex = svc.get(f"/api/v1/submissions/{good}/executed.ipynb", headers=H(svc, "s1"))
+    assert ex.status_code == 200 and json.loads(ex.content)["nbformat"] == 4
+    r2 = svc.get(f"/api/v1/submissions/{bad}", headers=H(svc, "s2")).json()
+    soft = {i["id"]: i for i in r2["result"]["items"]}["softmax"]
+    assert soft["passed"] is False and r2["result"]["score"] < 6
+
+    ih = H(svc, "instructor")
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                svc.get(
+                    "/api/v1/instructor/gradebook.csv", headers=ih, params={"assignment_id": A}
+                ).text
+            )
+        )
+    )
+    assert list(rows[0].keys()) == NBGRADER_COLUMNS
+    by = {r["student_id"]: r for r in rows}
+    assert float(by["s1"]["score"]) == 6 and float(by["s2"]["score"]) < 6
+    assert by["s1"]["email"] == "s1@example.ac.jp" and by["s1"]["max_score"] == "6"
+    gs = svc.get(f"/api/v1/instructor/gradebook/{A}/gradescope.json", headers=ih).json()
+    res = {x["student_id"]: x["results"] for x in gs["submissions"]}
+    assert res["s1"]["score"] == 6
+    assert {t["status"] for t in res["s1"]["tests"]} == {"passed"}
+    stats = svc.get(f"/api/v1/instructor/stats/{A}", headers=ih).json()
+    rate = {i["id"]: i["rate"] for i in stats["items"]}
+    assert stats["students"] == 2 and rate["softmax"] == 0.5
+    assert sum(stats["histogram"]["counts"]) == 2
+
+    # regrade: a new run, graded again, exactly one more result
+    rg = svc.post(f"/api/v1/instructor/submissions/{good}/regrade", headers=ih)
+    assert rg.status_code == 202 and rg.json()["status"] == "queued"
+    assert Worker(svc.st.engine, engine_grade, svc.st.catalog, WorkerOptions(max_jobs=1)).run() == 1
+    assert svc.get(f"/api/v1/submissions/{good}", headers=ih).json()["status"] == "graded"
