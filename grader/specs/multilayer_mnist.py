@@ -54,8 +54,8 @@ def _loss(x, t, **params) -> float:
 
 def score_gradient(ctx: ScoreContext) -> Verdict:
     expected = layer_numeric_grads(_loss, ctx.inputs, None, wrt=KEYS)
-    # Reference: <= 1e-9 (no kink within 1e-3); log(y + 1e-7) in a student's loss: <= 1e-5.
-    return compare(ctx, expected, tol=1e-4, batch_size=N)
+    # Reference net vs central differences: <= 2.2e-7 (40 seeds; no kink within 1e-3).
+    return compare(ctx, expected, tol=1e-5, batch_size=N)
 
 
 ASSIGNMENT = Assignment(

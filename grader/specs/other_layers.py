@@ -46,14 +46,14 @@ def score_sigmoid(ctx: ScoreContext) -> Verdict:
         Mistake("sigmoid_derivative", {"dx": i["dout"] * y}),
         Mistake("sigmoid_derivative", {"dx": i["dout"] * (1 - y)}),
     ]
-    # Smooth function, numeric step 1e-5: measured <= 6e-11.
+    # Smooth function, numeric step 1e-5: measured <= 1.6e-10 (40 seeds).
     return compare(ctx, _activation_expected(Sigmoid, i), tol=1e-7, mistakes=mistakes)
 
 
 def score_relu(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     mistakes = [Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)})]
-    # Piecewise linear away from the kink: measured <= 2e-11.
+    # Piecewise linear away from the kink: measured <= 3.7e-11 (40 seeds).
     return compare(ctx, _activation_expected(Relu, i), tol=1e-7, mistakes=mistakes)
 
 
@@ -81,7 +81,7 @@ def score_squared(ctx: ScoreContext) -> Verdict:
     mistakes = [  # the 1/2 forgotten in the loss changes both outputs by 2
         Mistake("missing_half_factor", {"loss": 2 * expected["loss"], "dy": 2 * dy}),
     ]
-    # Quadratic loss: central differences are exact up to rounding, measured <= 4e-11.
+    # Quadratic loss: central differences are exact up to rounding, measured <= 5e-11 (40 seeds).
     return compare(
         ctx, expected, tol=1e-7, mistakes=mistakes, batch_size=len(i["y"]), factor_two=True
     )
@@ -108,9 +108,9 @@ def score_sigmoid_loss(ctx: ScoreContext) -> Verdict:
     loss = lambda x, t: SigmoidWithLoss().forward(x, t)
     dx = layer_numeric_grads(loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))["x"]
     expected = {"loss": np.asarray(loss(i["x"], i["t"])), "dx": dx}
-    # The reference uses the stable log form; a student's log(y + 1e-7) differs by ~1e-7/y
-    # (measured <= 3e-7 for the loss); the gradient measures <= 5e-10.
-    return compare(ctx, expected, tol=1e-5, batch_size=len(i["x"]))
+    # The reference uses the stable log form; the textbook's log(y + 1e-7) measures <= 2.3e-6
+    # for the loss (40 seeds; ~1e-7/y, more for rare tiny y), the gradient <= 6e-11.
+    return compare(ctx, expected, tol=1e-4, batch_size=len(i["x"]))
 
 
 def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:

@@ -36,7 +36,7 @@ out["y"] = _np.asarray(softmax(inp["x"].copy()), dtype=_np.float64)
 def score_softmax(ctx: ScoreContext) -> Verdict:
     x = ctx.inputs["x"]
     col = softmax(x.T).T  # normalised over the batch axis instead of the classes
-    # Same formula, different rounding: a correct softmax measures <= 4e-16.
+    # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
     return compare(
         ctx,
         {"y": softmax(x)},
@@ -72,9 +72,9 @@ if len(_errs) == 2:
 def score_cross_entropy(ctx: ScoreContext) -> Verdict:
     y, t = ctx.inputs["y"], ctx.inputs["t"]
     want = np.asarray(cross_entropy_error(y, t))
-    # log(y + 1e-7) vs log(y) is the only legitimate difference: measured <= 2e-7 here
-    # (y >= ~0.01 for standard-normal logits over 4 classes).
-    tol = 1e-5
+    # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7 in the
+    # log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
+    tol = 1e-4
     present = [k for k in ("loss_onehot", "loss_int") if k in ctx.outputs]
     got = student_outputs(ctx, present, scalars=present)
     ok = {k: compare(ctx, {k: want}, tol, student=got).passed for k in present}
@@ -116,9 +116,10 @@ out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtyp
 
 def score_swl_forward(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
-    # Only the 1e-7 inside the log may differ: measured <= 3e-7.
+    # The reference has no 1e-7 in the log; the textbook's log(y + 1e-7) measures <= 2.4e-6
+    # (40 seeds), more for rare tiny y_t, hence 1e-4 (the known mistakes are >= 0.3 away).
     return compare(
-        ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-5, batch_size=len(i["x"])
+        ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-4, batch_size=len(i["x"])
     )
 
 
@@ -133,9 +134,9 @@ out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
 def score_swl_backward(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
-    # (y - t)/N vs the numeric gradient of the loss with log(y + 1e-7): the 1e-7 shifts the
-    # derivative by ~1e-7/y_t; measured <= 4e-6 with these logits.
-    return compare(ctx, {"dx": grads["x"]}, tol=1e-4, batch_size=len(i["x"]))
+    # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
+    # textbook and reference layers).
+    return compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"]))
 
 
 ASSIGNMENT = Assignment(

@@ -55,8 +55,9 @@ ASSIGNMENT = Assignment(
         "en": "Two-layer network: binary classification",
     },
     items=(
-        # Reference: <= 1e-9; a log(y + 1e-7) loss shifts gradients by ~1e-7/y: <= 1e-5.
-        gradient_item("binary_gradient", "binary", 2, 1, tol=1e-4),
+        # Reference net and the notebook's code: <= 1.1e-9 (40 seeds; the 1e-7 inside the
+        # notebook's log changes only the loss value, not the backprop gradient (y - t)/N).
+        gradient_item("binary_gradient", "binary", 2, 1, tol=1e-6),
         fit_item("binary_fit", make_fit_inputs, score_fit),
     ),
 )

@@ -33,7 +33,8 @@ ASSIGNMENT = Assignment(
     id="2-2-1_two_layer_regression",
     title={"ja": "2 層ニューラルネットワーク: 回帰", "en": "Two-layer network: regression"},
     items=(
-        # Smooth loss: analytic vs central differences measure <= 1e-9 (reference).
+        # Smooth loss: analytic vs central differences measure <= 9.4e-10 (reference
+        # and the notebook's code, 40 seeds).
         gradient_item("regression_gradient", "regression", 1, 1, tol=1e-6),
         fit_item("regression_fit", make_fit_inputs, score_fit),
     ),

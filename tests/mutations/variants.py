@@ -1,0 +1,1094 @@
+"""Correct and buggy implementations of every graded item, as namespaces for the probes.
+
+``CORRECT[item_id]``: namespaces that must earn full marks (the reference written
+differently: einsum, in-place, textbook forms, integer vs one-hot handling, eps placement).
+``BUGGY[item_id]``: ``(name, namespace, expected hint id or None)`` for known mistakes that
+must lose the item's points (and show the hint when one is given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import reference as R
+from reference.networks import MultiLayerNet, TwoLayerNet
+
+NS = dict[str, Any]
+
+
+# --- 2-1 ---
+
+
+def matmul_backward(X, W, dY):
+    return dY @ W.T, X.T @ dY
+
+
+def matmul_backward_einsum(X, W, dY):
+    return np.einsum("nm,dm->nd", dY, W), np.einsum("nd,nm->dm", X, dY)
+
+
+def square_graph_backward(a, x, y):
+    u = a * x - y
+    return 2 * u * x, 2 * u * a, -2 * u
+
+
+def square_graph_backward_chain(a, x, y):  # node by node, as on the graph
+    u = a * x - y
+    dz_du = 2 * u
+    return dz_du * x, dz_du * a, dz_du * -1.0
+
+
+# --- layers written differently ---
+
+
+class AffineTextbook:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return np.dot(self.x, self.W) + self.b
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return dx.reshape(*self.original_x_shape)
+
+
+class AffineEinsum(AffineTextbook):
+    def backward(self, dout):
+        self.dW = np.einsum("nd,nm->dm", self.x, dout)
+        self.db = np.einsum("nm->m", dout)
+        return np.einsum("nm,dm->nd", dout, self.W).reshape(self.original_x_shape)
+
+
+def _affine_bug(dx=None, dW=None, db=None):
+    class Bug(AffineTextbook):
+        def backward(self, dout):
+            good = AffineTextbook.backward(self, dout)
+            n = dout.shape[0]
+            out = {"dx": good, "dW": self.dW, "db": self.db}
+            if dx:
+                out["dx"] = dx(self, dout, good)
+            if dW:
+                self.dW = dW(self, dout, n)
+            if db:
+                self.db = db(self, dout, n)
+            return out["dx"]
+
+    return Bug
+
+
+def softmax_textbook(x):  # the textbook's transposing form
+    if x.ndim == 2:
+        x = x.T
+        x = x - np.max(x, axis=0)
+        y = np.exp(x) / np.sum(np.exp(x), axis=0)
+        return y.T
+    x = x - np.max(x)
+    return np.exp(x) / np.sum(np.exp(x))
+
+
+def softmax_naive(x):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is the point of this variant
+        e = np.exp(x)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_columns(x):
+    e = np.exp(x - x.max(axis=0))
+    return e / e.sum(axis=0)
+
+
+def ce_textbook(y, t):  # one-hot converted to labels, 1e-7 inside the log
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+
+
+def ce_onehot_form(y, t):  # labels converted to one-hot
+    if t.ndim == 1:
+        t = np.eye(y.shape[1])[t]
+    return -np.sum(t * np.log(y + 1e-7)) / y.shape[0]
+
+
+def ce_onehot_only(y, t):
+    return -np.sum(t * np.log(y + 1e-7)) / y.shape[0]
+
+
+def ce_no_mean(y, t):
+    return ce_onehot_form(y, t) * y.shape[0]
+
+
+class SWLTextbook:
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax_textbook(x)
+        self.loss = ce_textbook(self.y, t)
+        return self.loss
+
+    def backward(self, dout=1):
+        n = self.t.shape[0]
+        if self.t.size == self.y.size:
+            return (self.y - self.t) / n
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx / n
+
+
+class SWLNoMean(SWLTextbook):
+    def forward(self, x, t):
+        return SWLTextbook.forward(self, x, t) * x.shape[0]
+
+    def backward(self, dout=1):
+        return self.y - self.t
+
+
+class SWLSignFlip(SWLTextbook):
+    def backward(self, dout=1):
+        return (self.t - self.y) / self.t.shape[0]
+
+
+class SWLNaive(SWLTextbook):
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax_naive(x)
+        return -np.sum(t * np.log(self.y)) / x.shape[0]
+
+
+class SigmoidOut:
+    def forward(self, x):
+        self.out = 1 / (1 + np.exp(-x))
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class SigmoidFromX:  # recomputes sigmoid from x in backward
+    def forward(self, x):
+        self.x = x
+        return 1 / (1 + np.exp(-x))
+
+    def backward(self, dout):
+        s = 1 / (1 + np.exp(-self.x))
+        return dout * s * (1 - s)
+
+
+class SigmoidDerivY(SigmoidOut):
+    def backward(self, dout):
+        return dout * self.out
+
+
+class SigmoidDerivX(SigmoidFromX):  # uses x instead of y: x (1 - x)
+    def backward(self, dout):
+        return dout * self.x * (1 - self.x)
+
+
+class ReluTextbook:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0  # in place, as the textbook does
+        return dout
+
+
+class ReluWhere:
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, 0.0)
+
+    def backward(self, dout):
+        return np.where(self.x > 0, dout, 0.0)
+
+
+class ReluMaskInverted(ReluWhere):
+    def backward(self, dout):
+        return np.where(self.x > 0, 0.0, dout)
+
+
+class ReluBackwardIdentity(ReluWhere):
+    def backward(self, dout):
+        return dout
+
+
+class SquaredTextbook:
+    def forward(self, y, t):
+        self.y, self.t = y, t
+        return 0.5 * np.sum((y - t) ** 2) / y.shape[0]
+
+    def backward(self, dout=1):
+        return dout * (self.y - self.t) / self.y.shape[0]
+
+
+class SquaredNoHalf(SquaredTextbook):
+    def forward(self, y, t):
+        return 2 * SquaredTextbook.forward(self, y, t)
+
+    def backward(self, dout=1):
+        return 2 * SquaredTextbook.backward(self, dout)
+
+
+class SquaredNoMean(SquaredTextbook):
+    def forward(self, y, t):
+        return SquaredTextbook.forward(self, y, t) * y.shape[0]
+
+    def backward(self, dout=1):
+        return self.y - self.t
+
+
+class SigmoidLossDelta:  # textbook style: sigmoid then log(y + 1e-7)
+    def forward(self, x, t):
+        self.t = t
+        self.y = 1 / (1 + np.exp(-x))
+        y = self.y
+        return -np.sum(t * np.log(y + 1e-7) + (1 - t) * np.log(1 - y + 1e-7)) / x.shape[0]
+
+    def backward(self, dout=1):
+        return dout * (self.y - self.t) / self.t.shape[0]
+
+
+class SigmoidLossNoMean(SigmoidLossDelta):
+    def forward(self, x, t):
+        return SigmoidLossDelta.forward(self, x, t) * x.shape[0]
+
+    def backward(self, dout=1):
+        return self.y - self.t
+
+
+class SigmoidLossSign(SigmoidLossDelta):
+    def backward(self, dout=1):
+        return (self.t - self.y) / self.t.shape[0]
+
+
+# --- two-layer nets (2-2-x), written as in the solution notebooks ---
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _soft(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def two_layer(task: str, bug: str | None = None):
+    class Net:
+        def __init__(self, input_size, hidden_size, output_size, weight_init_std=1.0):
+            self.params = {
+                "W1": weight_init_std * np.random.randn(input_size, hidden_size),
+                "b1": np.zeros(hidden_size),
+                "W2": weight_init_std * np.random.randn(hidden_size, output_size),
+                "b2": np.zeros(output_size),
+            }
+
+        def gradient(self, x, t):
+            W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+            n = 1 if bug == "no_mean" else x.shape[0]
+            z1 = _sig(x @ W1 + b1)
+            a2 = z1 @ W2 + b2
+            y = {"regression": a2, "binary": _sig(a2), "multiclass": _soft(a2)}[task]
+            dy = (t - y) / n if bug == "sign" else (y - t) / n
+            g = {"W2": z1.T @ dy, "b2": dy.sum(axis=0)}
+            dz = dy @ W2.T
+            da = dz * z1 if bug == "sigmoid_deriv" else dz * z1 * (1 - z1)
+            g["W1"] = x.T @ da
+            g["b1"] = da.sum(axis=0)
+            if bug == "transposed":
+                g["W1"] = g["W1"].T.copy()
+            return g
+
+    return Net
+
+
+def two_layer_reference(task: str):
+    return lambda i, h, o, **kw: TwoLayerNet(i, h, o, task=task)
+
+
+# --- MultiLayerNet (2-4) ---
+
+
+class MultiLayerNoMean(MultiLayerNet):
+    def gradient(self, x, t):
+        g = MultiLayerNet.gradient(self, x, t)
+        return {k: v * x.shape[0] for k, v in g.items()}
+
+
+class MultiLayerReluMask(MultiLayerNet):  # ReLU backward letting the negative side through
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        for name in list(self.layers):
+            if name.startswith("Activation"):
+                self.layers[name] = ReluMaskInverted()
+
+
+# --- optimisers ---
+
+
+class SGDNew:  # rebinding the dict entries instead of in-place updates
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for k in params:
+            params[k] = params[k] - self.lr * grads[k]
+
+
+class SGDSign(SGDNew):
+    def update(self, params, grads):
+        for k in params:
+            params[k] += self.lr * grads[k]
+
+
+class MomentumPlus:  # v <- m v + lr g, p <- p - v (the same trajectory)
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.v[k] = self.momentum * self.v[k] + self.lr * grads[k]
+            params[k] -= self.v[k]
+
+
+class MomentumFresh(MomentumPlus):
+    def update(self, params, grads):
+        self.v = None
+        MomentumPlus.update(self, params, grads)
+
+
+class NesterovPlain:  # explicit v, then the look-ahead step
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, {}
+
+    def update(self, params, grads):
+        for k in params:
+            v_old = self.v.get(k, np.zeros_like(params[k]))
+            v = self.momentum * v_old - self.lr * grads[k]
+            params[k] += -self.momentum * v_old + (1 + self.momentum) * v
+            self.v[k] = v
+
+
+class AdaGradInside:  # eps inside the square root
+    def __init__(self, lr=0.01):
+        self.lr, self.h = lr, {}
+
+    def update(self, params, grads):
+        for k in params:
+            self.h[k] = self.h.get(k, 0) + grads[k] ** 2
+            params[k] -= self.lr * grads[k] / np.sqrt(self.h[k] + 1e-7)
+
+
+class AdaGradSign(AdaGradInside):
+    def update(self, params, grads):
+        for k in params:
+            self.h[k] = self.h.get(k, 0) + grads[k] ** 2
+            params[k] += self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
+class RMSPropTextbook:
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr, self.decay_rate, self.h = lr, decay_rate, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.h[k] *= self.decay_rate
+            self.h[k] += (1 - self.decay_rate) * grads[k] * grads[k]
+            params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
+class AdamTextbook:
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        for k in params:
+            self.m[k] += (1 - self.beta1) * (grads[k] - self.m[k])
+            self.v[k] += (1 - self.beta2) * (grads[k] ** 2 - self.v[k])
+            params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
+
+
+class AdamOriginal(AdamTextbook):  # m_hat, v_hat of Kingma & Ba, eps 1e-8
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        for k in params:
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * grads[k]
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * grads[k] ** 2
+            m_hat = self.m[k] / (1 - self.beta1**self.iter)
+            v_hat = self.v[k] / (1 - self.beta2**self.iter)
+            params[k] -= self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+class AdamNoBias(AdamTextbook):
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * grads[k]
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * grads[k] ** 2
+            params[k] -= self.lr * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
+
+
+# --- initialisers ---
+
+
+def he_normal_randn(n_in, n_out):
+    return np.random.randn(n_in, n_out) * np.sqrt(2.0 / n_in)
+
+
+def he_normal_scale(n_in, n_out):
+    return np.random.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+
+
+def glorot_normal_randn(n_in, n_out):
+    return np.random.randn(n_in, n_out) * np.sqrt(2.0 / (n_in + n_out))
+
+
+def glorot_uniform_np(n_in, n_out):
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return np.random.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def glorot_uniform_rand(n_in, n_out):
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return (2.0 * np.random.rand(n_in, n_out) - 1.0) * limit
+
+
+# --- batch norm ---
+
+
+class BNTextbook:  # eps 1e-6 (allowed), textbook backward through xc and std
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean, self.running_var = running_mean, running_var
+        self.eps = 1e-6
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc**2, axis=0)
+            std = np.sqrt(var + self.eps)
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xn = (x - self.running_mean) / np.sqrt(self.running_var + self.eps)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout):
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        return dxc - dmu / self.batch_size
+
+
+class BNNoMeanTerms(BNTextbook):
+    def backward(self, dout):
+        BNTextbook.backward(self, dout)
+        return self.gamma * dout / self.std
+
+
+class BNNoVarTerm(BNTextbook):
+    def backward(self, dout):
+        BNTextbook.backward(self, dout)
+        dxn = self.gamma * dout
+        return (dxn - dxn.mean(axis=0)) / self.std
+
+
+class BNSwapped(BNTextbook):
+    def forward(self, x, train_flg=True):
+        m = self.momentum
+        self.momentum = 1 - m
+        try:
+            return BNTextbook.forward(self, x, train_flg)
+        finally:
+            self.momentum = m
+
+
+class BNUnbiased(BNTextbook):
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return BNTextbook.forward(self, x, train_flg)
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        mu, var = x.mean(axis=0), x.var(axis=0, ddof=1)
+        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        return self.gamma * (x - mu) / np.sqrt(var + self.eps) + self.beta
+
+
+class BNNoRunning(BNTextbook):
+    def forward(self, x, train_flg=True):
+        rm, rv = self.running_mean, self.running_var
+        y = BNTextbook.forward(self, x, train_flg)
+        if rm is None:
+            rm = rv = np.zeros(x.shape[1])
+        self.running_mean, self.running_var = rm, rv
+        return y
+
+
+# --- dropout ---
+
+
+class DropoutTextbook:
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio, self.mask = dropout_ratio, None
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class DropoutWhere(DropoutTextbook):  # float mask, np.where
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = (np.random.rand(*x.shape) >= self.dropout_ratio).astype(np.float64)
+            return np.where(self.mask > 0, x, 0.0)
+        return (1.0 - self.dropout_ratio) * x
+
+    def backward(self, dout):
+        return np.where(self.mask > 0, dout, 0.0)
+
+
+class DropoutInverted(DropoutTextbook):
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask / (1.0 - self.dropout_ratio)
+        return x
+
+    def backward(self, dout):
+        return dout * self.mask / (1.0 - self.dropout_ratio)
+
+
+class DropoutResample(DropoutTextbook):
+    def backward(self, dout):
+        return dout * (np.random.rand(*dout.shape) > self.dropout_ratio)
+
+
+class DropoutSwapped(DropoutTextbook):
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) < self.dropout_ratio
+            return x * self.mask
+        return x * self.dropout_ratio
+
+
+class DropoutNoScale(DropoutTextbook):
+    def forward(self, x, train_flg=True):
+        return DropoutTextbook.forward(self, x, True) if train_flg else x
+
+
+class DropoutNoMaskBackward(DropoutTextbook):
+    def backward(self, dout):
+        return dout
+
+
+# --- regularisation ---
+
+
+def l2_loop(W, alpha):
+    pen = 0.0
+    for w in W.ravel():
+        pen += w * w
+    return alpha * pen, 2 * alpha * W
+
+
+def l2_half(W, alpha):
+    return 0.5 * alpha * np.sum(W**2), alpha * W
+
+
+def l2_no2(W, alpha):
+    return alpha * np.sum(W**2), alpha * W
+
+
+def l1_where(W, alpha):
+    return alpha * np.abs(W).sum(), alpha * np.where(W > 0, 1.0, -1.0)
+
+
+def l1_w(W, alpha):
+    return alpha * np.sum(np.abs(W)), alpha * W
+
+
+def l1_no_abs(W, alpha):
+    return alpha * np.sum(W), alpha * np.sign(W)
+
+
+def standardize(x, mean, std):
+    return (x - mean) / std
+
+
+def standardize_inplace(x, mean, std):
+    x -= mean
+    x /= std
+    return x
+
+
+# --- the tables ---
+
+
+def _affine_buggy() -> list[tuple[str, NS, str | None]]:
+    return [
+        (
+            "db not summed",
+            {"Affine": _affine_bug(db=lambda s, d, n: d.copy())},
+            "bias_grad_not_summed",
+        ),
+        (
+            "dx not reshaped",
+            {"Affine": _affine_bug(dx=lambda s, d, g: d @ s.W.T)},
+            "affine_reshape",
+        ),
+        (
+            "dW divided by N",
+            {"Affine": _affine_bug(dW=lambda s, d, n: s.x.T @ d / n)},
+            "extra_batch_division",
+        ),
+        (
+            "dW transposed",
+            {"Affine": _affine_bug(dW=lambda s, d, n: d.T @ s.x)},
+            "transposed",
+        ),
+    ]
+
+
+class AffineForwardNoBias(AffineTextbook):
+    def forward(self, x):
+        return AffineTextbook.forward(self, x) - self.b
+
+
+class AffineForwardTransposed(AffineTextbook):
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return (self.W.T @ self.x.T).T
+
+
+def _fn(f: Callable) -> Callable:
+    return f
+
+
+def _ref(*names: str) -> NS:
+    return {n: getattr(R, n) for n in names}
+
+
+CORRECT: dict[str, list[tuple[str, NS]]] = {
+    "matmul_backward": [
+        ("transposes", {"matmul_backward": matmul_backward}),
+        ("einsum", {"matmul_backward": matmul_backward_einsum}),
+    ],
+    "square_graph_backward": [
+        ("closed form", {"square_graph_backward": square_graph_backward}),
+        ("chain rule", {"square_graph_backward": square_graph_backward_chain}),
+    ],
+    "regression_gradient": [
+        ("notebook style", {"TwoLayerNet": two_layer("regression")}),
+        ("reference layers", {"TwoLayerNet": two_layer_reference("regression")}),
+    ],
+    "binary_gradient": [
+        ("notebook style", {"TwoLayerNet": two_layer("binary")}),
+        ("reference layers", {"TwoLayerNet": two_layer_reference("binary")}),
+    ],
+    "multiclass_gradient": [
+        ("notebook style", {"TwoLayerNet": two_layer("multiclass")}),
+        ("reference layers", {"TwoLayerNet": two_layer_reference("multiclass")}),
+    ],
+    "standardize": [
+        ("expression", {"standardize": standardize}),
+        ("in place", {"standardize": standardize_inplace}),
+    ],
+    "affine_forward": [
+        ("textbook", {"Affine": AffineTextbook}),
+        ("einsum", {"Affine": AffineEinsum}),
+    ],
+    "affine_backward": [
+        ("textbook", {"Affine": AffineTextbook}),
+        ("einsum", {"Affine": AffineEinsum}),
+    ],
+    "softmax": [
+        ("textbook transposes", {"softmax": softmax_textbook}),
+        ("reference", _ref("softmax")),
+    ],
+    "cross_entropy_error": [
+        ("labels form", {"cross_entropy_error": ce_textbook}),
+        ("one-hot form", {"cross_entropy_error": ce_onehot_form}),
+    ],
+    "softmax_with_loss_forward": [
+        ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
+        ("reference", _ref("SoftmaxWithLoss")),
+    ],
+    "softmax_with_loss_backward": [
+        ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
+        ("reference", _ref("SoftmaxWithLoss")),
+    ],
+    "sigmoid_layer": [("from y", {"Sigmoid": SigmoidOut}), ("from x", {"Sigmoid": SigmoidFromX})],
+    "relu_layer": [
+        ("textbook in place", {"Relu": ReluTextbook}),
+        ("np.where", {"Relu": ReluWhere}),
+    ],
+    "squared_error_loss": [
+        ("textbook", {"SquaredErrorLoss": SquaredTextbook}),
+        ("reference", _ref("SquaredErrorLoss")),
+    ],
+    "sigmoid_with_loss": [
+        ("log(y + 1e-7)", {"SigmoidWithLoss": SigmoidLossDelta}),
+        ("reference", _ref("SigmoidWithLoss")),
+    ],
+    "multilayer_gradient": [("reference", {"MultiLayerNet": MultiLayerNet})],
+    "sgd_update": [("rebinding", {"SGD": SGDNew}), ("reference", _ref("SGD"))],
+    "momentum_update": [
+        ("v = m v + lr g", {"Momentum": MomentumPlus}),
+        ("reference", _ref("Momentum")),
+    ],
+    "nesterov_update": [
+        ("explicit look-ahead", {"Nesterov": NesterovPlain}),
+        ("reference", _ref("Nesterov")),
+    ],
+    "adagrad_update": [
+        ("eps inside sqrt", {"AdaGrad": AdaGradInside}),
+        ("reference", _ref("AdaGrad")),
+    ],
+    "rmsprop_update": [("textbook", {"RMSProp": RMSPropTextbook}), ("reference", _ref("RMSProp"))],
+    "adam_update": [
+        ("textbook lr_t", {"Adam": AdamTextbook}),
+        ("m_hat/v_hat, eps 1e-8", {"Adam": AdamOriginal}),
+    ],
+    "he_normal": [
+        ("randn * std", {"he_normal": he_normal_randn}),
+        ("np.random.normal", {"he_normal": he_normal_scale}),
+    ],
+    "glorot_normal": [
+        ("randn * std", {"glorot_normal": glorot_normal_randn}),
+        ("reference", _ref("glorot_normal")),
+    ],
+    "glorot_uniform": [
+        ("np.random.uniform", {"glorot_uniform": glorot_uniform_np}),
+        ("2 rand - 1", {"glorot_uniform": glorot_uniform_rand}),
+    ],
+    "batchnorm_forward": [
+        ("textbook eps 1e-6", {"BatchNormalization": BNTextbook}),
+        ("reference", _ref("BatchNormalization")),
+    ],
+    "batchnorm_backward": [
+        ("textbook graph", {"BatchNormalization": BNTextbook}),
+        ("reference", _ref("BatchNormalization")),
+    ],
+    "batchnorm_running_stats": [
+        ("textbook", {"BatchNormalization": BNTextbook}),
+        ("reference", _ref("BatchNormalization")),
+    ],
+    "dropout_forward": [
+        ("textbook", {"Dropout": DropoutTextbook}),
+        ("float mask, where", {"Dropout": DropoutWhere}),
+    ],
+    "dropout_backward": [
+        ("textbook", {"Dropout": DropoutTextbook}),
+        ("float mask, where", {"Dropout": DropoutWhere}),
+        ("inverted but consistent", {"Dropout": DropoutInverted}),
+    ],
+    "dropout_inference": [
+        ("textbook", {"Dropout": DropoutTextbook}),
+        ("float mask, where", {"Dropout": DropoutWhere}),
+    ],
+    "l2_regularization": [
+        ("loop", {"l2_regularization": l2_loop}),
+        ("reference", _ref("l2_regularization")),
+    ],
+    "l1_regularization": [
+        ("where", {"l1_regularization": l1_where}),
+        ("reference", _ref("l1_regularization")),
+    ],
+}
+
+
+def _two_layer_bugs(task: str) -> list[tuple[str, NS, str | None]]:
+    return [
+        ("no /N", {"TwoLayerNet": two_layer(task, "no_mean")}, "batch_size_division"),
+        ("sign", {"TwoLayerNet": two_layer(task, "sign")}, "sign_flip"),
+        ("sigmoid derivative", {"TwoLayerNet": two_layer(task, "sigmoid_deriv")}, None),
+        ("dW1 transposed", {"TwoLayerNet": two_layer(task, "transposed")}, "transposed"),
+    ]
+
+
+BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
+    "matmul_backward": [
+        ("dW transposed", {"matmul_backward": lambda X, W, dY: (dY @ W.T, dY.T @ X)}, "transposed"),
+        (
+            "dW / N",
+            {"matmul_backward": lambda X, W, dY: (dY @ W.T, X.T @ dY / len(X))},
+            "extra_batch_division",
+        ),
+        ("sign", {"matmul_backward": lambda X, W, dY: (-(dY @ W.T), X.T @ dY)}, "sign_flip"),
+    ],
+    "square_graph_backward": [
+        (
+            "no factor 2",
+            {
+                "square_graph_backward": lambda a, x, y: tuple(
+                    g / 2 for g in square_graph_backward(a, x, y)
+                )
+            },
+            "missing_factor_2",
+        ),
+        (
+            "dz_dy sign",
+            {
+                "square_graph_backward": lambda a, x, y: (
+                    *square_graph_backward(a, x, y)[:2],
+                    2 * (a * x - y),
+                )
+            },
+            "sign_flip",
+        ),
+    ],
+    "regression_gradient": _two_layer_bugs("regression"),
+    "binary_gradient": _two_layer_bugs("binary"),
+    "multiclass_gradient": _two_layer_bugs("multiclass"),
+    "standardize": [
+        ("divides by variance", {"standardize": lambda x, m, s: (x - m) / s**2}, "std_vs_variance"),
+        ("own statistics", {"standardize": lambda x, m, s: (x - x.mean(0)) / x.std(0)}, None),
+    ],
+    "affine_forward": [
+        ("no bias", {"Affine": AffineForwardNoBias}, None),
+        (
+            "missing reshape",
+            {
+                "Affine": type(
+                    "A", (AffineTextbook,), {"forward": lambda self, x: x @ self.W + self.b}
+                )
+            },
+            None,
+        ),
+    ],
+    "affine_backward": _affine_buggy(),
+    "softmax": [
+        ("no max shift", {"softmax": softmax_naive}, "softmax_overflow"),
+        ("columns", {"softmax": softmax_columns}, "softmax_axis"),
+    ],
+    "cross_entropy_error": [
+        ("one-hot only", {"cross_entropy_error": ce_onehot_only}, "label_format"),
+        ("no batch mean", {"cross_entropy_error": ce_no_mean}, "batch_size_division"),
+    ],
+    "softmax_with_loss_forward": [
+        ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
+        (
+            "sign",
+            {
+                "SoftmaxWithLoss": type(
+                    "S", (SWLTextbook,), {"forward": lambda s, x, t: -SWLTextbook.forward(s, x, t)}
+                )
+            },
+            "sign_flip",
+        ),
+    ],
+    "softmax_with_loss_backward": [
+        ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
+        ("sign", {"SoftmaxWithLoss": SWLSignFlip}, "sign_flip"),
+    ],
+    "sigmoid_layer": [
+        ("dout * y", {"Sigmoid": SigmoidDerivY}, "sigmoid_derivative"),
+        ("x (1 - x)", {"Sigmoid": SigmoidDerivX}, None),
+    ],
+    "relu_layer": [
+        ("inverted mask", {"Relu": ReluMaskInverted}, "relu_mask"),
+        ("identity backward", {"Relu": ReluBackwardIdentity}, None),
+    ],
+    "squared_error_loss": [
+        ("no 1/2", {"SquaredErrorLoss": SquaredNoHalf}, "missing_half_factor"),
+        ("no /N", {"SquaredErrorLoss": SquaredNoMean}, "batch_size_division"),
+    ],
+    "sigmoid_with_loss": [
+        ("no /N", {"SigmoidWithLoss": SigmoidLossNoMean}, "batch_size_division"),
+        ("sign", {"SigmoidWithLoss": SigmoidLossSign}, "sign_flip"),
+    ],
+    "multilayer_gradient": [
+        ("no /N", {"MultiLayerNet": MultiLayerNoMean}, "batch_size_division"),
+        ("relu mask inverted", {"MultiLayerNet": MultiLayerReluMask}, None),
+    ],
+    "sgd_update": [
+        ("sign", {"SGD": SGDSign}, "sign_flip"),
+        ("momentum instead", {"SGD": lambda lr: R.Momentum(lr=lr, momentum=0.9)}, None),
+    ],
+    "momentum_update": [
+        ("v reset", {"Momentum": MomentumFresh}, "state_not_kept"),
+        ("plain SGD", {"Momentum": lambda lr, momentum: R.SGD(lr=lr)}, "state_not_kept"),
+    ],
+    "nesterov_update": [
+        ("plain momentum", {"Nesterov": R.Momentum}, "nesterov_as_momentum"),
+        (
+            "textbook code",
+            {
+                "Nesterov": lambda lr, momentum: __import__(
+                    "grader.specs.optimizers", fromlist=["x"]
+                )._NesterovTextbook(lr=lr, momentum=momentum)
+            },
+            "nesterov_textbook_form",
+        ),
+    ],
+    "adagrad_update": [
+        ("sign", {"AdaGrad": AdaGradSign}, "sign_flip"),
+        ("h reset", {"AdaGrad": lambda lr: _Reset(lambda: R.AdaGrad(lr=lr))}, "state_not_kept"),
+    ],
+    "rmsprop_update": [
+        (
+            "decay swapped",
+            {"RMSProp": lambda lr, decay_rate: R.RMSProp(lr=lr, decay_rate=1 - decay_rate)},
+            "rmsprop_decay_swapped",
+        ),
+        ("AdaGrad instead", {"RMSProp": lambda lr, decay_rate: R.AdaGrad(lr=lr)}, None),
+    ],
+    "adam_update": [
+        ("no bias correction", {"Adam": AdamNoBias}, "adam_no_bias_correction"),
+        (
+            "betas swapped",
+            {"Adam": lambda lr, beta1, beta2: R.Adam(lr=lr, beta1=beta2, beta2=beta1)},
+            None,
+        ),
+    ],
+    "he_normal": [
+        (
+            "std sqrt(1/n_in)",
+            {"he_normal": lambda i, o: np.random.randn(i, o) * np.sqrt(1.0 / i)},
+            "he_std_n_in",
+        ),
+        (
+            "variance as std",
+            {"he_normal": lambda i, o: np.random.randn(i, o) * (2.0 / i)},
+            "std_vs_variance",
+        ),
+        (
+            "uniform",
+            {"he_normal": lambda i, o: np.random.uniform(-1, 1, (i, o)) * np.sqrt(6.0 / i)},
+            "wrong_distribution",
+        ),
+        (
+            "transposed",
+            {"he_normal": lambda i, o: np.random.randn(o, i) * np.sqrt(2.0 / i)},
+            "transposed",
+        ),
+    ],
+    "glorot_normal": [
+        (
+            "n_in only",
+            {"glorot_normal": lambda i, o: np.random.randn(i, o) * np.sqrt(1.0 / i)},
+            "glorot_n_in_only",
+        ),
+        ("uniform", {"glorot_normal": glorot_uniform_np}, "wrong_distribution"),
+    ],
+    "glorot_uniform": [
+        ("normal", {"glorot_uniform": glorot_normal_randn}, "wrong_distribution"),
+        (
+            "bound sqrt(6/n_in)",
+            {"glorot_uniform": lambda i, o: np.random.uniform(-1, 1, (i, o)) * np.sqrt(6.0 / i)},
+            "glorot_uniform_bound",
+        ),
+        (
+            "[0, L)",
+            {"glorot_uniform": lambda i, o: np.random.uniform(0, np.sqrt(6.0 / (i + o)), (i, o))},
+            None,
+        ),
+    ],
+    "batchnorm_forward": [
+        ("unbiased var", {"BatchNormalization": BNUnbiased}, "bn_running_var_unbiased"),
+        (
+            "no beta",
+            {
+                "BatchNormalization": type(
+                    "B",
+                    (BNTextbook,),
+                    {
+                        "forward": lambda s, x, train_flg=True: (
+                            BNTextbook.forward(s, x, train_flg) - s.beta
+                        )
+                    },
+                )
+            },
+            None,
+        ),
+    ],
+    "batchnorm_backward": [
+        (
+            "no mean/var terms",
+            {"BatchNormalization": BNNoMeanTerms},
+            "bn_backward_missing_mean_terms",
+        ),
+        ("no var term", {"BatchNormalization": BNNoVarTerm}, "bn_backward_missing_var_term"),
+    ],
+    "batchnorm_running_stats": [
+        ("momentum swapped", {"BatchNormalization": BNSwapped}, "bn_running_momentum_swapped"),
+        ("unbiased var", {"BatchNormalization": BNUnbiased}, "bn_running_var_unbiased"),
+        ("never updated", {"BatchNormalization": BNNoRunning}, "bn_running_not_updated"),
+    ],
+    "dropout_forward": [
+        ("inverted", {"Dropout": DropoutInverted}, "dropout_inverted_scaling"),
+        ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
+    ],
+    "dropout_backward": [
+        ("mask resampled", {"Dropout": DropoutResample}, "dropout_mask_resampled"),
+        ("no mask", {"Dropout": DropoutNoMaskBackward}, None),
+    ],
+    "dropout_inference": [
+        ("no scaling", {"Dropout": DropoutNoScale}, "dropout_no_inference_scaling"),
+        ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
+        ("inverted", {"Dropout": DropoutInverted}, "dropout_no_inference_scaling"),
+    ],
+    "l2_regularization": [
+        ("no factor 2", {"l2_regularization": l2_no2}, "l2_missing_factor_2"),
+        ("0.5 alpha convention", {"l2_regularization": l2_half}, "l2_half_convention"),
+    ],
+    "l1_regularization": [
+        ("grad alpha W", {"l1_regularization": l1_w}, "l1_gradient_sign"),
+        ("no abs", {"l1_regularization": l1_no_abs}, None),
+    ],
+}
+
+
+class _Reset:
+    """An optimiser that forgets its state at every call (built from a factory)."""
+
+    def __init__(self, factory):
+        self.factory = factory
+
+    def update(self, params, grads):
+        self.factory().update(params, grads)
