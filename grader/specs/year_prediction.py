@@ -19,7 +19,10 @@ from grader.specs._checks import compare
 from grader.specs._two_layer import fit_verdict, predictions
 from grader.student.yearprediction import make_synthetic
 
-R2_FULL, R2_ZERO = 0.5, 0.1  # provisional: set from the solution notebook once it exists
+# Provisional until the solution notebook exists: on the synthetic substitute a reference
+# TwoLayerNet (hidden 32, 3000 SGD steps on standardised data) measures R^2 = 0.62, least
+# squares 0.55, the mean 0.
+R2_FULL, R2_ZERO = 0.55, 0.20
 
 
 def make_standardize_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
