@@ -181,8 +181,12 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(
         uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     )
+    # uvicorn handles SIGINT/SIGTERM while it runs and re-raises the signal when it returns;
+    # these handlers take that re-raised signal so that the workers are stopped in order.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: logging.info("signal %s: shutting down", signum))
     try:
-        server.run()  # returns after SIGINT/SIGTERM (uvicorn's own handlers)
+        server.run()
     finally:
         logging.info("stopping workers (grace %.0f s)", args.shutdown_grace)
         pool.stop(args.shutdown_grace)
