@@ -33,6 +33,9 @@ class Mistake:
     hint_id: str
     outputs: Mapping[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        get_hint(self.hint_id)  # a misspelt id fails where the mistake is defined
+
 
 def matches(
     student: Mapping[str, np.ndarray],

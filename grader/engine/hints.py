@@ -84,10 +84,6 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "Integer labels and one-hot labels are confused. Make the code work both for "
         "one-hot t and for integer labels of shape (N,).",
     },
-    "cross_entropy_delta": {
-        "ja": "log(0) を避けるための微小値 (1e-7) を log の中に足してください。",
-        "en": "Add the small constant (1e-7) inside the log to avoid log(0).",
-    },
     # --- batch normalisation ----------------------------------------------------------------
     "bn_backward_missing_mean_terms": {
         "ja": "BatchNorm の逆伝播で、平均と分散を通る経路の項が抜けています "
