@@ -1,0 +1,113 @@
+"""The web UI in a real headless Chromium (selenium + /usr/bin/chromedriver) against a live
+``grader serve`` with the real engine: login, upload, live status to the graded result,
+per-item feedback, language toggle, instructor dashboard."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+
+import pytest
+
+from grader.service.launcher import (
+    FAST_ASSIGNMENT,
+    LiveService,
+    cli,
+    released_env,
+    solution_notebook,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not shutil.which("chromedriver"):
+        pytest.skip("chromedriver not installed")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(dir=tmp_path)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ):
+        opts.add_argument(flag)
+    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+    drv = webdriver.Chrome(options=opts, service=service)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+@pytest.fixture
+def live(tmp_path, monkeypatch):
+    for k, v in released_env(tmp_path / "released").items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path / "home"
+    home.mkdir()
+    itok = cli(home, "token", "create", "--instructor").strip()
+    stok = cli(home, "token", "create", "--student", "b001", "--name", "山田").strip()
+    nb = tmp_path / "softmax.ipynb"
+    nb.write_bytes(solution_notebook())
+    with LiveService(home, workers=1) as svc:
+        yield svc, itok, stok, nb
+
+
+def login(drv, url, token):
+    drv.get(url + "/login")
+    drv.find_element(By.ID, "token").send_keys(token)
+    drv.find_element(By.ID, "login-button").click()
+
+
+def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browser, live):
+    svc, itok, stok, nb = live
+    drv = browser
+    login(drv, svc.url, "gt_wrong")
+    assert "無効" in drv.find_element(By.ID, "error").text
+    login(drv, svc.url, stok)
+    WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "assignments")))
+    assert "山田" in drv.find_element(By.ID, "whoami").text
+    Select(drv.find_element(By.ID, "assignment-select")).select_by_value(FAST_ASSIGNMENT)
+    drv.find_element(By.ID, "notebook-file").send_keys(str(nb))
+    drv.find_element(By.ID, "submit-button").click()
+    WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "status")))
+    seen = {drv.find_element(By.ID, "status").get_attribute("data-status")}
+    # the page follows the grading through SSE and reloads itself with the result
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        els = drv.find_elements(By.ID, "status")
+        if els:
+            seen.add(els[0].get_attribute("data-status"))
+            if drv.find_elements(By.ID, "items"):
+                break
+        time.sleep(0.2)
+    assert drv.find_element(By.ID, "status").get_attribute("data-status") == "graded"
+    assert seen & {"queued", "running"}  # the page was open before grading finished
+    assert "6" in drv.find_element(By.ID, "score").text
+    rows = drv.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert len(rows) == 4 and all("pass" in r.get_attribute("class") for r in rows)
+    assert drv.find_element(By.ID, "feedback").get_attribute("sandbox") is not None
+    assert drv.find_elements(By.ID, "download-executed")
+    drv.find_element(By.ID, "lang-toggle").click()
+    assert "Score" in drv.find_element(By.ID, "score").text
+
+    drv.find_element(By.ID, "logout").click()
+    login(drv, svc.url, itok)
+    WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "all-submissions")))
+    section = drv.find_element(By.CSS_SELECTOR, f'section[data-assignment="{FAST_ASSIGNMENT}"]')
+    assert section.find_elements(By.CSS_SELECTOR, "svg.histogram rect")
+    rates = section.find_elements(By.CSS_SELECTOR, "td.rate")
+    assert rates and all(r.text.startswith("100%") for r in rates)
+    assert len(drv.find_elements(By.CSS_SELECTOR, "#all-submissions tbody tr")) == 1
+    assert drv.find_elements(By.ID, "export-csv")
