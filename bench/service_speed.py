@@ -1,0 +1,137 @@
+"""Service overhead: upload → graded latency through the HTTP API on loopback, and throughput
+of queued submissions on N workers, against the engine's own time on the same notebook.
+
+    .venv/bin/python bench/service_speed.py [--latency-n 10] [--throughput-n 100] [--workers 2]
+
+Prints: the engine alone (`grader grade` CLI wall time, and the engine's `timings.total`),
+service latency median / p95 (one submission at a time, status followed with SSE), the
+service's added time per submission (latency − engine total), and throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from grader.service.launcher import (
+    FAST_ASSIGNMENT,
+    LiveService,
+    cli,
+    released_env,
+    solution_notebook,
+)
+
+
+def p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+
+
+def submit(client: httpx.Client, nb: bytes) -> str:
+    r = client.post(
+        "/api/v1/submissions",
+        data={"assignment_id": FAST_ASSIGNMENT},
+        files={"notebook": ("hw.ipynb", nb)},
+    )
+    r.raise_for_status()
+    return r.json()["id"]
+
+
+def follow(client: httpx.Client, sid: str) -> str:
+    with client.stream("GET", f"/api/v1/submissions/{sid}/events", timeout=300) as resp:
+        status = "?"
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                status = json.loads(line[6:])["status"]
+        return status
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency-n", type=int, default=10)
+    ap.add_argument("--throughput-n", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cli-n", type=int, default=3, help="`grader grade` runs for the baseline")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="service-bench-"))
+    env = released_env(tmp / "released")
+    import os
+
+    os.environ.update(env)
+    nb = solution_notebook()
+    nb_path = tmp / "hw.ipynb"
+    nb_path.write_bytes(nb)
+
+    cli_times = []
+    grade_cli = Path(__file__).resolve().parents[1] / "grader" / "commands" / "grade.py"
+    if grade_cli.exists():
+        for _ in range(args.cli_n):
+            t = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "grader.cli", "grade", FAST_ASSIGNMENT, str(nb_path)],
+                capture_output=True,
+                check=False,
+            )
+            cli_times.append(time.perf_counter() - t)
+
+    home = tmp / "home"
+    home.mkdir()
+    itok = cli(home, "token", "create", "--instructor").strip()
+    headers = {"Authorization": f"Bearer {itok}"}
+    with LiveService(home, workers=args.workers) as svc:
+        client = httpx.Client(base_url=svc.url, headers=headers, timeout=120)
+        follow(client, submit(client, nb))  # warm-up (worker imports, staging)
+        lat, eng = [], []
+        for _ in range(args.latency_n):
+            t = time.perf_counter()
+            sid = submit(client, nb)
+            assert follow(client, sid) == "graded"
+            lat.append(time.perf_counter() - t)
+            res = client.get(f"/api/v1/submissions/{sid}").json()["result"]
+            eng.append(float(res["timings"]["total"]))
+        t = time.perf_counter()
+        ids = [submit(client, nb) for _ in range(args.throughput_n)]
+        for sid in ids:
+            assert follow(client, sid) == "graded"
+        wall = time.perf_counter() - t
+        tp_eng = [
+            float(client.get(f"/api/v1/submissions/{sid}").json()["result"]["timings"]["total"])
+            for sid in ids
+        ]
+
+    med_l, med_e = statistics.median(lat), statistics.median(eng)
+    print(f"notebook: {FAST_ASSIGNMENT} (solutions/), workers: {args.workers}")
+    if cli_times:
+        print(
+            f"`grader grade` CLI wall: median {statistics.median(cli_times):.3f} s "
+            f"(n={len(cli_times)}, includes interpreter start-up)"
+        )
+    print(f"engine timings.total inside the service: median {med_e:.3f} s")
+    print(
+        f"service latency upload→graded (one at a time, n={len(lat)}): "
+        f"median {med_l:.3f} s, p95 {p95(lat):.3f} s"
+    )
+    print(
+        f"service added per submission: median {med_l - med_e:.3f} s "
+        f"({100 * (med_l - med_e) / med_e:.1f}% of the engine's time)"
+    )
+    per_sub = wall * args.workers / args.throughput_n
+    print(
+        f"throughput: {args.throughput_n} queued in {wall:.1f} s = "
+        f"{args.throughput_n / wall:.2f}/s; {per_sub:.3f} worker-s per submission vs engine "
+        f"median {statistics.median(tp_eng):.3f} s "
+        f"({100 * (per_sub - statistics.median(tp_eng)) / statistics.median(tp_eng):.1f}% over)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
