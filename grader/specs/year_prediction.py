@@ -2,11 +2,11 @@
 
 ``standardize``: checked on random data against ``(x - mean) / std``.
 
-``year_prediction_fit`` (provisional contract, see the report of the grading-engine issue): the
-probe standardises the substitute's test features with the notebook's globals ``x_mean`` and
-``x_std`` (through the student's ``standardize``), calls ``network.predict`` and, when the
-notebook standardised the targets too (globals ``t_mean``, ``t_std``), maps the predictions back
-to years. Scored by R^2 = 1 - MSE / Var(t) on the trusted side.
+``year_prediction_fit``: the probe standardises the substitute's test features with the
+notebook's globals ``x_mean`` and ``x_std`` (through the student's ``standardize``), calls
+``network.predict`` and, when the notebook standardised the targets too (globals ``t_mean``,
+``t_std``), maps the predictions back to years. Scored by R^2 = 1 - MSE / Var(t) on the
+trusted side.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from grader.specs._checks import compare
 from grader.specs._two_layer import fit_verdict, predictions
 from grader.student.yearprediction import make_synthetic
 
-# Provisional until the solution notebook exists: on the synthetic substitute a reference
-# TwoLayerNet (hidden 32, 3000 SGD steps on standardised data) measures R^2 = 0.62, least
-# squares 0.55, the mean 0.
-R2_FULL, R2_ZERO = 0.55, 0.20
+# On the synthetic substitute the notebook's recipe (hidden 32, init std 0.1, 10 epochs of
+# batch 100, lr 0.1, standardised inputs and targets) measures R^2 = 0.565 with the reference
+# TwoLayerNet (two init seeds); least squares 0.547, init std 1.0 0.49, the mean 0.
+R2_FULL, R2_ZERO = 0.50, 0.15
 
 
 def make_standardize_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
