@@ -184,13 +184,14 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def write_npz_atomic(arrays: dict[str, np.ndarray], dest: Path) -> None:
-    """Write ``arrays`` compressed to ``dest`` via a temporary file and ``os.replace``."""
+    """Write ``arrays`` to ``dest`` via a temporary file and ``os.replace`` (uncompressed:
+    55 MB that load in a blink, where decompressing would cost every notebook start)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".mnist-", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            np.savez(f, **arrays)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache may be shared read-only
         os.replace(tmp, dest)
     except BaseException:
@@ -239,6 +240,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 pickles (protocol 2) spell raw bytes
     }
 
     def find_class(self, module: str, name: str):
@@ -250,6 +252,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             except ImportError:  # pragma: no cover - numpy 1.x
                 from numpy.core.multiarray import _reconstruct
             return _reconstruct
+        if module == "_codecs":
+            return super().find_class(module, name)
         return getattr(np, name)
 
 
