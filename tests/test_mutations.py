@@ -7,6 +7,9 @@ testing its own checks); the sandboxed end-to-end path is covered by a few ``san
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 import numpy as np
 import pytest
 from mutations.harness import run_item
@@ -52,3 +55,54 @@ def test_buggy_variant_loses_points_with_hint(item_id, name, ns, hint):
         assert v.fraction == 0.0, (seed, v.message["en"])
         if hint is not None:
             assert v.hint is not None and v.hint.id == hint, (seed, v.hint, v.message["en"])
+
+
+# --- end to end through the sandboxed engine (few cases: each runs a kernel) -------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _mutated(assignment_id: str, old: str, new: str) -> bytes:
+    nb = nbformat.read(ROOT / "solutions" / f"{assignment_id}.ipynb", as_version=4)
+    hits = [c for c in nb.cells if old in c.source]
+    assert len(hits) == 1, f"{old!r} must occur in exactly one cell"
+    hits[0].source = hits[0].source.replace(old, new)
+    return nbformat.writes(nb).encode()
+
+
+E2E = [
+    (
+        "3-1-2_softmax_with_loss",
+        "dx = (self.y - self.t) / batch_size",
+        "dx = self.y - self.t",
+        "softmax_with_loss_backward",
+        "batch_size_division",
+    ),
+    (
+        "3-1-1_affine_layer",
+        "self.db = np.sum(dout, axis=0)",
+        "self.db = dout",
+        "affine_backward",
+        "bias_grad_not_summed",
+    ),
+    (
+        "3-1-2_softmax_with_loss",
+        "x = x - np.max(x, axis=-1, keepdims=True)",
+        "x = x + 0.0",
+        "softmax",
+        "softmax_overflow",
+    ),
+]
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(("aid", "old", "new", "item", "hint"), E2E, ids=[c[3] for c in E2E])
+def test_end_to_end_mutation_loses_only_its_item(aid, old, new, item, hint):
+    from grader.engine import grade_notebook
+
+    result = grade_notebook(aid, _mutated(aid, old, new)).to_dict()
+    assert result["status"] == "graded", result
+    items = {it["id"]: it for it in result["items"]}
+    assert items[item]["points"] == 0 and items[item]["hint"]["id"] == hint, items[item]
+    others = [it for it in items.values() if it["id"] != item]
+    assert all(it["passed"] for it in others), others
