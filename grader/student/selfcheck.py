@@ -65,12 +65,12 @@ class CheckContext:
         self.report.lines.append(Line(bool(ok), label, detail, "" if ok else hint))
         return bool(ok)
 
-    def expect_close(
-        self, label: str, error: float, tol: float, hint: str = ""
-    ) -> bool:
+    def expect_close(self, label: str, error: float, tol: float, hint: str = "") -> bool:
         """Record a measured relative error against its tolerance."""
         ok = bool(error == error and error <= tol)  # NaN fails
-        detail = self.t(f"相対誤差 {error:.2e} (許容 {tol:.0e})", f"rel. error {error:.2e} (tol {tol:.0e})")
+        detail = self.t(
+            f"相対誤差 {error:.2e} (許容 {tol:.0e})", f"rel. error {error:.2e} (tol {tol:.0e})"
+        )
         return self.expect(ok, label, detail, hint)
 
 
@@ -123,7 +123,8 @@ def check(item_id: str, *, lang: str | None = None, quiet: bool = False, **objec
         )
     except NotImplementedError:
         ctx.report.crashed = ctx.t(
-            "まだ実装されていません (NotImplementedError)。", "not implemented yet (NotImplementedError)."
+            "まだ実装されていません (NotImplementedError)。",
+            "not implemented yet (NotImplementedError).",
         )
     except Exception as exc:  # the student's code raised: show where
         tb = traceback.extract_tb(exc.__traceback__)[-1]
