@@ -192,7 +192,7 @@ def main(cfg: dict) -> int:
         record_timing=False,
         shutdown_kernel="immediate",
         startup_timeout=60,
-        iopub_timeout=4,
+        iopub_timeout=2,
         resources={"metadata": {"path": cfg["workdir"]}},
         extra_arguments=list(KERNEL_ARGS),
     )
@@ -230,10 +230,20 @@ def main(cfg: dict) -> int:
                 if client.capped:
                     status["stopped"] = "output_cap"
                     break
-                if any(
-                    o.get("output_type") == "error" and o.get("ename") == "CellTimeout"
-                    for o in cell.get("outputs", [])
-                ) and not ping(client, min(5.0, cfg["cell_timeout"])):
+                timed_out = time.monotonic() - tc >= float(cfg["cell_timeout"])
+                if timed_out:
+                    cell.outputs.append(
+                        nbformat.v4.new_output(
+                            "error",
+                            ename="CellTimeout",
+                            evalue=f"{cfg['cell_timeout']} s",
+                            traceback=[
+                                "[grader] セルの実行時間が上限を超えたため中断しました。",
+                                f"[grader] Cell interrupted after {cfg['cell_timeout']} s.",
+                            ],
+                        )
+                    )
+                if timed_out and not ping(client, min(5.0, float(cfg["cell_timeout"]))):
                     # The interrupt did not stop the cell (e.g. it swallows KeyboardInterrupt).
                     status["stopped"] = "kernel_stuck"
                     break

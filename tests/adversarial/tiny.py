@@ -59,10 +59,22 @@ class Triple:
         raise NotImplementedError()"""
 
 
+PREDICT_BLANK = """\
+def predict(x):
+    # YOUR CODE HERE
+    raise NotImplementedError()"""
+
+
 def notebook(
-    solved: bool, extra: list[str] | tuple[str, ...] = (), at: int = 2
+    solved: bool,
+    extra: list[str] | tuple[str, ...] = (),
+    at: int | None = None,
+    mnist: bool = False,
 ) -> nbformat.NotebookNode:
-    """The released (``solved=False``) or solved notebook, with ``extra`` code cells at ``at``."""
+    """The released (``solved=False``) or solved notebook, with ``extra`` code cells at ``at``
+
+    (default: at the end, after the student's own definitions, so attacks can replace them).
+    """
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -88,6 +100,15 @@ def notebook(
             'check("tiny_triple")', metadata=_meta("tiny_triple", grade=True, locked=True, points=2)
         ),
     ]
+    if mnist:
+        cells += [
+            nbformat.v4.new_code_cell(PREDICT_BLANK, metadata=_meta("predict_impl", solution=True)),
+            nbformat.v4.new_code_cell(
+                'check("tiny_mnist")',
+                metadata=_meta("tiny_mnist", grade=True, locked=True, points=3),
+            ),
+        ]
+    at = len(cells) if at is None else at
     for i, src in enumerate(extra):
         cells.insert(at + i, nbformat.v4.new_code_cell(src))
     nb.cells = cells
@@ -98,8 +119,8 @@ def to_bytes(nb) -> bytes:
     return json.dumps(nb).encode()
 
 
-def released() -> nbformat.NotebookNode:
-    return notebook(solved=False)
+def released(mnist: bool = False) -> nbformat.NotebookNode:
+    return notebook(solved=False, mnist=mnist)
 
 
 def _softmax_inputs(rng, data):
@@ -157,4 +178,33 @@ ASSIGNMENT = Assignment(
     ),
     notebook_timeout=60.0,
     cell_timeout=20.0,
+)
+
+
+def _score_mnist(ctx: ScoreContext) -> Verdict:
+    labels = ctx.data.mnist_test_labels
+    pred = ctx.require("pred", shape=labels.shape, kind="i")
+    acc = float(np.mean(pred == labels))
+    if acc >= 0.9:
+        return Verdict.ok(error=1 - acc, tolerance=0.1)
+    return Verdict.fail(f"正解率 {acc:.3f}", f"accuracy {acc:.3f}", error=1 - acc, tolerance=0.1)
+
+
+MNIST_ASSIGNMENT = Assignment(
+    id="tiny_mnist",
+    title={"ja": "ミニ課題 (MNIST)", "en": "Tiny assignment (MNIST)"},
+    items=ASSIGNMENT.items
+    + (
+        Item(
+            "tiny_mnist",
+            {"ja": "MNIST 予測", "en": "MNIST predictions"},
+            3.0,
+            'out["pred"] = np.asarray(predict(MNIST_PROBE_X), dtype=np.int64)',
+            lambda rng, data: {},
+            _score_mnist,
+        ),
+    ),
+    notebook_timeout=60.0,
+    cell_timeout=20.0,
+    uses_mnist=True,
 )
