@@ -171,6 +171,14 @@ def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _Jo
 
 
 def _cleanup_job(job: _JobPaths, keep: bool) -> None:
+    """Unmount the job tmpfs; with ``keep`` copy what the trusted side wrote (``in/``) first.
+
+    Nothing of ``out/`` is copied as files (it is sandbox-controlled); the executed notebook
+    and the result were already read safely and are written by ``grade_notebook``.
+    """
+    if keep and (job.box / "in").is_dir():
+        shutil.rmtree(job.root / "in", ignore_errors=True)
+        shutil.copytree(job.box / "in", job.root / "in", symlinks=True)
     if job.mounted:
         sandbox.unmount(job.box)
     if not keep:
@@ -277,6 +285,10 @@ def grade_notebook(
         timings["cleanup"] = time.monotonic() - t
     timings["total"] = time.monotonic() - t_start
     result.timings = timings
+    if workdir is not None:
+        (job.root / "result.json").write_text(json.dumps(result.to_dict(), ensure_ascii=False))
+        if result.executed_notebook:
+            (job.root / "executed.ipynb").write_text(result.executed_notebook, encoding="utf-8")
     return result
 
 

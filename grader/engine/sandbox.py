@@ -440,6 +440,7 @@ def bwrap_command(
     if not root:
         a += ["--unshare-user"]
     a += ["--ro-bind", "/usr", "/usr"] + _symlink_args()
+    a += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC_FILES:
         a += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     a += ["--proc", "/proc", "--dev", "/dev"]

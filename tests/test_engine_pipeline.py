@@ -1,0 +1,194 @@
+"""grade_notebook end to end on the tiny assignment, the CLI, reports and exports (sandboxed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from adversarial import tiny
+
+from grader.cli import main as cli_main
+from grader.engine import exports, pipeline, sandbox
+from grader.engine.limits import Limits
+from grader.engine.mnist_sandbox import N_TRAIN, sandbox_mnist_path
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here"),
+]
+LIMITS = Limits(notebook_timeout=60, cell_timeout=20)
+
+
+@pytest.fixture(scope="module")
+def slot() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 50 + int(worker[2:] or 0)
+
+
+def grade(nb, slot, **kw):
+    return pipeline.grade_notebook(
+        tiny.ID,
+        tiny.to_bytes(nb),
+        slot=slot,
+        assignment=tiny.ASSIGNMENT,
+        released=tiny.released(),
+        limits=LIMITS,
+        **kw,
+    )
+
+
+def test_solution_full_marks_blank_zero_and_deterministic(slot):
+    first = grade(tiny.notebook(True), slot)
+    again = grade(tiny.notebook(True), slot)
+    blank = grade(tiny.notebook(False), slot)
+    assert first.status == again.status == "graded"
+    assert first.score == again.score == first.max_score == 3.0
+    assert [i.points for i in first.items] == [i.points for i in again.items]
+    assert blank.score == 0.0
+    assert all("NotImplementedError" in i.message["en"] for i in blank.items)
+    d = first.to_dict()
+    assert d["sandbox_mode"] == "bwrap" and d["status"] == "graded"
+    assert {"validate", "sandbox", "score", "total"} <= set(d["timings"])
+    json.dumps(d)  # JSON-able
+
+
+def test_partial_credit_and_messages(slot):
+    wrong = tiny.SOFTMAX_SOLUTION.replace("e / e.sum", "e / 2 / e.sum")
+    nb = tiny.notebook(True)
+    nb.cells[2].source = wrong
+    res = grade(nb, slot)
+    by_id = {i.id: i for i in res.items}
+    assert not by_id["tiny_softmax"].passed and by_id["tiny_softmax"].error > 0.1
+    assert by_id["tiny_softmax"].tolerance == 1e-10
+    assert by_id["tiny_triple"].passed
+    assert res.score == 2.0
+
+
+def test_edited_locked_cell_is_restored(slot):
+    nb = tiny.notebook(True)
+    nb.cells[1].source = "raise SystemExit('no set-up for you')"
+    res = grade(nb, slot)
+    assert res.score == 3.0 and res.restored_cells == ["tiny_setup"]
+
+
+def test_rejected_upload_never_raises(slot):
+    res = pipeline.grade_notebook(
+        tiny.ID, b"not a notebook", assignment=tiny.ASSIGNMENT, released=tiny.released(), slot=slot
+    )
+    assert res.status == "rejected" and "JSON" in res.error
+    unknown = pipeline.grade_notebook("no_such_assignment", b"{}", slot=slot)
+    assert unknown.status == "rejected" and "no_such_assignment" in unknown.error
+
+
+def test_workdir_is_kept_for_inspection(slot, tmp_path):
+    res = grade(tiny.notebook(True), slot, workdir=tmp_path / "job")
+    assert res.score == 3.0
+    job = tmp_path / "job"
+    assert (job / "in" / "notebook.ipynb").is_file() and (job / "in" / "inputs.npz").is_file()
+    assert json.loads((job / "result.json").read_text())["score"] == 3.0
+    assert "cells" in json.loads((job / "executed.ipynb").read_text())
+    assert str(tmp_path / "job") not in Path("/proc/mounts").read_text()
+
+
+def test_feedback_html_is_self_contained_and_escaped(slot):
+    nb = tiny.notebook(False)
+    nb.cells.append(
+        __import__("nbformat").v4.new_code_cell(
+            "from IPython.display import HTML, display\n"
+            "display(HTML('<script>alert(1)</script>'))\nprint('<b>shown as text</b>')"
+        )
+    )
+    res = grade(nb, slot)
+    page = res.feedback_html()
+    assert "Content-Security-Policy" in page and "<script>alert" not in page
+    assert "&lt;b&gt;shown as text&lt;/b&gt;" in page
+    assert "tiny_softmax" in page and "NotImplementedError" in page
+    assert "0 / 1" in page or "0 / 1" in page.replace("\u00a0", " ")
+
+
+def test_exports_formats(slot):
+    d = grade(tiny.notebook(True), slot).to_dict()
+    gs = exports.gradescope(d, "en")
+    assert gs["score"] == 3.0 and [t["status"] for t in gs["tests"]] == ["passed", "passed"]
+    pl = exports.prairielearn(d, "en")
+    assert pl["score"] == 1.0 and pl["gradable"] and pl["tests"][1]["max_points"] == 2.0
+
+
+def test_sandbox_mnist_file_has_no_test_labels():
+    path = sandbox_mnist_path()
+    labels = pipeline._trusted_data().mnist_test_labels
+    with np.load(path, allow_pickle=False) as z:
+        assert set(z.files) == {"x_train", "y_train", "x_test", "y_test", "__split__", "x_probe"}
+        assert len(z["x_train"]) == N_TRAIN and len(z["x_test"]) == 10_000
+        assert z["x_probe"].shape == (10_000, 28, 28)
+        for k in z.files:
+            a = z[k]
+            assert not (a.shape == labels.shape and np.array_equal(a, labels)), k
+
+
+def test_cli_grade_writes_results_and_exports(tmp_path, monkeypatch, capsys):
+    from grader.specs import MODULES
+
+    if "3-1-2_softmax_with_loss" not in MODULES:
+        pytest.skip("3-1-2 spec missing")
+    repo = Path(pipeline.__file__).resolve().parents[2]
+    src = repo / "solutions" / "3-1-2_softmax_with_loss.ipynb"
+    if not src.is_file() or not (repo / "assignments" / src.name).is_file():
+        pytest.skip("3-1-2 notebooks missing")
+    sub = tmp_path / "student-3-1-2_softmax_with_loss.ipynb"
+    sub.write_bytes(src.read_bytes())
+    out = tmp_path / "out"
+    rc = cli_main(
+        [
+            "grade",
+            str(sub),
+            "--out",
+            str(out),
+            "--gradescope",
+            str(tmp_path / "gs.json"),
+            "--prairielearn",
+            str(tmp_path / "pl"),
+            "--lang",
+            "en",
+        ]
+    )
+    assert rc == 0
+    result = json.loads((out / f"{sub.stem}.result.json").read_text())
+    assert result["assignment"] == "3-1-2_softmax_with_loss"  # inferred from the file name
+    assert result["score"] == result["max_score"] > 0
+    assert (out / f"{sub.stem}.feedback.html").read_text().startswith("<!DOCTYPE html>")
+    assert json.loads((tmp_path / "gs.json").read_text())["score"] == result["score"]
+    assert json.loads((tmp_path / "pl" / "results.json").read_text())["score"] == 1.0
+    assert "graded" in capsys.readouterr().out
+
+
+def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
+    assert cli_main(["grade", str(tmp_path / "missing.ipynb")]) == 2
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{}")
+    assert cli_main(["grade", str(bad), "--assignment", "nope"]) == 2
+    # sandbox unavailable and no opt-in: exit 3 before running anything
+    monkeypatch.setattr(pipeline.sandbox, "bwrap_usable", lambda: (False, "test: no bwrap"))
+    assert cli_main(["grade", str(bad), "--assignment", "3-1-2_softmax_with_loss"]) == 3
+    assert "--allow-unsandboxed" in capsys.readouterr().err
+    # a rejected notebook: exit 1
+    monkeypatch.undo()
+    assert (
+        cli_main(
+            [
+                "grade",
+                str(bad),
+                "--assignment",
+                "3-1-2_softmax_with_loss",
+                "--out",
+                str(tmp_path),
+                "--no-html",
+            ]
+        )
+        == 1
+    )
+    res = json.loads((tmp_path / "bad.result.json").read_text())
+    assert res["status"] == "rejected"

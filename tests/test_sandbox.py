@@ -1,0 +1,117 @@
+"""What code inside the sandbox sees: uid, capabilities, filesystem, network, environment."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from adversarial import tiny
+
+from grader.engine import pipeline, sandbox
+from grader.engine.limits import Limits, slot_uid
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here"),
+]
+
+PROBE_FACTS = r"""
+import json, os, socket, sys
+def _status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return line.split()[1:]
+def _net():
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=1)
+        return "open"
+    except OSError as e:
+        return type(e).__name__
+facts = {
+    "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+    "cap_eff": _status("CapEff")[0], "cap_bnd": _status("CapBnd")[0],
+    "no_new_privs": _status("NoNewPrivs")[0],
+    "root": sorted(os.listdir("/")), "etc": sorted(os.listdir("/etc")),
+    "env": sorted(os.environ), "hostname": socket.gethostname(), "net": _net(),
+    "ifaces": [l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]],
+    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "grader_pkg": sorted(os.listdir(os.path.dirname(__import__("grader").__file__))),
+    "shadow": os.path.exists("/etc/shadow"), "repo": os.path.exists("/work/main/reference"),
+    "home_root": sorted(os.listdir("/root")),
+}
+print("FACTS=" + json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def facts():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    slot = 60 + int(worker[2:] or 0)
+    res = pipeline.grade_notebook(
+        tiny.ID,
+        tiny.to_bytes(tiny.notebook(True, extra=[PROBE_FACTS])),
+        slot=slot,
+        assignment=tiny.ASSIGNMENT,
+        released=tiny.released(),
+        limits=Limits(notebook_timeout=60, cell_timeout=20),
+    )
+    assert res.status == "graded" and res.score == 3.0
+    nb = json.loads(res.executed_notebook)
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if text.startswith("FACTS="):
+                return slot, json.loads(text[len("FACTS=") :])
+    raise AssertionError("no facts printed")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uid switching is the root mode")
+def test_runs_as_the_slot_uid_without_capabilities(facts):
+    slot, f = facts
+    assert f["uid"] == f["euid"] == f["gid"] == slot_uid(slot)
+    assert f["groups"] == []
+    assert int(f["cap_eff"], 16) == 0 and int(f["cap_bnd"], 16) == 0
+    assert f["no_new_privs"] == "1"
+
+
+def test_filesystem_is_minimal(facts):
+    _, f = facts
+    assert set(f["root"]) <= {
+        "bin",
+        "lib",
+        "lib64",
+        "sbin",
+        "usr",
+        "etc",
+        "tmp",
+        "proc",
+        "dev",
+        "job",
+        "opt",
+        "root",
+        "work",
+        "data",
+        "lib32",
+        "libx32",
+    }
+    assert not f["shadow"] and not f["repo"]
+    assert set(f["etc"]) <= set(sandbox._ETC_FILES)
+    assert f["grader_pkg"] == ["__init__.py", "student"]  # no engine, specs, service
+    assert f["home_root"] == [".pyenv"] or f["home_root"] == []
+
+
+def test_no_network_and_private_namespaces(facts):
+    _, f = facts
+    assert f["net"] != "open"
+    assert set(f["ifaces"]) <= {"lo"}
+    assert f["hostname"] == "sandbox"
+    assert max(f["pids"]) < 100  # a fresh PID namespace
+
+
+def test_environment_is_cleared(facts):
+    _, f = facts
+    assert "JPY_PARENT_PID" not in f["env"]
+    assert not [k for k in f["env"] if "SECRET" in k or "TOKEN" in k or k.startswith("GRADER_S")]
+    assert {"PATH", "HOME", "PYTHONPATH", "OPENBLAS_NUM_THREADS"} <= set(f["env"])
