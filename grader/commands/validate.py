@@ -31,7 +31,10 @@ def check_one(aid: str, kind: str, path: Path, slot: int, allow: bool) -> tuple[
     """Grade ``path``; ``kind`` "solution" must score full marks, "assignment" zero."""
     from grader.engine.pipeline import grade_notebook, load_released
 
-    released = load_released(aid, path.parent.parent / "assignments")
+    try:
+        released = load_released(aid, path.parent.parent / "assignments")
+    except (OSError, ValueError) as exc:
+        return False, f"released notebook unreadable ({exc}); run `grader build`"
     res = grade_notebook(
         aid, path.read_bytes(), slot=slot, released=released, allow_unsandboxed=allow
     )

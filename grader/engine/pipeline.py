@@ -377,6 +377,12 @@ def _execute_and_score(
     }
     result.executed_notebook = _read_executed(job.job_out)
     reason = _why_not_run(result.run_state)
+    setup_error = _read_setup_error(job.job_out)
+    if setup_error:
+        reason = {
+            "ja": f"採点用コードの準備に失敗しました: {setup_error}",
+            "en": f"The grading probe could not start: {setup_error}",
+        }
     for index, item in enumerate(spec.items):
         outs = read_item_outputs(job.job_out, index)
         result.items.append(_score_item(item, index, inputs[index], outs, data, reason, result))
@@ -397,6 +403,27 @@ def _read_status(out_dir: Path) -> dict:
         return {}
     finally:
         os.close(fd)
+
+
+def _read_setup_error(out_dir: Path) -> str | None:
+    """The probe's own start-up error (e.g. the notebook deleted numpy), if any."""
+    from grader.engine.outputs import read_text
+
+    try:
+        out = open_dir(out_dir)
+    except UnsafeOutput:
+        return None
+    try:
+        probe = open_dir(Path("probe"), dir_fd=out)
+    except UnsafeOutput:
+        return None
+    finally:
+        os.close(out)
+    try:
+        text = read_text(probe, "setup_error.txt", 2000)
+        return text.strip() if text else None
+    finally:
+        os.close(probe)
 
 
 def _read_executed(out_dir: Path) -> str | None:

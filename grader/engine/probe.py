@@ -66,13 +66,20 @@ _PROBE_TEMPLATE = """\
 def __grader_probe__():
     import os as _os
     import traceback as _tb
-    import numpy as _np
 
-    _g = globals()
-    _z = _np.load({inputs!r}, allow_pickle=False)
-    _all = {{_k: _z[_k] for _k in _z.files}}
-    _z.close()
+    try:
+        import numpy as _np
+
+        _g = globals()
+        _z = _np.load({inputs!r}, allow_pickle=False)
+        _all = {{_k: _z[_k] for _k in _z.files}}
+        _z.close()
 {mnist}
+    except BaseException as _e:
+        _os.makedirs({outdir!r}, exist_ok=True)
+        with open(_os.path.join({outdir!r}, "setup_error.txt"), "w", encoding="utf-8") as _f:
+            _f.write((type(_e).__name__ + ": " + str(_e))[:{cap}])
+        raise
     for _i, _id, _src in {items!r}:
         _d = _os.path.join({outdir!r}, str(_i))
         try:
@@ -106,9 +113,10 @@ del __grader_probe__
 """
 
 _MNIST_LINES = """\
-    _m = _np.load({mnist!r}, allow_pickle=False)
-    _g["MNIST_PROBE_X"] = _m["x_probe"].reshape(-1, 784).astype(_np.float32) / _np.float32(255.0)
-    _m.close()
+        _m = _np.load({mnist!r}, allow_pickle=False)
+        _x = _m["x_probe"].reshape(-1, 784).astype(_np.float32) / _np.float32(255.0)
+        _g["MNIST_PROBE_X"] = _x
+        _m.close()
 """
 
 
