@@ -61,6 +61,14 @@ class BNSwappedMomentum(BatchNormalization):
         return super().forward(x, train_flg)
 
 
+class BNStartsFromFirstBatch(BatchNormalization):
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = x.mean(axis=0)
+            self.running_var = x.var(axis=0)
+        return super().forward(x, train_flg)
+
+
 class BNBatchStatsAtInference(BatchNormalization):
     def forward(self, x, train_flg=True):
         return super().forward(x, True)
@@ -142,8 +150,13 @@ def test_batchnorm_swapped_momentum_gets_the_hint(capsys):
     assert "swapped" in out
 
 
+def test_batchnorm_running_stats_must_start_from_zeros(capsys):
+    out = _report("batchnorm_running_stats", capsys, BatchNormalization=BNStartsFromFirstBatch)
+    assert "np.zeros(K)" in out
+
+
 def test_batchnorm_batch_stats_at_inference_fails(capsys):
-    out = _report("batchnorm_running_stats", capsys, BatchNormalization=BNBatchStatsAtInference)
+    out = _report("batchnorm_forward", capsys, BatchNormalization=BNBatchStatsAtInference)
     assert "train_flg=False" in out
 
 

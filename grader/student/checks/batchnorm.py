@@ -108,6 +108,7 @@ def check_forward(ctx: CheckContext) -> None:
             "Mean and variance are per feature (per column, axis=0). Did you use axis=1?",
         ),
     )
+    _check_inference(ctx, gamma, beta)
 
 
 def _naive_dx(x, gamma, dout, variant: str) -> np.ndarray:
@@ -240,7 +241,40 @@ def check_running_stats(ctx: CheckContext) -> None:
         else ctx.t("running_var でも momentum が逆です。", "momentum is swapped in running_var."),
     )
 
-    # Inference: normalise with the running statistics, and leave them unchanged.
+    # running_mean=None (the default): the statistics start from zeros.
+    layer = _make(ctx, gamma, beta, momentum=momentum)
+    exp_mean, exp_var = np.zeros(K), np.zeros(K)
+    for batch in (x, x2):
+        layer.forward(batch.copy(), train_flg=True)
+        exp_mean = momentum * exp_mean + (1 - momentum) * batch.mean(axis=0)
+        exp_var = momentum * exp_var + (1 - momentum) * batch.var(axis=0)
+    got = np.concatenate(
+        [
+            np.asarray(getattr(layer, "running_mean", np.nan), dtype=np.float64).ravel(),
+            np.asarray(getattr(layer, "running_var", np.nan), dtype=np.float64).ravel(),
+        ]
+    )
+    ctx.expect_close(
+        ctx.t(
+            "running_mean=None のときは 0 から始めて更新",
+            "running_mean=None starts from zeros and is updated",
+        ),
+        rel_error(got, np.concatenate([exp_mean, exp_var])),
+        1e-8,
+        ctx.t(
+            "running_mean, running_var が None なら、最初の forward で np.zeros(K) にしてから"
+            "更新します。",
+            "When running_mean and running_var are None, set them to np.zeros(K) in the first "
+            "forward, then update them.",
+        ),
+    )
+
+
+def _check_inference(ctx: CheckContext, gamma, beta) -> None:
+    """Inference normalises with the running statistics and leaves them unchanged."""
+    rng = np.random.default_rng(4)
+    run_mean0, run_var0 = rng.normal(size=K), rng.uniform(0.5, 2.0, size=K)
+    momentum = 0.8
     test_x = _inputs(5)["x"][:3]
     layer = _make(
         ctx,
