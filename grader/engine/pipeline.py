@@ -354,6 +354,8 @@ def _execute_and_score(
         job.box, limits, slot, env, mnist_host, mode, tag=f"{os.getpid()}-{slot}-{seed % 10**8}"
     )
     timings["sandbox"] = time.monotonic() - t
+    if run.cpu_seconds is not None:
+        timings["sandbox.cpu"] = run.cpu_seconds
     if run.cgroup_note:
         result.log.append(f"memory limit not enforced: {run.cgroup_note}")
     if run.killed_by_wall_clock:

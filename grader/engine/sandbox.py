@@ -133,6 +133,10 @@ def staged_root() -> Path:
     }
     (kdir / "kernel.json").write_text(json.dumps(spec, indent=1))
     (tmp / "empty").write_text("")
+    # The sandbox cannot write bytecode (read-only, PYTHONDONTWRITEBYTECODE): compile it here.
+    import compileall
+
+    compileall.compile_dir(tmp / "pkg", quiet=1)
     for p in [tmp, *tmp.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     try:
@@ -186,6 +190,21 @@ class Cgroup:
     dirs: list[Path] = field(default_factory=list)
     version: int = 0
     memory_dir: Path | None = None
+    cpu_dir: Path | None = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by everything in the job's cgroup (user + system)."""
+        if self.cpu_dir is None:
+            return None
+        try:
+            if self.version == 2:
+                for line in (self.cpu_dir / "cpu.stat").read_text().splitlines():
+                    if line.startswith("usage_usec"):
+                        return int(line.split()[1]) / 1e6
+                return None
+            return int((self.cpu_dir / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
 
     @property
     def active(self) -> bool:
@@ -274,7 +293,7 @@ def make_cgroup(limits: Limits, tag: str) -> tuple[Cgroup, str]:
                 if (d / "pids.max").exists():
                     (d / "pids.max").write_text(str(limits.nproc))
                 cg.procs_files.append(d / "cgroup.procs")
-                cg.version, cg.memory_dir = 2, d
+                cg.version, cg.memory_dir, cg.cpu_dir = 2, d, d
                 return cg, ""
             except OSError as exc:
                 cg.remove()
@@ -298,6 +317,16 @@ def make_cgroup(limits: Limits, tag: str) -> tuple[Cgroup, str]:
                     pass
             cg.procs_files.append(d / "cgroup.procs")
             cg.version, cg.memory_dir = 1, d
+            acct = root / "cpuacct"
+            if (acct / "cpuacct.usage").exists():
+                try:
+                    ad = acct / own.get("cpuacct", "/").lstrip("/") / name
+                    ad.mkdir()
+                    cg.dirs.append(ad)
+                    cg.procs_files.append(ad / "cgroup.procs")
+                    cg.cpu_dir = ad
+                except OSError:
+                    pass
             pids = root / "pids"
             if (pids / "cgroup.procs").exists():
                 try:
@@ -361,6 +390,7 @@ class SandboxRun:
     killed_by_wall_clock: bool
     oom_killed: bool
     peak_memory: int | None
+    cpu_seconds: float | None
     cgroup_note: str
     log_tail: str
 
@@ -539,6 +569,7 @@ def run_sandboxed(
     _killpg(proc.pid)  # stragglers of the group (limits-only mode)
     oom = cg.oom_killed()
     peak = cg.peak_memory()
+    cpu = cg.cpu_seconds()
     cg.remove()
     return SandboxRun(
         mode=mode,
@@ -547,6 +578,7 @@ def run_sandboxed(
         killed_by_wall_clock=killed,
         oom_killed=oom,
         peak_memory=peak,
+        cpu_seconds=cpu,
         cgroup_note=cg_note,
         log_tail=_tail(log_path, 4000),
     )
