@@ -117,6 +117,8 @@ class _LayeredNet:
         else:
             first.backward(dout)
         grads = {key: getattr(self.layers[name], attr) for key, name, attr in self._grad_map}
+        if not (self.weight_decay_lambda or self.l1_lambda):
+            return grads
         for key in weight_keys(self.params):
             W = self.params[key]
             if self.weight_decay_lambda:
