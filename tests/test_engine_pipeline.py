@@ -192,3 +192,23 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     )
     res = json.loads((tmp_path / "bad.result.json").read_text())
     assert res["status"] == "rejected"
+
+
+def test_limits_only_mode_needs_opt_in_and_says_so(slot, monkeypatch):
+    monkeypatch.setattr(pipeline.sandbox, "bwrap_usable", lambda: (False, "test: no bwrap"))
+    monkeypatch.delenv("GRADER_ALLOW_UNSANDBOXED", raising=False)
+    refused = grade(tiny.notebook(True), slot)
+    assert refused.status == "error" and "--allow-unsandboxed" in refused.error
+    res = grade(tiny.notebook(True), slot, allow_unsandboxed=True)
+    assert res.status == "graded" and res.score == 3.0
+    assert res.sandbox_mode == "limits-only"
+    assert any("WARNING" in line and "limits only" in line for line in res.log)
+    assert "WITHOUT the sandbox" in res.feedback_html()
+
+
+def test_output_names_do_not_clash(tmp_path):
+    from grader.commands.grade import output_names
+
+    a, b = tmp_path / "x" / "nb.ipynb", tmp_path / "y" / "nb.ipynb"
+    assert output_names([a, b], shared_out=True) == {a: "nb", b: "nb-2"}
+    assert output_names([a, b], shared_out=False) == {a: "nb", b: "nb"}

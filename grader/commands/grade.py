@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -125,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
     jobs = max(1, min(jobs, len(args.notebooks)))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+    if not args.no_html:
+        # The trusted process mostly waits on sandboxes: load nbconvert meanwhile.
+        from grader.engine.report import warm_up
+
+        threading.Thread(target=warm_up, daemon=True).start()
     outcomes = grade_many(args, ids, jobs)
     print_summary(outcomes)
     write_exports(args, outcomes)
@@ -140,6 +146,7 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
     slots: queue.Queue[int] = queue.Queue()
     for s in range(jobs):
         slots.put(s)
+    names = output_names(args.notebooks, args.out is not None)
 
     def one(path: Path) -> dict:
         data = path.read_bytes()
@@ -166,7 +173,7 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
         finally:
             slots.put(slot)
         out_dir = args.out or path.parent
-        name = path.name[: -len(".ipynb")] if path.name.endswith(".ipynb") else path.name
+        name = names[path]
         d = res.to_dict()
         (out_dir / f"{name}.result.json").write_text(
             json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -188,6 +195,18 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
     order = {p: i for i, p in enumerate(args.notebooks)}
     outcomes.sort(key=lambda o: order[o["path"]])
     return outcomes
+
+
+def output_names(paths: list[Path], shared_out: bool) -> dict[Path, str]:
+    """``<stem>`` per notebook; with one shared --out folder, clashing stems get ``-2``, ``-3``."""
+    names: dict[Path, str] = {}
+    used: dict[tuple[Path | None, str], int] = {}
+    for p in paths:
+        stem = p.name[: -len(".ipynb")] if p.name.endswith(".ipynb") else p.name
+        key = (None if shared_out else p.parent.resolve(), stem)
+        used[key] = used.get(key, 0) + 1
+        names[p] = stem if used[key] == 1 else f"{stem}-{used[key]}"
+    return names
 
 
 def print_summary(outcomes: list[dict]) -> None:

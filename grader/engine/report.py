@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -95,12 +96,26 @@ def _safe_notebook(nb_json: str):
     return nb
 
 
+_exporter = None
+_exporter_lock = threading.Lock()
+
+
+def warm_up() -> None:
+    """Import nbconvert and load the template once (call early, e.g. in a thread)."""
+    global _exporter
+    with _exporter_lock:
+        if _exporter is None:
+            from nbconvert import HTMLExporter
+
+            _exporter = HTMLExporter(template_name="basic", sanitize_html=True)
+
+
 def render_notebook(nb_json: str) -> str:
     """The executed notebook as an HTML fragment (nbconvert ``HTMLExporter``, sanitised)."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(template_name="basic", sanitize_html=True)
-    body, _ = exporter.from_notebook_node(_safe_notebook(nb_json))
+    warm_up()
+    nb = _safe_notebook(nb_json)
+    with _exporter_lock:  # one exporter (templates loaded once), used by one thread at a time
+        body, _ = _exporter.from_notebook_node(nb)
     return body
 
 
