@@ -32,12 +32,8 @@ KERNEL_ARGS = [
 ]
 
 
-def prelaunch_kernel(cfg: dict) -> tuple[subprocess.Popen, str]:
-    """Start the kernel before importing nbclient (the two imports then overlap).
-
-    Writes a connection file with free loopback ports and a fresh key; nbclient's kernel
-    manager adopts the process later (``AdoptingKernelManager``).
-    """
+def connection_file(cfg: dict) -> str:
+    """Write a connection file with free loopback ports and a fresh key; its path."""
     runtime = os.environ.get("JUPYTER_RUNTIME_DIR") or os.path.join(cfg["workdir"], ".rt")
     os.makedirs(runtime, exist_ok=True)
     ports = []
@@ -65,8 +61,81 @@ def prelaunch_kernel(cfg: dict) -> tuple[subprocess.Popen, str]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(conn, f)
-    argv = [a.replace("{connection_file}", path) for a in cfg["kernel_argv"]] + KERNEL_ARGS
+    return path
+
+
+class ForkedKernel:
+    """The little of ``subprocess.Popen`` that jupyter_client's provisioner uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
+    """Start the kernel early, so its start-up overlaps the runner's own imports.
+
+    "fork" mode (default): import what runner and kernel share (jupyter_client, zmq,
+    tornado, traitlets), then fork; the child becomes the IPython kernel without paying for
+    those imports again. No thread and no zmq context exist yet, so the fork is clean.
+    "exec" mode: a separate ``python -m ipykernel_launcher`` process.
+    nbclient's kernel manager adopts the process (``AdoptingKernelManager``).
+    """
+    path = connection_file(cfg)
+    args = ["-f", path, *KERNEL_ARGS]
     os.makedirs(cfg["workdir"], exist_ok=True)
+    if cfg.get("kernel_launch", "fork") == "fork":
+        import jupyter_client.session  # noqa: F401  (shared with the kernel)
+        import tornado.ioloop  # noqa: F401
+        import zmq.asyncio  # noqa: F401
+
+        pid = os.fork()
+        if pid == 0:  # the kernel
+            code = 1
+            try:
+                os.setsid()
+                os.chdir(cfg["workdir"])
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                sys.argv = ["ipykernel_launcher", *args]
+                sys.path[0] = ""
+                from ipykernel import kernelapp
+
+                kernelapp.launch_new_instance()
+                code = 0
+            finally:
+                os._exit(code)
+        return ForkedKernel(pid), path
+    argv = [a.replace("{connection_file}", path) for a in cfg["kernel_argv"]] + KERNEL_ARGS
     proc = subprocess.Popen(
         argv, cwd=cfg["workdir"], stdin=subprocess.DEVNULL, start_new_session=True
     )
@@ -78,7 +147,7 @@ with open(sys.argv[1], encoding="utf-8") as _f:
 for _d in ("HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
     if os.environ.get(_d):
         os.makedirs(os.environ[_d], exist_ok=True)
-PRE_KERNEL = prelaunch_kernel(CFG)
+PRE_KERNEL = launch_kernel(CFG)
 
 import nbformat  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
