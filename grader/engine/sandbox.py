@@ -154,7 +154,7 @@ def bwrap_usable() -> tuple[bool, str]:
     """Whether a minimal bwrap sandbox starts here (cached), and why not."""
     if not Path(BWRAP).exists():
         return False, "bubblewrap (bwrap) is not installed"
-    cmd = [BWRAP, "--ro-bind", "/usr", "/usr", "--unshare-pid", "--unshare-net"]
+    cmd = [BWRAP, "--ro-bind", "/usr", "/usr", "--unshare-pid", "--unshare-net", "--unshare-cgroup"]
     cmd += _symlink_args()
     if os.geteuid() != 0:
         cmd += ["--unshare-user"]
@@ -464,7 +464,7 @@ def bwrap_command(
     stage = staged_root()
     a = [BWRAP]
     a += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-    a += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
+    a += ["--unshare-cgroup", "--die-with-parent", "--new-session", "--clearenv"]
     a += ["--hostname", "sandbox"]
     root = os.geteuid() == 0
     if not root:
