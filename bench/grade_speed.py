@@ -71,6 +71,7 @@ def phase_means(out: Path) -> dict[str, float]:
 
 def print_phases(means: dict[str, float]) -> None:
     order = [
+        "load",
         "validate",
         "restore",
         "prepare",
@@ -86,6 +87,7 @@ def print_phases(means: dict[str, float]) -> None:
         "total",
     ]
     notes = {
+        "load": "spec + released notebook (first use in a process)",
         "sandbox": "bwrap start → runner exit, wall",
         "sandbox.runner_import": "runner: python + nbclient imports (kernel starts meanwhile)",
         "sandbox.kernel_start": "waiting for the kernel after the runner's imports",

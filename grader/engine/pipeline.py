@@ -237,6 +237,7 @@ def grade_notebook(
                 f"The released notebook {assignment_id}.ipynb cannot be read "
                 f"(server configuration): {exc}",
             )
+    timings["load"] = time.monotonic() - t_start  # spec + released notebook (cached after)
     # 1. validate
     t = time.monotonic()
     try:
