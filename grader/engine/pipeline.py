@@ -72,9 +72,12 @@ def _get_spec(assignment_id: str) -> Assignment | None:
 
 @lru_cache(maxsize=64)
 def _released_cached(path: str, mtime_ns: int) -> Any:
+    # Our own generated file (checked by `grader build`): no second schema validation here.
     import nbformat
+    from nbformat.v4.rwbase import rejoin_lines
 
-    return nbformat.read(path, as_version=4)
+    with open(path, encoding="utf-8") as f:
+        return rejoin_lines(nbformat.from_dict(json.load(f)))
 
 
 def load_released(assignment_id: str, directory: Path | None = None) -> Any:
