@@ -41,6 +41,13 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.passed
 
+    def __repr__(self) -> str:
+        return f"<self-check {self.item_id}: {'PASS' if self.passed else 'FAIL'}>"
+
+    def _ipython_display_(self) -> None:
+        # ``check(...)`` is the last line of its cell; the printed report already says it all.
+        pass
+
 
 class CheckContext:
     """What a self-check function receives: the student's objects and a way to report."""
