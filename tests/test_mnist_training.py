@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from grader import cli
 from grader.student import mnist
 from reference.networks import MultiLayerNet
 from reference.optimizers import SGD
@@ -29,3 +30,13 @@ def test_one_epoch_reaches_90_percent(monkeypatch):
     # below 0.90: a sign error or a missing 1/N diverges to chance (~0.10), and training only
     # the last layer (what a backward that loses the gradient below it gives) reaches 0.81.
     assert trainer.test_acc_list[-1] >= 0.90
+
+
+@pytest.mark.skipif(not SHARED, reason="no ../shared/data/mnist.npz next to the checkout")
+def test_grader_demo_runs(monkeypatch, capsys):
+    monkeypatch.setenv("DL_COURSE_MNIST", str(SHARED[0]))
+    assert cli.main(["demo", "--samples", "5000", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    acc = float(out.split("test accuracy ")[1].split("%")[0]) / 100
+    assert 0.7 <= acc <= 1.0  # 5000 images, one epoch: 0.83 measured; chance is 0.1
+    assert cli.main(["demo", "--samples", "1"]) == 2
