@@ -380,6 +380,7 @@ def _execute_and_score(
         "killed_by_wall_clock": run.killed_by_wall_clock,
         "oom_killed": run.oom_killed,
         "returncode": run.returncode,
+        "peak_memory_mb": round(run.peak_memory / 2**20, 1) if run.peak_memory else None,
     }
     result.executed_notebook = _read_executed(job.job_out)
     reason = _why_not_run(result.run_state)

@@ -118,7 +118,12 @@ def _label_hashes() -> set[str]:
 def _extra_checks(name: str, res, text: str, ctx: Ctx) -> None:
     run = res.run_state
     if name == "memory_bomb":
-        assert run["oom_killed"] or run["state"] == "kernel_died", run
+        # The cgroup caps memory; the kernel is OOM-killed, or stalls in reclaim until the
+        # cell timeout stops the run. Either way the probe never runs and memory stayed capped.
+        assert run["oom_killed"] or run["state"] == "kernel_died" or run["stopped"], run
+        if run["peak_memory_mb"] is not None:
+            assert run["peak_memory_mb"] <= LIMITS.memory_bytes / MB + 1, run
+        assert not any(i.probe_error for i in res.items)
     elif name == "infinite_loop":
         # the interrupt worked, so the probe still ran and recorded the blank's errors
         assert all("NotImplementedError" in (i.probe_error or "") for i in res.items)
@@ -136,6 +141,7 @@ def _extra_checks(name: str, res, text: str, ctx: Ctx) -> None:
             assert wrote[0] <= cap + 8 * MB, wrote
     elif name in ("os_exit",):
         assert run["state"] == "kernel_died", run
+        assert not any(i.probe_error for i in res.items)
     elif name in ("kill_parent", "planted_symlinks"):
         assert run["state"] == "no report", run
     elif name == "test_labels":
