@@ -101,6 +101,16 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+def prefer_oom_kill() -> None:
+    """Make this process the OOM killer's first choice in the job's cgroup (raising the
+    score needs no privilege), so that the runner survives to write the partial notebook."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
 def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
     """Start the kernel early, so its start-up overlaps the runner's own imports.
 
@@ -123,6 +133,7 @@ def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
             code = 1
             try:
                 os.setsid()
+                prefer_oom_kill()
                 os.chdir(cfg["workdir"])
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
@@ -137,7 +148,11 @@ def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
         return ForkedKernel(pid), path
     argv = [a.replace("{connection_file}", path) for a in cfg["kernel_argv"]] + KERNEL_ARGS
     proc = subprocess.Popen(
-        argv, cwd=cfg["workdir"], stdin=subprocess.DEVNULL, start_new_session=True
+        argv,
+        cwd=cfg["workdir"],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=prefer_oom_kill,  # no threads exist yet in the runner
     )
     return proc, path
 

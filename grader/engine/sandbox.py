@@ -230,6 +230,9 @@ class Cgroup:
                     line.split()[0] == "oom_kill" and int(line.split()[1]) > 0
                     for line in events.splitlines()
                 )
+            ctl = (self.memory_dir / "memory.oom_control").read_text().split()
+            if "oom_kill" in ctl:
+                return int(ctl[ctl.index("oom_kill") + 1]) > 0
             return int((self.memory_dir / "memory.failcnt").read_text()) > 0
         except (OSError, ValueError, IndexError):
             return False
