@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_files import CANONICAL_FILES, SHARED_README
 
 from grader import cli
 from grader.student import mnist
@@ -29,9 +30,10 @@ from grader.student.mnist import (
     read_npz,
 )
 
-SHARED = [p for p in mnist.shared_folder_candidates() if p.is_file()]
-README = SHARED[0].parent / "README.md" if SHARED else None
-needs_shared = pytest.mark.skipif(not SHARED, reason="no ../shared/data/mnist.npz next to checkout")
+needs_mnist = pytest.mark.skipif(
+    not CANONICAL_FILES,
+    reason="no ../shared/data/mnist.npz and no verified cache (grader data fetch)",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,15 +48,23 @@ def isolated_data(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def raw():
-    if not SHARED:
-        pytest.skip("no shared MNIST")
-    return read_npz(SHARED[0])
+    if not CANONICAL_FILES:
+        pytest.skip("no canonical MNIST file")
+    return read_npz(CANONICAL_FILES[0])
 
 
 def readme_digests() -> dict[str, str]:
-    """The per-array digests as written in shared/data/README.md (not our constants)."""
-    text = README.read_text()
+    """The per-array digests as written in shared/data/README.md (not our constants); our
+    constants only where that README is absent (then ``test_constants_match_the_readme`` skips)."""
+    if SHARED_README is None:
+        return dict(mnist.ARRAY_SHA256)
+    text = SHARED_README.read_text()
     return dict(re.findall(r"^\|\s*(\w+)\s*\|[^|]*\|\s*([0-9a-f]{64})\s*\|", text, re.M))
+
+
+def canonical_source() -> LocalNpzSource:
+    """The shared folder's file when it is next to the checkout, else the verified cache."""
+    return LocalNpzSource("canonical mnist.npz", CANONICAL_FILES)
 
 
 def write_idx_gz(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
@@ -73,14 +83,14 @@ def write_idx_gz(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
 # --------------------------------------------------------------------------- real data
 
 
-@needs_shared
+@pytest.mark.skipif(SHARED_README is None, reason="no ../shared/data/README.md next to checkout")
 def test_constants_match_the_readme():
     assert readme_digests() == mnist.ARRAY_SHA256
 
 
-@needs_shared
-def test_shared_folder_source_fills_the_cache_with_verified_arrays(tmp_path):
-    path = fetch_mnist([mnist.shared_folder_source()], verbose=False)
+@needs_mnist
+def test_local_source_fills_the_cache_with_verified_arrays(tmp_path):
+    path = fetch_mnist([canonical_source()], verbose=False)
     assert path == tmp_path / "cache" / "mnist.npz"
     arrays = read_npz(path)
     want = readme_digests()
@@ -89,9 +99,9 @@ def test_shared_folder_source_fills_the_cache_with_verified_arrays(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["mnist.npz"]
 
 
-@needs_shared
+@needs_mnist
 def test_load_mnist_options(raw):
-    fetch_mnist([mnist.shared_folder_source()], verbose=False)
+    fetch_mnist([canonical_source()], verbose=False)
     (x, t), (xt, tt) = load_mnist()
     assert x.shape == (60000, 784) and x.dtype == np.float32
     assert xt.shape == (10000, 784) and t.shape == (60000,) and tt.shape == (10000,)
@@ -113,7 +123,7 @@ def test_load_mnist_options(raw):
     assert x2.max() == 255
 
 
-@needs_shared
+@needs_mnist
 def test_corrupted_cache_is_rejected_with_a_clear_error(raw, tmp_path):
     bad = dict(raw)
     bad["x_test"] = raw["x_test"].copy()
@@ -188,7 +198,7 @@ def idx_folder(raw, tmp_path_factory):
     return folder, write_idx_gz(folder, raw)
 
 
-@needs_shared
+@needs_mnist
 def test_chain_falls_through_sources_in_order(raw, tmp_path, bad_http_mirror, idx_folder):
     good_dir, good_digests = idx_folder
     log: list[str] = []
@@ -197,7 +207,7 @@ def test_chain_falls_through_sources_in_order(raw, tmp_path, bad_http_mirror, id
         Recorder(LocalNpzSource("missing file", [tmp_path / "nope.npz"]), log),
         Recorder(WrongDataSource(), log),
         Recorder(MirrorSource("file mirror", good_dir.as_uri(), gz_sha256=good_digests), log),
-        Recorder(LocalNpzSource("never reached", SHARED), log),
+        Recorder(LocalNpzSource("never reached", CANONICAL_FILES), log),
     ]
     path = fetch_mnist(sources, verbose=False)
     assert log == ["bad http mirror", "missing file", "wrong data", "file mirror"]
@@ -241,7 +251,7 @@ def test_idx_decoder():
         mnist.decode_idx(data[:-1])
 
 
-@needs_shared
+@needs_mnist
 def test_user_folder_of_idx_files_and_missing_files(tmp_path, idx_folder):
     path = fetch_mnist([UserFileSource(idx_folder[0])], verbose=False)
     assert mnist.array_sha256(read_npz(path)["y_test"]) == mnist.ARRAY_SHA256["y_test"]
@@ -348,11 +358,11 @@ def test_env_file_without_split_marker_must_match_digests(tmp_path, monkeypatch)
 # --------------------------------------------------------------------------- CLI
 
 
-@needs_shared
+@needs_mnist
 def test_cli_fetch_from_verify_and_info(tmp_path, capsys):
     assert cli.main(["data", "verify"]) == 1
     assert "grader data fetch" in capsys.readouterr().err
-    assert cli.main(["data", "fetch", "--from", str(SHARED[0])]) == 0
+    assert cli.main(["data", "fetch", "--from", str(CANONICAL_FILES[0])]) == 0
     assert cli.main(["data", "verify"]) == 0
     out = capsys.readouterr().out
     assert out.count(" OK") == 4 and "verified" in out

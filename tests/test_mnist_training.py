@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mnist_files import CANONICAL_FILES
 
 from grader import cli
 from grader.student import mnist
@@ -13,12 +14,10 @@ from reference.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
-SHARED = [p for p in mnist.shared_folder_candidates() if p.is_file()]
 
-
-@pytest.mark.skipif(not SHARED, reason="no ../shared/data/mnist.npz next to the checkout")
+@pytest.mark.skipif(not CANONICAL_FILES, reason="no canonical MNIST file (grader data fetch)")
 def test_one_epoch_reaches_90_percent(monkeypatch):
-    monkeypatch.setenv("DL_COURSE_MNIST", str(SHARED[0]))  # the canonical file, verified
+    monkeypatch.setenv("DL_COURSE_MNIST", str(CANONICAL_FILES[0]))  # the canonical file, verified
     (x, t), (xt, tt) = mnist.load_mnist()
     net = MultiLayerNet(784, [100], 10, dtype=np.float32, seed=0)
     trainer = Trainer(
@@ -32,9 +31,9 @@ def test_one_epoch_reaches_90_percent(monkeypatch):
     assert trainer.test_acc_list[-1] >= 0.90
 
 
-@pytest.mark.skipif(not SHARED, reason="no ../shared/data/mnist.npz next to the checkout")
+@pytest.mark.skipif(not CANONICAL_FILES, reason="no canonical MNIST file (grader data fetch)")
 def test_grader_demo_runs(monkeypatch, capsys):
-    monkeypatch.setenv("DL_COURSE_MNIST", str(SHARED[0]))
+    monkeypatch.setenv("DL_COURSE_MNIST", str(CANONICAL_FILES[0]))
     assert cli.main(["demo", "--samples", "5000", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     acc = float(out.split("test accuracy ")[1].split("%")[0]) / 100
