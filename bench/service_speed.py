@@ -5,13 +5,16 @@ of queued submissions on N workers, against the engine's own time on the same no
 
 Prints: the engine alone (`grader grade` CLI wall time, and the engine's `timings.total`),
 service latency median / p95 (one submission at a time, status followed with SSE), the
-service's added time per submission (latency − engine total), and throughput.
+service's added time per submission (latency − engine total), where that time goes (median
+per phase, from the timestamps in the database: upload stored, claimed, engine start/end,
+result stored, client notified), the first and a cached feedback download, and throughput.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,6 +57,40 @@ def follow(client: httpx.Client, sid: str) -> str:
         return status
 
 
+PHASES = [
+    ("upload → stored", "t0", "stored"),
+    ("stored → claimed", "stored", "claimed"),
+    ("claimed → engine start", "claimed", "engine_start"),
+    ("engine (grade_notebook wall)", "engine_start", "engine_end"),
+    ("engine end → result stored", "engine_end", "result_stored"),
+    ("result stored → client notified", "result_stored", "notified"),
+]
+
+
+def phase_marks(db: Path, sid: str, t0: float, notified: float) -> dict[str, float]:
+    """UNIX timestamps of one submission's phases (same clock: all on this machine)."""
+    con = sqlite3.connect(db)
+    try:
+        stored, claimed, finished, payload = con.execute(
+            "SELECT s.created_at, j.claimed_at, j.finished_at, r.payload FROM submissions s "
+            "JOIN jobs j ON j.submission_id = s.id JOIN results r ON r.job_id = j.id "
+            "WHERE s.id = ?",
+            (sid,),
+        ).fetchone()
+    finally:
+        con.close()
+    svc = json.loads(payload)["service_timings"]
+    return {
+        "t0": t0,
+        "stored": stored,
+        "claimed": claimed,
+        "engine_start": svc["engine_start"],
+        "engine_end": svc["engine_end"],
+        "result_stored": finished,
+        "notified": notified,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency-n", type=int, default=10)
@@ -89,14 +126,20 @@ def main() -> int:
     with LiveService(home, workers=args.workers) as svc:
         client = httpx.Client(base_url=svc.url, headers=headers, timeout=120)
         follow(client, submit(client, nb))  # warm-up (worker imports, staging)
-        lat, eng = [], []
+        lat, eng, marks = [], [], []
         for _ in range(args.latency_n):
-            t = time.perf_counter()
+            t, t0 = time.perf_counter(), time.time()
             sid = submit(client, nb)
             assert follow(client, sid) == "graded"
             lat.append(time.perf_counter() - t)
+            marks.append(phase_marks(home / "grader.sqlite3", sid, t0, time.time()))
             res = client.get(f"/api/v1/submissions/{sid}").json()["result"]
             eng.append(float(res["timings"]["total"]))
+        fb = []
+        for _ in range(2):  # first download renders and stores the report, the second reads it
+            t = time.perf_counter()
+            client.get(f"/api/v1/submissions/{sid}/feedback").raise_for_status()
+            fb.append(time.perf_counter() - t)
         t = time.perf_counter()
         ids = [submit(client, nb) for _ in range(args.throughput_n)]
         for sid in ids:
@@ -123,6 +166,10 @@ def main() -> int:
         f"service added per submission: median {med_l - med_e:.3f} s "
         f"({100 * (med_l - med_e) / med_e:.1f}% of the engine's time)"
     )
+    print("where the time goes (median over the latency runs):")
+    for name, a, b in PHASES:
+        print(f"  {name:34s} {statistics.median(m[b] - m[a] for m in marks):.3f} s")
+    print(f"feedback report download: first (renders) {fb[0]:.3f} s, then (stored) {fb[1]:.3f} s")
     per_sub = wall * args.workers / args.throughput_n
     print(
         f"throughput: {args.throughput_n} queued in {wall:.1f} s = "

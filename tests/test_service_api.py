@@ -17,6 +17,7 @@ from grader.service.config import ServiceConfig
 from grader.service.exports import NBGRADER_COLUMNS
 from grader.service.grading import engine_grade
 from grader.service.launcher import FAST_ASSIGNMENT, released_env, solution_notebook
+from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
 
 A = FAST_ASSIGNMENT
@@ -240,6 +241,12 @@ def test_health_reports_sandbox_mode(svc):
     assert ready["database"] == "sqlite" and ready["assignments"] >= 1
 
 
+def _stored_feedback(client, submission_id: str) -> str | None:
+    with client.st.sessions() as s:
+        sub = s.get(Submission, submission_id)
+        return s.get(Result, sub.current_result_id).feedback_html
+
+
 @pytest.fixture
 def engine_env(tmp_path, monkeypatch):
     for k, v in released_env(tmp_path / "released").items():
@@ -264,8 +271,14 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     assert {i["id"] for i in r["result"]["items"]} >= {"softmax", "softmax_with_loss_backward"}
     events = svc.get(f"/api/v1/submissions/{good}/events", headers=H(svc, "s1")).text
     assert '"status": "graded"' in events
+    # the report is not built while grading: the first download renders and stores it
+    assert _stored_feedback(svc, good) is None
     fb = svc.get(f"/api/v1/submissions/{good}/feedback", headers=H(svc, "s1"))
     assert fb.status_code == 200 and "sandbox" in fb.headers["content-security-policy"]
+    assert "softmax_with_loss_backward" in fb.text and "executed notebook" in fb.text
+    assert _stored_feedback(svc, good) == fb.text
+    again = svc.get(f"/api/v1/submissions/{good}/feedback", headers=H(svc, "s1"))
+    assert again.text == fb.text
     ex = svc.get(f"/api/v1/submissions/{good}/executed.ipynb", headers=H(svc, "s1"))
     assert ex.status_code == 200 and json.loads(ex.content)["nbformat"] == 4
     r2 = svc.get(f"/api/v1/submissions/{bad}", headers=H(svc, "s2")).json()

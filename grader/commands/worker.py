@@ -22,7 +22,9 @@ def register(subparsers) -> None:
     add_store_options(p)
     p.add_argument("--slot", type=int, default=0, help="engine slot (own uid/threads), default 0")
     p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
-    p.add_argument("--poll-interval", type=float, default=0.1, help="idle poll period, seconds")
+    p.add_argument(
+        "--poll-interval", type=float, default=0.05, help="longest idle poll period, seconds"
+    )
     p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
     p.add_argument(
         "--allow-unsandboxed",

@@ -18,8 +18,10 @@ from sqlalchemy import func, select, text
 from grader import __version__
 from grader.service import auth, exports, schemas
 from grader.service.auth import Principal
+from grader.service.db import reader
 from grader.service.errors import ApiError
-from grader.service.models import Job
+from grader.service.feedback import feedback_for
+from grader.service.models import Job, Submission
 from grader.service.state import AppState
 from grader.service.submissions import (
     create_submission,
@@ -47,6 +49,8 @@ ERRORS = {
 # Feedback reports contain the student's own outputs: show them with no script and an opaque
 # origin so that nothing in a notebook can act with the viewer's session.
 REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+
+STATUS_POLL = 0.05  # seconds between status reads of one event stream
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 health = APIRouter()
@@ -201,18 +205,21 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
         quiet_since = time.monotonic()
         seq = 0
         while not await request.is_disconnected():
-            view = await run_in_threadpool(_view, st, who, submission_id, False)
-            event = {k: view.get(k) for k in ("id", "status", "score", "max_score", "error")}
-            if event != last:
+            # A one-row read without the write lock every STATUS_POLL seconds; the full view
+            # (score, message) is built only when that row changed.
+            mark = await run_in_threadpool(_status_mark, st, submission_id)
+            if mark != last:
+                view = await run_in_threadpool(_view, st, who, submission_id, False)
+                event = {k: view.get(k) for k in ("id", "status", "score", "max_score", "error")}
                 seq += 1
                 yield f"id: {seq}\nevent: status\ndata: {json.dumps(event)}\n\n"
-                last, quiet_since = event, time.monotonic()
+                last, quiet_since = mark, time.monotonic()
                 if event["status"] in ("graded", "failed"):
                     return
             elif time.monotonic() - quiet_since > 15:
                 yield ": keep-alive\n\n"
                 quiet_since = time.monotonic()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(STATUS_POLL)
 
     return StreamingResponse(
         stream(),
@@ -221,16 +228,30 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
     )
 
 
+def _status_mark(st: AppState, submission_id: str) -> tuple | None:
+    with reader(st.engine) as conn:
+        return conn.execute(
+            select(Submission.status, Submission.current_result_id, Submission.error).where(
+                Submission.id == submission_id
+            )
+        ).first()
+
+
 def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str):
     with st.sessions() as s:
         sub = get_visible(s, who, submission_id)
         res = current_result(s, sub)
         if res is None:
             raise ApiError("not_ready")
-        value = res.feedback_html if what == "feedback" else res.executed_notebook
-        if value is None:
-            raise ApiError("no_output", what=what)
-        return sub, value
+        result_id = res.id
+        value = res.executed_notebook if what != "feedback" else res.feedback_html
+    if what == "feedback" and value is None:
+        # First download: render and store it (after the session above has ended: on SQLite
+        # it holds the write lock that storing the page needs).
+        value = feedback_for(st.engine, result_id)
+    if value is None:
+        raise ApiError("no_output", what=what)
+    return sub, value
 
 
 @router.get(

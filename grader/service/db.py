@@ -3,14 +3,16 @@
 SQLite runs in WAL mode with a busy timeout, and every transaction starts with ``BEGIN
 IMMEDIATE``: it takes the write lock up front, so two processes never both read and then
 race to upgrade to a write (which SQLite answers with an immediate "database is locked"
-instead of waiting).
+instead of waiting). Pure reads that are polled often (status streams, idle workers looking
+for work) opt out with the execution option ``grader_readonly=True`` (see :func:`reader`):
+they begin a deferred transaction, which in WAL mode never waits for or blocks a writer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -45,7 +47,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        readonly = conn.get_execution_options().get("grader_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Connection:
+    """A connection for reads only (no write lock on SQLite); use as a context manager."""
+    return engine.connect().execution_options(grader_readonly=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

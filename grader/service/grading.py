@@ -33,17 +33,14 @@ def engine_grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
 
     result = grade_notebook(assignment_id, notebook, slot=slot)
     payload = result.to_dict()
-    try:
-        html = result.feedback_html()
-    except Exception as exc:  # the report is a convenience; the score must still be saved
-        html = f"<p>feedback report failed: {type(exc).__name__}: {exc}</p>"
+    # No feedback HTML here: it is rendered on first download (grader.service.feedback), so
+    # the score reaches the student without waiting for nbconvert.
     return GradeOutput(
         outcome=str(payload.get("status", "error")),
         score=float(payload.get("score") or 0.0),
         max_score=float(payload.get("max_score") or 0.0),
         payload=payload,
         executed_notebook=result.executed_notebook,
-        feedback_html=html,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from grader.service.db import reader
 from grader.service.models import Job, Result, Submission
 
 EXPIRED_MESSAGE = (
@@ -83,6 +84,14 @@ _CLAIM_POSTGRES = text(
     RETURNING id, submission_id, attempts
     """
 )
+
+
+def has_queued(engine: Engine) -> bool:
+    """Cheap look for work (a read that takes no write lock), polled by idle workers so that
+    they attempt the locking claim only when there is something to claim."""
+    with reader(engine) as conn:
+        row = conn.execute(select(Job.id).where(Job.status == "queued").limit(1)).first()
+    return row is not None
 
 
 def claim(engine: Engine, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
@@ -153,6 +162,11 @@ def requeue_expired(engine: Engine, now: float | None = None) -> tuple[int, int]
     Returns (requeued, failed).
     """
     now = time.time() if now is None else now
+    with reader(engine) as conn:  # the common case, nothing expired, takes no write lock
+        if not conn.execute(
+            select(Job.id).where(Job.status == "running", Job.lease_expires_at < now).limit(1)
+        ).first():
+            return 0, 0
     with engine.begin() as conn:
         expired = conn.execute(
             select(Job.id, Job.submission_id, Job.attempts, Job.max_attempts).where(
