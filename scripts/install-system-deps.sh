@@ -1,11 +1,17 @@
 #!/bin/sh
-# System packages the full test suite needs: bubblewrap (the sandbox) and Chromium with its
-# driver (the web UI tests). Installs only what is missing; needs root for apt-get.
+# System packages the full test suite needs: bubblewrap (the sandbox), Chromium with its
+# driver (the web UI tests) and PostgreSQL (the service's tests on a throw-away cluster).
+# Installs only what is missing; needs root for apt-get.
 set -e
 missing=""
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+# Debian keeps initdb/pg_ctl off PATH, under /usr/lib/postgresql/<version>/bin.
+pg_bin="$(pg_config --bindir 2>/dev/null || true)"
+if [ ! -x "$pg_bin/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing="$missing postgresql"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "missing system packages:$missing (run as root, or: sudo apt-get install$missing)" >&2

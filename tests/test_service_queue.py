@@ -1,6 +1,8 @@
-"""The job queue on SQLite: exclusive claims across processes, leases, exactly-once results,
-idempotent enqueue, graceful release, heartbeats. Grading here is the small structural grade
-function (grader.service.structural), since these tests are about the queue itself."""
+"""The job queue on SQLite and on a real PostgreSQL (a throw-away cluster, tests/pg_cluster.py):
+exclusive claims across processes (``UPDATE … RETURNING`` / ``FOR UPDATE SKIP LOCKED``),
+leases, exactly-once results, idempotent enqueue, graceful release, heartbeats. Grading here is
+the small structural grade function (grader.service.structural), since these tests are about
+the queue itself."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from pg_cluster import pg_cluster as pg_cluster_fixture
 from sqlalchemy import func, select
 
 from grader.service import auth, queue
@@ -24,6 +27,7 @@ from grader.service.submissions import create_submission, regrade
 from grader.service.worker import Worker, WorkerOptions
 
 ASSIGNMENT = "q-1_queue"
+pg_cluster = pg_cluster_fixture  # one throw-away PostgreSQL cluster per test process
 
 
 def _source():
@@ -41,16 +45,21 @@ def notebook(seconds: float = 0.0, tag: int = 0) -> bytes:
     return json.dumps(nb).encode()
 
 
-@pytest.fixture
-def st(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def st(request, tmp_path):
+    db_url = None  # ServiceConfig's default: SQLite in the home directory
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("pg_cluster").new_database()
     cfg = ServiceConfig(
         home=tmp_path,
+        db_url=db_url,
         max_queued_per_student=10_000,
         max_attempts_per_assignment=10_000,
         max_job_attempts=2,
     )
     engine = make_engine(cfg.db_url)
     migrate(engine)
+    assert engine.dialect.name == request.param
     state = AppState(cfg, engine, make_sessionmaker(engine), Catalog(None, _source), "bwrap")
     with state.sessions.begin() as s:
         auth.ensure_user(s, "s1")
