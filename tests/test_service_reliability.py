@@ -153,3 +153,21 @@ def test_200_submissions_from_20_concurrent_clients(home):
         assert {by[i]["score"] for i in ids} == {6.0}
         assert httpx.get(f"{svc.url}/readyz").json()["queue"]["failed"] == 0
     assert_exactly_once(home, ids)
+
+
+def test_each_local_worker_grades_in_its_own_engine_slot(home):
+    """``grader serve --workers 2`` gives worker i slot i (own sandbox uid): two jobs graded at
+    the same time arrive at the grade function with slots 0 and 1."""
+    import json
+
+    itok = cli(home, "token", "create", "--instructor").strip()
+    slow = {"nbformat": 4, "nbformat_minor": 5, "cells": []}
+    slow["metadata"] = {"structural_grader_seconds": 2.0}
+    extra = ["--grade-fn", "grader.service.structural:grade", "--allow-unsandboxed"]
+    with LiveService(home, workers=2, extra=extra) as svc:
+        ids = [submit(svc.url, itok, json.dumps(slow).encode()) for _ in range(2)]
+        wait_all(svc.url, itok, ids, timeout=60)
+        logs = svc.log_text()
+    rows = db_rows(home, "SELECT payload FROM results")
+    assert sorted(json.loads(p)["slot"] for (p,) in rows) == [0, 1]
+    assert "worker[0]" in logs and "worker[1]" in logs
