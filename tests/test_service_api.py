@@ -11,7 +11,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from grader.service import auth
+from grader.service import auth, structural
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.exports import NBGRADER_COLUMNS
@@ -313,3 +313,48 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     assert rg.status_code == 202 and rg.json()["status"] == "queued"
     assert Worker(svc.st.engine, engine_grade, svc.st.catalog, WorkerOptions(max_jobs=1)).run() == 1
     assert svc.get(f"/api/v1/submissions/{good}", headers=ih).json()["status"] == "graded"
+
+
+def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
+    """Best final score per student and assignment (a later worse submission does not lower
+    it, a late one loses its penalty), the same in the JSON, the CSV and the web page."""
+    unfinished = json.loads(solution_notebook())
+    for cell in unfinished["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            cell["source"] = "raise NotImplementedError()\n"
+    s1_good = post(svc, "s1", data=solution_notebook()).json()["id"]
+    post(svc, "s1", data=json.dumps(unfinished).encode())  # newer and worse: 0 points
+    s2_late = post(svc, "s2", data=solution_notebook()).json()["id"]
+    with svc.st.sessions.begin() as s:
+        s.get(Submission, s2_late).late_days = 2  # default policy: 10% of the maximum per day
+    w = Worker(svc.st.engine, structural.grade, svc.st.catalog, WorkerOptions(max_jobs=3))
+    assert w.run() == 3
+    ih = H(svc, "instructor")
+    expect(svc.get("/api/v1/instructor/gradebook", headers=H(svc, "s1")), 403, "instructor_only")
+    book = svc.get("/api/v1/instructor/gradebook", headers=ih).json()
+    rows = {r["id"]: r for r in book["students"]}
+    assert set(rows) == {"s1", "s2"}
+    c1, c2 = rows["s1"]["scores"][A], rows["s2"]["scores"][A]
+    assert (c1["score"], c1["penalty"], c1["graded"], c1["submission_id"]) == (6, 0, 2, s1_good)
+    assert c2["raw"] == 6 and c2["penalty"] == pytest.approx(1.2) and c2["score"] == 4.8
+    assert all(v is None for k, v in rows["s1"]["scores"].items() if k != A)
+    assert rows["s2"]["total"] == pytest.approx(4.8)
+    ids = [a["id"] for a in book["assignments"]]
+    assert A in ids and book["max_total"] == sum(a["max_score"] for a in book["assignments"])
+
+    text = svc.get("/api/v1/instructor/gradebook/best.csv", headers=ih).text
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["student_id", "name", "email", *ids, "total"]
+    by = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    assert by["s1"][A] == "6" and by["s2"][A] == "4.8" and by["s2"]["total"] == "4.8"
+    other = next(i for i in ids if i != A)
+    assert by["s1"][other] == "" and by["s1"]["email"] == "s1@example.ac.jp"
+
+    login = svc.post("/login", data={"token": svc.tokens["instructor"]}, follow_redirects=False)
+    assert login.status_code == 303
+    dash = svc.get("/instructor")
+    assert 'href="/instructor/gradebook"' in dash.text
+    page = svc.get("/instructor/gradebook")
+    assert page.status_code == 200
+    assert '<tr data-student="s2">' in page.text and "(−1.2)" in page.text
+    assert f'href="/submissions/{s1_good}">6</a>' in page.text

@@ -375,6 +375,33 @@ def gradebook_csv(request: Request, who: Instructor, assignment_id: str | None =
     )
 
 
+@router.get("/instructor/gradebook", tags=["instructor"])
+def gradebook_table(request: Request, who: Instructor) -> dict:
+    """Student × assignment best final score (late penalty applied), with totals."""
+    st = app_state(request)
+    with st.sessions() as s:
+        return exports.gradebook(s, st.catalog)
+
+
+@router.get(
+    "/instructor/gradebook/best.csv",
+    response_class=PlainTextResponse,
+    tags=["instructor"],
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def gradebook_table_csv(request: Request, who: Instructor):
+    """The gradebook table as CSV: student_id, name, email, one column per assignment (best
+    final score, empty when nothing is graded), total."""
+    st = app_state(request)
+    with st.sessions() as s:
+        body = exports.gradebook_table_csv(exports.gradebook(s, st.catalog))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
+    )
+
+
 @router.get("/instructor/gradebook/{assignment_id}/gradescope.json", tags=["instructor"])
 def gradebook_gradescope(request: Request, who: Instructor, assignment_id: str) -> dict:
     """Each student's latest graded submission as a Gradescope ``results.json``."""

@@ -5,6 +5,9 @@
   late_submission_penalty, score, max_score — one row per student per assignment, students
   without a graded submission included with empty timestamp and zero scores, as nbgrader does.
   We keep one ``name`` per student; it goes to ``last_name``.
+* Gradebook table: one row per student, one column per assignment holding the student's
+  best final score (``max(0, score − late penalty)`` over every graded submission), and the
+  total; the web page ``/instructor/gradebook`` and ``gradebook/best.csv`` show the same table.
 * Gradescope: for each student, the ``results.json`` an autograder would write
   (``score``, ``execution_time``, ``output``, ``tests`` with ``name``, ``score``, ``max_score``,
   ``status``, ``output``).
@@ -151,3 +154,60 @@ def assignment_stats(s: Session, catalog: Catalog, assignment_id: str, bins: int
 
 def submission_count(s: Session) -> int:
     return s.query(Submission).count()
+
+
+def gradebook(s: Session, catalog: Catalog) -> dict[str, Any]:
+    """Student × assignment best final score (late penalty applied).
+
+    Returns ``{assignments: [{id, title, max_score}], max_total, students: [{id, name, email,
+    scores: {assignment_id: {score, raw, penalty, submission_id, graded} | None}, total}]}``;
+    an assignment without a graded submission is ``None`` and counts 0 in ``total``."""
+    assignments = [{"id": a.id, "title": a.title, "max_score": a.max_score} for a in catalog]
+    students = list(s.scalars(select(User).where(User.role == "student").order_by(User.id)))
+    rows = s.execute(
+        select(Submission.user_id, Submission.assignment_id, Submission.id, Result)
+        .join(Result, Result.id == Submission.current_result_id)
+        .where(Result.outcome == "graded")
+        .order_by(Submission.created_at)
+    )
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    graded: dict[tuple[str, str], int] = {}
+    for user_id, assignment_id, sub_id, res in rows:
+        key = (user_id, assignment_id)
+        graded[key] = graded.get(key, 0) + 1
+        final = max(0.0, res.score - res.penalty)
+        if key not in best or final > best[key]["score"]:  # ties: the earliest stays
+            best[key] = {
+                "score": final,
+                "raw": res.score,
+                "penalty": res.penalty,
+                "submission_id": sub_id,
+            }
+    table = []
+    for u in students:
+        scores: dict[str, Any] = {}
+        for a in assignments:
+            cell = best.get((u.id, a["id"]))
+            scores[a["id"]] = {**cell, "graded": graded[(u.id, a["id"])]} if cell else None
+        total = sum(c["score"] for c in scores.values() if c)
+        table.append(
+            {"id": u.id, "name": u.name, "email": u.email, "scores": scores, "total": total}
+        )
+    return {
+        "assignments": assignments,
+        "max_total": sum(a["max_score"] for a in assignments),
+        "students": table,
+    }
+
+
+def gradebook_table_csv(book: dict[str, Any]) -> str:
+    """:func:`gradebook` as CSV: student_id, name, email, one column per assignment id (best
+    final score, empty when nothing graded), total."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    ids = [a["id"] for a in book["assignments"]]
+    w.writerow(["student_id", "name", "email", *ids, "total"])
+    for row in book["students"]:
+        cells = [_num(row["scores"][i]["score"]) if row["scores"][i] else "" for i in ids]
+        w.writerow([row["id"], row["name"], row["email"], *cells, _num(row["total"])])
+    return buf.getvalue()

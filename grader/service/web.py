@@ -212,6 +212,18 @@ def mount(app: FastAPI) -> None:
             items={a.id: {i.id: i for i in a.items} for a in st.catalog},
         )
 
+    @app.get("/instructor/gradebook", include_in_schema=False)
+    def gradebook_page(request: Request):
+        who = _require(request)
+        if isinstance(who, Response):
+            return who
+        if not who.is_instructor:
+            raise ApiError("instructor_only")
+        st = app_state(request)
+        with st.sessions() as s:
+            book = exports.gradebook(s, st.catalog)
+        return render(request, "gradebook.html", who=who, book=book)
+
     @app.post("/instructor/regrade/{submission_id}", include_in_schema=False)
     def regrade_form(request: Request, submission_id: str):
         _check_origin(request)
