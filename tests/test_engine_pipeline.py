@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from adversarial import tiny
+from adversarial.uids import private_uid_base, worker_index
 
 from grader.cli import main as cli_main
 from grader.engine import exports, pipeline, sandbox
@@ -22,10 +22,15 @@ pytestmark = [
 LIMITS = Limits(notebook_timeout=60, cell_timeout=20)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def uid_base():
+    with private_uid_base() as base:
+        yield base
+
+
 @pytest.fixture(scope="module")
-def slot() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 50 + int(worker[2:] or 0)
+def slot(uid_base) -> int:
+    return 50 + worker_index()
 
 
 def grade(nb, slot, **kw):

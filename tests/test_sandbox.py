@@ -7,6 +7,7 @@ import os
 
 import pytest
 from adversarial import tiny
+from adversarial.uids import private_uid_base, worker_index
 
 from grader.engine import pipeline, sandbox
 from grader.engine.limits import Limits, slot_uid
@@ -44,10 +45,15 @@ print("FACTS=" + json.dumps(facts))
 """
 
 
+@pytest.fixture(scope="module", autouse=True)
+def uid_base():
+    with private_uid_base() as base:
+        yield base
+
+
 @pytest.fixture(scope="module")
-def facts():
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    slot = 60 + int(worker[2:] or 0)
+def facts(uid_base):
+    slot = 60 + worker_index()
     res = pipeline.grade_notebook(
         tiny.ID,
         tiny.to_bytes(tiny.notebook(True, extra=[PROBE_FACTS])),

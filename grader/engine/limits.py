@@ -41,9 +41,30 @@ def state_dir() -> Path:
     return path
 
 
+UID_BASE_DEFAULT = 61000
+_UID_MAX = 2**32 - 2  # (uid_t)-1 means "no change" to setuid-like calls
+
+
+def uid_base() -> int:
+    """First slot uid: env ``GRADER_UID_BASE`` (or its older name ``GRADER_SANDBOX_UID_BASE``),
+    default 61000. Per process, so that two graders (or two test runs) on one machine can use
+    disjoint uids and never see, or kill, each other's sandboxed processes."""
+    for name in ("GRADER_UID_BASE", "GRADER_SANDBOX_UID_BASE"):
+        raw = os.environ.get(name)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            base = int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer uid, got {raw!r}") from None
+        if not 1000 <= base <= _UID_MAX - 999:
+            raise ValueError(f"{name} must be in 1000..{_UID_MAX - 999}, got {base}")
+        return base
+    return UID_BASE_DEFAULT
+
+
 def slot_uid(slot: int) -> int:
     """The unprivileged uid (and gid) of a concurrent slot when the grader runs as root."""
-    base = int(os.environ.get("GRADER_SANDBOX_UID_BASE", "61000"))
     if not 0 <= slot < 1000:
         raise ValueError(f"slot must be in 0..999, got {slot}")
-    return base + slot
+    return uid_base() + slot

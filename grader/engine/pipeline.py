@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -332,14 +331,6 @@ def _execute_and_score(
         "status": f"{job.out_seen}/status.json",
         "workdir": f"{job.tmp_seen}/work",
         "kernel_name": sandbox.KERNEL_NAME,
-        "kernel_argv": [
-            sys.executable,
-            "-s",
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-        ],
         "cell_timeout": limits.cell_timeout,
         "notebook_timeout": limits.notebook_timeout,
         "output_bytes": limits.output_bytes,

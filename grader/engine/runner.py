@@ -111,17 +111,63 @@ def prefer_oom_kill() -> None:
         pass
 
 
+def install_stream_cap(cap: int) -> str:
+    """Make the kernel's stdout/stderr keep at most ``cap + 1`` characters in total.
+
+    Why: ipykernel buffers everything printed between two flushes (0.2 s) in memory, without
+    bound. A print flood on a loaded machine fills the memory cgroup (and the kernel is
+    OOM-killed) before the runner has received, parsed and counted a single message. With
+    this class the kernel never buffers more than the cap: it passes the first ``cap + 1``
+    characters (the runner's byte count, at least as large, then crosses the cap, stops the
+    run and reports ``output_cap``) and silently drops the rest. The runner's count stays the
+    authority; this only bounds what can pile up before it gets to count.
+
+    Returns the import string for ``IPKernelApp.outstream_class``.
+    """
+    from ipykernel.iostream import OutStream
+
+    class CappedOutStream(OutStream):
+        written = 0  # characters passed on, stdout and stderr together
+        limit = cap + 1
+
+        def write(self, string: str) -> int | None:
+            if not isinstance(string, str):
+                return super().write(string)  # raises ipykernel's TypeError
+            cls = type(self)
+            room = cls.limit - cls.written
+            if room <= 0:
+                return len(string)
+            cls.written += min(room, len(string))
+            super().write(string[:room])
+            return len(string)
+
+    sys.modules["__main__"].CappedOutStream = CappedOutStream
+    return "__main__.CappedOutStream"
+
+
+def run_kernel(cap: int, args: list[str]) -> None:
+    """Become the IPython kernel (in the forked child, or as ``runner.py --kernel``)."""
+    prefer_oom_kill()
+    stream_class = install_stream_cap(cap)
+    sys.argv = ["ipykernel_launcher", *args, f"--IPKernelApp.outstream_class={stream_class}"]
+    sys.path[0] = ""
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
 def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
     """Start the kernel early, so its start-up overlaps the runner's own imports.
 
     "fork" mode (default): import what runner and kernel share (jupyter_client, zmq,
     tornado, traitlets), then fork; the child becomes the IPython kernel without paying for
     those imports again. No thread and no zmq context exist yet, so the fork is clean.
-    "exec" mode: a separate ``python -m ipykernel_launcher`` process.
+    "exec" mode: a separate process, this script run as ``runner.py --kernel CAP ...``.
     nbclient's kernel manager adopts the process (``AdoptingKernelManager``).
     """
     path = connection_file(cfg)
     args = ["-f", path, *KERNEL_ARGS]
+    cap = int(cfg["output_bytes"])
     os.makedirs(cfg["workdir"], exist_ok=True)
     if cfg.get("kernel_launch", "fork") == "fork":
         import jupyter_client.session  # noqa: F401  (shared with the kernel)
@@ -133,29 +179,27 @@ def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
             code = 1
             try:
                 os.setsid()
-                prefer_oom_kill()
                 os.chdir(cfg["workdir"])
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
-                sys.argv = ["ipykernel_launcher", *args]
-                sys.path[0] = ""
-                from ipykernel import kernelapp
-
-                kernelapp.launch_new_instance()
+                run_kernel(cap, args)
                 code = 0
             finally:
                 os._exit(code)
         return ForkedKernel(pid), path
-    argv = [a.replace("{connection_file}", path) for a in cfg["kernel_argv"]] + KERNEL_ARGS
+    argv = [sys.executable, "-s", os.path.abspath(__file__), "--kernel", str(cap), *args]
     proc = subprocess.Popen(
         argv,
         cwd=cfg["workdir"],
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=prefer_oom_kill,  # no threads exist yet in the runner
     )
     return proc, path
 
+
+if len(sys.argv) > 2 and sys.argv[1] == "--kernel":  # exec mode's kernel process
+    run_kernel(int(sys.argv[2]), sys.argv[3:])
+    sys.exit(0)
 
 with open(sys.argv[1], encoding="utf-8") as _f:
     CFG = json.load(_f)
