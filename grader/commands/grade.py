@@ -14,7 +14,6 @@ import json
 import os
 import queue
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -126,11 +125,6 @@ def run(args: argparse.Namespace) -> int:
     jobs = max(1, min(jobs, len(args.notebooks)))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    if not args.no_html:
-        # The trusted process mostly waits on sandboxes: load nbconvert meanwhile.
-        from grader.engine.report import warm_up
-
-        threading.Thread(target=warm_up, daemon=True).start()
     outcomes = grade_many(args, ids, jobs)
     print_summary(outcomes)
     write_exports(args, outcomes)
@@ -139,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict]:
-    from tqdm import tqdm
-
     from grader.engine.pipeline import grade_notebook
 
     slots: queue.Queue[int] = queue.Queue()
@@ -187,11 +179,17 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
     outcomes: list[dict] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(one, p) for p in args.notebooks]
-        bar = tqdm(total=len(futures), desc="grading", unit="nb", file=sys.stderr, leave=False)
+        bar = None
+        if len(futures) > 1:  # tqdm's import (importlib.metadata) costs ~0.1 s: only for many
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(futures), desc="grading", unit="nb", file=sys.stderr, leave=False)
         for fut in as_completed(futures):
             outcomes.append(fut.result())
-            bar.update(1)
-        bar.close()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
     order = {p: i for i, p in enumerate(args.notebooks)}
     outcomes.sort(key=lambda o: order[o["path"]])
     return outcomes

@@ -1,16 +1,16 @@
 """Step 5 (presentation half): the self-contained HTML feedback report.
 
 A per-item table (points, pass/fail, measured error, tolerance, message, hint) in Japanese with
-the English alongside, then the executed notebook rendered by nbconvert's ``HTMLExporter``
-(errors visible). The notebook is student-controlled: HTML/JS outputs are dropped, markdown is
-sanitised by nbconvert, and a Content-Security-Policy forbids every script and remote load.
+the English alongside, then the executed notebook rendered by ``grader.engine.nbhtml`` (errors
+visible; stdlib only, so the report costs milliseconds, not an nbconvert import). The notebook
+is student-controlled: HTML/JS outputs are dropped, every text is escaped, markdown never passes
+raw HTML, and a Content-Security-Policy forbids every script and remote load.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,19 +74,21 @@ def _items_table(result: GradeResult, lang: str) -> str:
     return f'<table class="items">{head}{"".join(rows)}</table>'
 
 
-def _safe_notebook(nb_json: str):
+def _safe_notebook(nb_json: str) -> dict:
     """The executed notebook with only plain-text and image outputs (no HTML/JS)."""
-    import nbformat
-
-    nb = nbformat.from_dict(json.loads(nb_json))
-    for cell in nb.cells:
+    nb = json.loads(nb_json)
+    for cell in nb.get("cells") or []:
+        if not isinstance(cell, dict):
+            continue
         cell.pop("attachments", None)
         if cell.get("cell_type") != "code":
             continue
         kept = []
-        for out in cell.get("outputs", []):
+        for out in cell.get("outputs") or []:
+            if not isinstance(out, dict):
+                continue
             if out.get("output_type") in ("display_data", "execute_result"):
-                data = {k: v for k, v in out.get("data", {}).items() if k in _SAFE_MIME}
+                data = {k: v for k, v in (out.get("data") or {}).items() if k in _SAFE_MIME}
                 if not data:
                     continue
                 out["data"] = data
@@ -96,27 +98,15 @@ def _safe_notebook(nb_json: str):
     return nb
 
 
-_exporter = None
-_exporter_lock = threading.Lock()
-
-
 def warm_up() -> None:
-    """Import nbconvert and load the template once (call early, e.g. in a thread)."""
-    global _exporter
-    with _exporter_lock:
-        if _exporter is None:
-            from nbconvert import HTMLExporter
-
-            _exporter = HTMLExporter(template_name="basic", sanitize_html=True)
+    """Kept for callers that warmed nbconvert up; the stdlib renderer needs no warm-up."""
 
 
 def render_notebook(nb_json: str) -> str:
-    """The executed notebook as an HTML fragment (nbconvert ``HTMLExporter``, sanitised)."""
-    warm_up()
-    nb = _safe_notebook(nb_json)
-    with _exporter_lock:  # one exporter (templates loaded once), used by one thread at a time
-        body, _ = _exporter.from_notebook_node(nb)
-    return body
+    """The executed notebook as an HTML fragment (``grader.engine.nbhtml``, all escaped)."""
+    from grader.engine.nbhtml import render_notebook as render
+
+    return render(_safe_notebook(nb_json))
 
 
 def feedback_html(result: GradeResult, lang: str = "ja") -> str:
