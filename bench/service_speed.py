@@ -107,17 +107,24 @@ def main() -> int:
     nb_path = tmp / "hw.ipynb"
     nb_path.write_bytes(nb)
 
-    cli_times = []
-    grade_cli = Path(__file__).resolve().parents[1] / "grader" / "commands" / "grade.py"
-    if grade_cli.exists():
-        for _ in range(args.cli_n):
-            t = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "grader.cli", "grade", FAST_ASSIGNMENT, str(nb_path)],
-                capture_output=True,
-                check=False,
-            )
-            cli_times.append(time.perf_counter() - t)
+    def grade_cli(paths: list[Path], *extra: str) -> float:
+        """Wall seconds of one `grader grade` command (fails loudly if grading fails)."""
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "grader.cli", "grade", "--assignment", FAST_ASSIGNMENT,
+             "--out", str(tmp / "cli-out"), *extra, *map(str, paths)],
+            capture_output=True,
+            check=True,
+        )  # fmt: skip
+        return time.perf_counter() - t
+
+    cli_times = [grade_cli([nb_path]) for _ in range(args.cli_n)]
+    batch = []
+    for i in range(args.throughput_n):
+        (tmp / "batch" / str(i)).mkdir(parents=True)
+        batch.append(tmp / "batch" / str(i) / "hw.ipynb")
+        batch[-1].write_bytes(nb)
+    cli_batch_wall = grade_cli(batch, "--jobs", str(args.workers))
 
     home = tmp / "home"
     home.mkdir()
@@ -152,11 +159,10 @@ def main() -> int:
 
     med_l, med_e = statistics.median(lat), statistics.median(eng)
     print(f"notebook: {FAST_ASSIGNMENT} (solutions/), workers: {args.workers}")
-    if cli_times:
-        print(
-            f"`grader grade` CLI wall: median {statistics.median(cli_times):.3f} s "
-            f"(n={len(cli_times)}, includes interpreter start-up)"
-        )
+    print(
+        f"`grader grade` CLI wall, one notebook: median {statistics.median(cli_times):.3f} s "
+        f"(n={len(cli_times)}, includes interpreter start-up)"
+    )
     print(f"engine timings.total inside the service: median {med_e:.3f} s")
     print(
         f"service latency upload→graded (one at a time, n={len(lat)}): "
@@ -176,6 +182,11 @@ def main() -> int:
         f"{args.throughput_n / wall:.2f}/s; {per_sub:.3f} worker-s per submission vs engine "
         f"median {statistics.median(tp_eng):.3f} s "
         f"({100 * (per_sub - statistics.median(tp_eng)) / statistics.median(tp_eng):.1f}% over)"
+    )
+    print(
+        f"`grader grade --jobs {args.workers}` on the same {args.throughput_n} notebooks: "
+        f"{cli_batch_wall:.1f} s = {args.throughput_n / cli_batch_wall:.2f}/s; the service's "
+        f"throughput is {100 * cli_batch_wall / wall:.0f}% of the CLI's"
     )
     return 0
 

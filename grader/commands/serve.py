@@ -178,9 +178,6 @@ def run(args: argparse.Namespace) -> int:
         worker_cmd += ["--grade-fn", args.grade_fn]
     pool = WorkerPool(args.workers, worker_cmd)
     pool.start()
-    # Feedback reports are rendered in this process on first download: load nbconvert now,
-    # in the background, so that the first student does not wait for the import.
-    threading.Thread(target=_warm_up_reports, daemon=True).start()
     server = uvicorn.Server(
         uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     )
@@ -194,15 +191,6 @@ def run(args: argparse.Namespace) -> int:
         logging.info("stopping workers (grace %.0f s)", args.shutdown_grace)
         pool.stop(args.shutdown_grace)
     return 0
-
-
-def _warm_up_reports() -> None:
-    try:
-        from grader.engine.report import warm_up
-
-        warm_up()
-    except Exception:  # only a speed-up; the first download then pays the import
-        logging.exception("warming up the feedback renderer failed")
 
 
 def _safe_url(url: str) -> str:

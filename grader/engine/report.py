@@ -98,10 +98,6 @@ def _safe_notebook(nb_json: str) -> dict:
     return nb
 
 
-def warm_up() -> None:
-    """Kept for callers that warmed nbconvert up; the stdlib renderer needs no warm-up."""
-
-
 def render_notebook(nb_json: str) -> str:
     """The executed notebook as an HTML fragment (``grader.engine.nbhtml``, all escaped)."""
     from grader.engine.nbhtml import render_notebook as render
