@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 from mutations.harness import run_item
-from mutations.variants import BUGGY, CORRECT
+from mutations.variants import BUGGY, CORRECT, WARNED
 
 from grader.specs import all_assignments
 
@@ -27,7 +27,7 @@ def test_every_checked_item_has_two_buggy_and_two_correct_variants():
     for item_id in set(ITEMS) - TRAINED:
         assert len(BUGGY.get(item_id, [])) >= 2, item_id
         assert len(CORRECT.get(item_id, [])) >= 1, item_id
-    assert not (set(BUGGY) | set(CORRECT)) - set(ITEMS), "variants for unknown items"
+    assert not (set(BUGGY) | set(CORRECT) | set(WARNED)) - set(ITEMS), "variants for unknown items"
 
 
 CASES_OK = [(i, name, ns) for i, vs in CORRECT.items() for name, ns in vs]
@@ -55,6 +55,22 @@ def test_buggy_variant_loses_points_with_hint(item_id, name, ns, hint):
         assert v.fraction == 0.0, (seed, v.message["en"])
         if hint is not None:
             assert v.hint is not None and v.hint.id == hint, (seed, v.hint, v.message["en"])
+
+
+CASES_WARN = [(i, name, ns, hint) for i, vs in WARNED.items() for name, ns, hint in vs]
+
+
+@pytest.mark.parametrize(
+    ("item_id", "name", "ns", "hint"), CASES_WARN, ids=[f"{c[0]}:{c[1]}" for c in CASES_WARN]
+)
+def test_warned_variant_keeps_full_marks_with_hint_in_message(item_id, name, ns, hint):
+    for seed in SEEDS:
+        np.random.seed(seed)
+        v = run_item(ITEMS[item_id], ns, seed)
+        assert v.fraction == 1.0, (seed, v.message["en"])
+        assert v.hint is not None and v.hint.id == hint, (seed, v.hint, v.message["en"])
+        # The engine drops hints of passed items, so the message must carry the text.
+        assert v.hint.en in v.message["en"] and v.hint.ja in v.message["ja"], v.message
 
 
 # --- end to end through the sandboxed engine (few cases: each runs a kernel) -------------------

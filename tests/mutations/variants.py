@@ -655,6 +655,39 @@ def l1_no_abs(W, alpha):
     return alpha * np.sum(W), alpha * np.sign(W)
 
 
+# 2-10's ungraded weight_penalty(params, alpha, reg) -> (total, {weight key: grad}), probed by
+# the L2 item: weights only is right, biases included earns the bias_regularized hint.
+
+
+def weight_penalty_loop(params, alpha, reg):  # the notebook's solution
+    total, grads = 0.0, {}
+    for key, value in params.items():
+        if key.startswith("W"):
+            penalty, grad = reg(value, alpha)
+            total += penalty
+            grads[key] = grad
+    return total, grads
+
+
+def weight_penalty_comprehension(params, alpha, reg):
+    results = {k: reg(v, alpha) for k, v in params.items() if k[0] == "W"}
+    return sum(p for p, _ in results.values()), {k: g for k, (_, g) in results.items()}
+
+
+def weight_penalty_raises(params, alpha, reg):  # broken but ungraded: costs nothing
+    raise RuntimeError("not written yet")
+
+
+def weight_penalty_all(params, alpha, reg):  # biases regularised too
+    results = {k: reg(v, alpha) for k, v in params.items()}
+    return sum(p for p, _ in results.values()), {k: g for k, (_, g) in results.items()}
+
+
+def weight_penalty_bias_grads(params, alpha, reg):  # weights-only total, but bias gradients
+    total = sum(reg(v, alpha)[0] for k, v in params.items() if k.startswith("W"))
+    return total, {k: reg(v, alpha)[1] for k, v in params.items()}
+
+
 def standardize(x, mean, std):
     return (x - mean) / std
 
@@ -834,6 +867,19 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     "l2_regularization": [
         ("loop", {"l2_regularization": l2_loop}),
         ("reference", _ref("l2_regularization")),
+        (
+            "weight_penalty weights only",
+            {**_ref("l2_regularization"), "weight_penalty": weight_penalty_loop},
+        ),
+        (
+            "weight_penalty comprehension",
+            {"l2_regularization": l2_loop, "weight_penalty": weight_penalty_comprehension},
+        ),
+        (
+            "weight_penalty raises",
+            {**_ref("l2_regularization"), "weight_penalty": weight_penalty_raises},
+        ),
+        ("weight_penalty not callable", {**_ref("l2_regularization"), "weight_penalty": 3}),
     ],
     "l1_regularization": [
         ("where", {"l1_regularization": l1_where}),
@@ -1080,6 +1126,24 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "l1_regularization": [
         ("grad alpha W", {"l1_regularization": l1_w}, "l1_gradient_sign"),
         ("no abs", {"l1_regularization": l1_no_abs}, None),
+    ],
+}
+
+
+# Mistakes in ungraded code that a graded item reports without taking its points:
+# (name, namespace, hint id); the item must keep full marks and carry the hint.
+WARNED: dict[str, list[tuple[str, NS, str]]] = {
+    "l2_regularization": [
+        (
+            "biases regularised",
+            {**_ref("l2_regularization"), "weight_penalty": weight_penalty_all},
+            "bias_regularized",
+        ),
+        (
+            "bias gradients returned",
+            {"l2_regularization": l2_loop, "weight_penalty": weight_penalty_bias_grads},
+            "bias_regularized",
+        ),
     ],
 }
 
