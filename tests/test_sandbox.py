@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from adversarial import tiny
 from adversarial.uids import private_uid_base, worker_index
 
+import reference
 from grader.engine import pipeline, sandbox
 from grader.engine.limits import Limits, slot_uid
 
@@ -19,6 +21,7 @@ pytestmark = [
 
 PROBE_FACTS = r"""
 import json, os, socket, sys
+REFERENCE_DIR = __REFERENCE_DIR__
 def _status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
@@ -38,11 +41,13 @@ facts = {
     "ifaces": [l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]],
     "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "grader_pkg": sorted(os.listdir(os.path.dirname(__import__("grader").__file__))),
-    "shadow": os.path.exists("/etc/shadow"), "repo": os.path.exists("/work/main/reference"),
+    "shadow": os.path.exists("/etc/shadow"), "repo": os.path.exists(REFERENCE_DIR),
     "home_root": sorted(os.listdir("/root")),
 }
 print("FACTS=" + json.dumps(facts))
 """
+# the host path of this checkout's reference/ package, wherever the checkout lives
+PROBE_FACTS = PROBE_FACTS.replace("__REFERENCE_DIR__", repr(str(Path(reference.__file__).parent)))
 
 
 @pytest.fixture(scope="module", autouse=True)
