@@ -1,4 +1,4 @@
-"""Shared pieces of the self-checks in ``basics`` and ``layers`` (gradient comparison, hints).
+"""Shared pieces of the self-check modules (gradient comparison, hints, return values).
 
 ``compare_gradient`` records one report line: the relative error between the student's
 analytic gradient and central differences of the student's own forward, and when it is off a
@@ -24,6 +24,19 @@ def as_array(value, what: str) -> np.ndarray:
         raise TypeError(f"{what} is None (did you forget to return it or to set it?)")
     array = np.asarray(value, dtype=np.float64)
     return array
+
+
+def returned_dx(ctx: CheckContext, dx) -> np.ndarray | None:
+    """``dx`` as float64; ``None`` after recording a failed line when backward returned nothing."""
+    if dx is None:
+        ctx.expect(
+            False,
+            ctx.t("backward の戻り値", "return value of backward"),
+            "None",
+            ctx.t("backward は dx を return します。", "backward must return dx."),
+        )
+        return None
+    return np.asarray(dx, dtype=np.float64)
 
 
 def compare_gradient(

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from grader.student.checks._gradhints import returned_dx
 from grader.student.numeric import rel_error
 from grader.student.selfcheck import CheckContext, register_check
 
@@ -149,15 +150,9 @@ def check_backward(ctx: CheckContext) -> None:
             if mask is None:
                 return
             dx = layer.backward(dout.copy())
+        dx = returned_dx(ctx, dx)
         if dx is None:
-            ctx.expect(
-                False,
-                ctx.t("backward の戻り値", "return value of backward"),
-                "None",
-                ctx.t("backward は dx を return します。", "backward must return dx."),
-            )
             return
-        dx = np.asarray(dx, dtype=np.float64)
         hint = ctx.t(
             "dx = dout * self.mask です (順伝播で消したニューロンには勾配が流れません)。",
             "dx = dout * self.mask (no gradient flows through the neurons dropped in forward).",

@@ -56,6 +56,16 @@ def _forward_value(ctx: CheckContext, got, expected: np.ndarray, hint: str, tol=
 # --------------------------------------------------------------------------- 3-1-1 Affine
 
 
+def _loss_layer_grad(ctx: CheckContext, cls, x, t, name: str, tol: float) -> None:
+    """backward() of a loss layer against central differences of its own forward, in ``x``."""
+    probe = cls()
+    numeric = numerical_gradient(lambda _: float(probe.forward(x, t)), x)
+    layer = cls()
+    layer.forward(x.copy(), t.copy())
+    grad = as_array(layer.backward(), "backward()")
+    compare_gradient(ctx, f"{name} (N={N})", grad, numeric, n=N, tol=tol)
+
+
 @register_check("affine_forward")
 def check_affine_forward(ctx: CheckContext) -> None:
     Affine = ctx.get("Affine")
@@ -244,12 +254,7 @@ def check_softmax_with_loss_backward(ctx: CheckContext) -> None:
         ctx.t("dx = (y - t) / N です。", "dx = (y - t) / N."),
     )
     x, t = _swl_inputs(54)
-    probe = cls()
-    numeric = numerical_gradient(lambda _: float(probe.forward(x, t)), x)
-    layer = cls()
-    layer.forward(x.copy(), t.copy())
-    dx = as_array(layer.backward(), "backward()")
-    compare_gradient(ctx, f"dx (N={N})", dx, numeric, n=N, tol=LOG_LOSS_GRAD_TOL)
+    _loss_layer_grad(ctx, cls, x, t, "dx", LOG_LOSS_GRAD_TOL)
 
 
 # --------------------------------------------------------------------------- 3-1-3 others
@@ -299,12 +304,7 @@ def check_squared_error_loss(ctx: CheckContext) -> None:
         VALUE_TOL,
         ctx.t("N と 1/2 の両方で割ります。", "Divide by both 2 and N."),
     )
-    probe = cls()
-    numeric = numerical_gradient(lambda _: float(probe.forward(y, t)), y)
-    layer = cls()
-    layer.forward(y.copy(), t.copy())
-    dy = as_array(layer.backward(), "backward()")
-    compare_gradient(ctx, f"dy (N={N})", dy, numeric, n=N, tol=GRAD_TOL)
+    _loss_layer_grad(ctx, cls, y, t, "dy", GRAD_TOL)
 
 
 @register_check("sigmoid_with_loss")
@@ -325,9 +325,4 @@ def check_sigmoid_with_loss(ctx: CheckContext) -> None:
             "-sum(t log y + (1-t) log(1-y)) / N with y = sigmoid(x).",
         ),
     )
-    probe = cls()
-    numeric = numerical_gradient(lambda _: float(probe.forward(x, t)), x)
-    layer = cls()
-    layer.forward(x.copy(), t.copy())
-    dx = as_array(layer.backward(), "backward()")
-    compare_gradient(ctx, f"dx (N={N})", dx, numeric, n=N, tol=LOG_LOSS_GRAD_TOL)
+    _loss_layer_grad(ctx, cls, x, t, "dx", LOG_LOSS_GRAD_TOL)
