@@ -20,7 +20,13 @@ def register(subparsers) -> None:
         "job and stop; a second signal gives the job back to the queue.",
     )
     add_store_options(p)
-    p.add_argument("--slot", type=int, default=0, help="engine slot (own uid/threads), default 0")
+    p.add_argument(
+        "--slot",
+        type=int,
+        default=0,
+        help="preferred engine slot (its own sandbox uid); when another job on this machine "
+        "holds it, the first free slot is used (default 0)",
+    )
     p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
     p.add_argument(
         "--poll-interval", type=float, default=0.05, help="longest idle poll period, seconds"

@@ -15,12 +15,14 @@ import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from grader.engine import sandbox
+from grader.engine import sandbox, slots
 from grader.engine.limits import Limits, slot_uid
 from grader.engine.outputs import UnsafeOutput, open_dir, read_file, read_item_outputs
 from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
@@ -129,9 +131,23 @@ class _JobPaths:
         return self.box / "out"
 
 
+@contextmanager
+def _slot_lease(mode: str, slot: int) -> Iterator[int]:
+    """In the sandbox, the job's uid is its own (see ``slots``); on the way in, clear what a
+    killed grader left under that uid. Limits-only mode has no slot uids."""
+    if mode != "bwrap":
+        yield slot
+        return
+    with slots.lease(slot) as leased:
+        slots.sweep_stale_jobs(leased, sandbox.unmount)
+        yield leased
+
+
 def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _JobPaths:
     if workdir is None:
-        root = Path(tempfile.mkdtemp(prefix="dlgrader-job-"))
+        root = Path(tempfile.mkdtemp(prefix=slots.JOB_PREFIX))
+        if mode == "bwrap":
+            slots.mark_owner(root, slot)
     else:
         root = Path(workdir)
         root.mkdir(parents=True, exist_ok=True)
@@ -279,13 +295,24 @@ def grade_notebook(
         log.warning(msg)
         result.log.append(msg)
     result.sandbox_mode = mode
-    job = _make_job(workdir, mode, limits, slot)
     try:
-        _execute_and_score(result, spec, nb, job, limits, slot, mode, lang, timings)
-    finally:
-        t = time.monotonic()
-        _cleanup_job(job, keep=workdir is not None)
-        timings["cleanup"] = time.monotonic() - t
+        with _slot_lease(mode, slot) as leased:
+            if leased != slot:
+                result.log.append(f"slot {slot} was busy; graded in slot {leased}")
+                slot = leased
+            job = _make_job(workdir, mode, limits, slot)
+            try:
+                _execute_and_score(result, spec, nb, job, limits, slot, mode, lang, timings)
+            finally:
+                t = time.monotonic()
+                _cleanup_job(job, keep=workdir is not None)
+                timings["cleanup"] = time.monotonic() - t
+    except slots.NoFreeSlot as exc:
+        return reject(
+            "error",
+            "採点スロットがすべて使用中です。しばらくしてから再提出してください。",
+            f"Cannot grade now: {exc}; submit again later.",
+        )
     timings["total"] = time.monotonic() - t_start
     result.timings = timings
     if workdir is not None:
