@@ -217,6 +217,17 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "Nearly every input gets the same class: training probably did not progress "
         "(learning rate too large or too small?).",
     },
+    "mnist_provenance": {
+        "ja": "採点では network.layers の各層 (Affine, Relu, Sigmoid, Tanh, BatchNormalization, Dropout) の "
+        "パラメータから予測を計算し直し、network.predict の結果と照合します。predict は推論モード "
+        "(train_flg=False: BatchNorm は running_mean / running_var、Dropout は縮小のみ) で、"
+        "network.layers の層を順に通した結果だけを返すようにしてください。",
+        "en": "The grader recomputes the predictions from the parameters of the layers in "
+        "network.layers (Affine, Relu, Sigmoid, Tanh, BatchNormalization, Dropout) and compares "
+        "them with network.predict. Make predict return just the result of passing x through "
+        "those layers in order, in inference mode (train_flg=False: BatchNorm uses running_mean "
+        "/ running_var, Dropout only scales).",
+    },
 }
 
 

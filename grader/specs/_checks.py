@@ -261,15 +261,61 @@ out["pred"] = _np.argmax(_np.concatenate(_scores), axis=1).astype(_np.int64)
 """
 
 
+def mnist_accuracy_verdict(ctx: ScoreContext, floor: float, threshold: float) -> Verdict:
+    """Accuracy of the sandbox's ``pred`` (int (10000,)) once its provenance holds.
+
+    The trusted side recomputes the predictions from the network's own layers and parameters
+    (``grader/specs/_provenance.py``); without agreement the item gets no credit. With it, the
+    credit follows the LOWER of the trusted and the sandbox accuracy (why: _provenance.py),
+    with linear partial credit between ``floor`` and ``threshold``.
+    """
+    from grader.specs._provenance import Provenance, check_provenance
+
+    labels = ctx.data.mnist_test_labels
+    pred = ctx.require("pred", shape=labels.shape, kind="i")
+    prov = check_provenance(ctx, pred)
+    if not isinstance(prov, Provenance):
+        return prov
+    acc = min(float(np.mean(pred == labels)), prov.trusted_accuracy)
+    frac = partial_credit(acc, floor, threshold)
+    err, tol = 1.0 - acc, 1.0 - threshold
+    agree_ja = f"採点側で network の層から計算し直した予測との一致率 {prov.agreement:.2%}。"
+    agree_en = (
+        f"The predictions recomputed from the network's layers agree on {prov.agreement:.2%}."
+    )
+    if frac >= 1.0:
+        return Verdict.ok(
+            f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。" + agree_ja,
+            f"Accuracy {acc:.4f} (threshold {threshold:.2f}). " + agree_en,
+            error=err,
+            tolerance=tol,
+        )
+    counts = np.bincount(pred[(pred >= 0) & (pred < 1_000_000)]) if pred.size else np.zeros(1)
+    constant = pred.size and counts.max(initial=0) > 0.5 * pred.size
+    hint = get_hint("predictions_constant" if constant else "accuracy_low")
+    return Verdict.fail(
+        f"正解率 {acc:.4f}: 基準 {threshold:.2f} に届いていません ({floor:.2f} 以下は 0 点、"
+        "その間は部分点)。" + agree_ja,
+        f"Accuracy {acc:.4f} is below the threshold {threshold:.2f} (no credit at or below "
+        f"{floor:.2f}, partial credit in between). " + agree_en,
+        error=err,
+        tolerance=tol,
+        hint=hint,
+        fraction=frac,
+    )
+
+
 def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: float = 3):
-    """The accuracy item of a notebook that trains ``network`` on MNIST."""
+    """The accuracy item of a notebook that trains ``network`` on MNIST: the probe returns the
+    predictions and what they are computed from (``PROBE_PROVENANCE``)."""
     from grader.engine.spec import Item  # local: keeps this module's import list short
+    from grader.specs._provenance import PROBE_PROVENANCE
 
     def make_inputs(rng: np.random.Generator, data) -> dict[str, np.ndarray]:
         return {}  # the images come as MNIST_PROBE_X; the labels stay in TrustedData
 
     def score(ctx: ScoreContext) -> Verdict:
-        return accuracy_verdict(ctx, ctx.data.mnist_test_labels, floor, threshold)
+        return mnist_accuracy_verdict(ctx, floor, threshold)
 
     return Item(
         id=item_id,
@@ -278,7 +324,7 @@ def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: fl
             "en": f"MNIST test accuracy (full credit at {threshold:.2f})",
         },
         points=points,
-        probe=PROBE_MNIST,
+        probe=PROBE_MNIST + PROBE_PROVENANCE,
         make_inputs=make_inputs,
         score=score,
     )
