@@ -15,6 +15,18 @@ As root (no user namespace): bwrap does the mounts, then ``setpriv`` drops to th
 with no capabilities and ``no_new_privs`` before anything else runs (bwrap's ``--unshare-user
 --uid`` run by root still maps to host root). Not root: bwrap's user namespace with our uid.
 Without bwrap: limits only ("limits-only"), only with an explicit opt-in.
+
+Not root, two things root mode gets from the host need a substitute (see ``run_sandboxed``):
+
+* the job's size-capped tmpfs: ``unshare --user --map-root-user --mount`` gives an outer user
+  namespace of our own in which a tmpfs of ``job_disk_bytes`` is mounted and bound at
+  ``/job/out``; bwrap runs nested in it (``--uid``/``--gid`` = our uid, no capabilities) and,
+  once bwrap and every sandboxed process are gone, ``cp -a`` copies the (capped) outputs to the
+  host's ``out/``. Without that chain ``/job/out`` is host disk and only ``RLIMIT_FSIZE`` caps
+  each file (logged).
+* the memory cgroup, unless one is delegated to us: ``RLIMIT_DATA`` of ``memory_bytes`` per
+  process instead, which does not cap the job as a whole (a forking notebook gets up to
+  ``nproc`` times it); the grader logs that the memory limit is not enforced.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ log = logging.getLogger("grader.engine.sandbox")
 BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
 SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
 PRLIMIT = shutil.which("prlimit") or "/usr/bin/prlimit"
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 
 STAGE_IN_SANDBOX = "/opt/dlgrader"
 JOB_IN = "/job/in"
@@ -165,6 +178,80 @@ def bwrap_usable() -> tuple[bool, str]:
         return False, f"bwrap failed to start: {exc}"
     if proc.returncode != 0:
         return False, "bwrap failed: " + proc.stderr.decode(errors="replace").strip()[:300]
+    return True, ""
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_can_disable_userns() -> bool:
+    """bwrap >= 0.8 can forbid new user namespaces inside the sandbox (non-root mode only)."""
+    try:
+        proc = subprocess.run([BWRAP, "--help"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--disable-userns" in proc.stdout + proc.stderr
+
+
+def _outfs_script(outfs: Path, out: Path, size_bytes: int) -> str:
+    """Shell run (as root of our own user namespace) around bwrap in non-root mode.
+
+    Mounts the capped tmpfs that bwrap binds at ``/job/out``, runs bwrap (``"$@"``), then
+    copies the outputs to the host's ``out/``: by then bwrap's PID namespace, and with it
+    every sandboxed process, is gone, so nothing can change them during the copy. ``cp -a``
+    copies links as links; the trusted side reads ``out/`` without following any.
+    """
+    q = shlex.quote
+    opts = f"size={size_bytes},nr_inodes={_OUTFS_INODES},mode=0700,nosuid,nodev"
+    return (
+        f"mount -t tmpfs -o {opts} tmpfs {q(str(outfs))} || exit 96\n"
+        '"$@"; rc=$?\n'
+        f"cp -a -- {q(str(outfs))}/. {q(str(out))}/ || echo 'copying /job/out failed' >&2\n"
+        "exit $rc\n"
+    )
+
+
+_OUTFS_INODES = 4096  # files and directories in /job/out (the runner writes a few dozen)
+
+
+def _outfs_prefix(outfs: Path, out: Path, size_bytes: int) -> list[str]:
+    return [
+        UNSHARE,
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        _outfs_script(outfs, out, size_bytes),
+        "sh",
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def outfs_usable() -> tuple[bool, str]:
+    """Not root: whether the capped ``/job/out`` chain (unshare + tmpfs + nested bwrap) runs."""
+    if os.geteuid() == 0:
+        return False, "root mode mounts the job tmpfs itself"
+    if not Path(UNSHARE).exists():
+        return False, "util-linux unshare is not installed"
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dlgrader-outfs-check-") as tmp:
+        outfs, out = Path(tmp) / "outfs", Path(tmp) / "out"
+        outfs.mkdir()
+        out.mkdir()
+        cmd = _outfs_prefix(outfs, out, MB)
+        cmd += [BWRAP, "--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
+        cmd += ["--ro-bind", "/usr", "/usr", *_symlink_args(), "--bind", str(outfs), "/o"]
+        cmd += ["--", "/bin/sh", "-c", "echo ok > /o/probe"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"unshare failed to start: {exc}"
+        if proc.returncode != 0 or not (out / "probe").is_file():
+            err = proc.stderr.decode(errors="replace").strip()[:300]
+            return False, f"unshare/tmpfs/nested bwrap failed (rc {proc.returncode}): {err}"
     return True, ""
 
 
@@ -461,8 +548,16 @@ def bwrap_command(
     slot: int,
     env: dict[str, str],
     mnist_file: Path | None,
+    *,
+    userns_id: tuple[int, int] | None = None,
+    data_bytes: int | None = None,
 ) -> list[str]:
-    """The full command line: bwrap [mounts] -- setpriv ... -- prlimit ... -- python runner."""
+    """The full command line: bwrap [mounts] -- setpriv ... -- prlimit ... -- python runner.
+
+    Not root: ``userns_id`` is the (uid, gid) the sandbox gets when bwrap runs nested in our
+    own user namespace (there we are its root; without ``--uid`` the sandbox would be too).
+    ``data_bytes``: per-process ``RLIMIT_DATA`` (the memory fallback without a cgroup).
+    """
     base, venv, exe = _python_paths()
     stage = staged_root()
     a = [BWRAP]
@@ -472,6 +567,10 @@ def bwrap_command(
     root = os.geteuid() == 0
     if not root:
         a += ["--unshare-user"]
+        if userns_id is not None:
+            a += ["--uid", str(userns_id[0]), "--gid", str(userns_id[1])]
+        if _bwrap_can_disable_userns():
+            a += ["--disable-userns"]  # root mode: setpriv's dropped caps do the same
     a += ["--ro-bind", "/usr", "/usr"] + _symlink_args()
     a += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC_FILES:
@@ -496,6 +595,10 @@ def bwrap_command(
     if mnist_file is not None:
         a += ["--perms", "0755", "--dir", "/data"]
         a += ["--ro-bind", str(mnist_file), MNIST_IN_SANDBOX]
+    if not root:
+        # In its own user namespace the sandbox's uid owns bwrap's root and /dev tmpfs (as
+        # root, root does): read-only, or it could write there, uncapped.
+        a += ["--remount-ro", "/", "--remount-ro", "/dev"]
     for k, v in env.items():
         a += ["--setenv", k, v]
     a += ["--chdir", "/tmp", "--"]
@@ -503,22 +606,26 @@ def bwrap_command(
         uid = slot_uid(slot)
         a += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         a += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    a += prlimit_args(limits)
+    a += prlimit_args(limits, data_bytes)
     a += [str(exe), "-s", f"{STAGE_IN_SANDBOX}/runner.py", f"{JOB_IN}/run.json"]
     return a
 
 
-def prlimit_args(limits: Limits) -> list[str]:
+def prlimit_args(limits: Limits, data_bytes: int | None = None) -> list[str]:
+    """prlimit's rlimits; ``data_bytes`` adds ``RLIMIT_DATA`` (only when no cgroup caps memory:
+    it counts each process's writable private mappings, per process)."""
     cpu = int((limits.notebook_timeout or 600) + limits.kill_grace)
-    return [
+    args = [
         PRLIMIT,
         f"--nproc={limits.nproc}",
         f"--fsize={limits.file_size_bytes}",
         f"--nofile={limits.open_files}",
         f"--cpu={cpu}",
         "--core=0",
-        "--",
     ]
+    if data_bytes is not None:
+        args.append(f"--data={data_bytes}")
+    return args + ["--"]
 
 
 def run_sandboxed(
@@ -537,12 +644,24 @@ def run_sandboxed(
     """
     job_in, job_out = box / "in", box / "out"
     cg, cg_note = make_cgroup(limits, tag)
-    if mode == "bwrap":
-        cmd = bwrap_command(job_in, job_out, limits, slot, env, mnist_file)
+    data_bytes = None
+    if not cg.active:
+        # No cgroup (non-root without delegation): a per-process cap is better than none.
+        data_bytes = limits.memory_bytes
+        cg_note += (
+            f"; fallback: RLIMIT_DATA {limits.memory_bytes // MB} MB per process, not for the "
+            f"job as a whole (up to {limits.nproc} processes)"
+        )
+        log.warning("memory limit not enforced by a cgroup: %s", cg_note)
+    if mode == "bwrap" and os.geteuid() != 0:
+        cmd = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes)
+        run_env = {"PATH": "/usr/bin:/bin"}
+    elif mode == "bwrap":
+        cmd = bwrap_command(job_in, job_out, limits, slot, env, mnist_file, data_bytes=data_bytes)
         run_env = {"PATH": "/usr/bin:/bin"}
     else:
-        cmd = prlimit_args(limits) + [sys.executable, "-s", str(staged_root() / "runner.py")]
-        cmd += [str(job_in / "run.json")]
+        cmd = prlimit_args(limits, data_bytes)
+        cmd += [sys.executable, "-s", str(staged_root() / "runner.py"), str(job_in / "run.json")]
         run_env = dict(env)
     if cg.active:
         # Join the cgroup before bwrap starts, so no process escapes it.
@@ -585,6 +704,42 @@ def run_sandboxed(
         cgroup_note=cg_note,
         log_tail=_tail(log_path, 4000),
     )
+
+
+def _nonroot_bwrap(
+    box: Path,
+    limits: Limits,
+    slot: int,
+    env: dict[str, str],
+    mnist_file: Path | None,
+    data_bytes: int | None,
+) -> list[str]:
+    """Non-root command: bwrap nested in our own user namespace with a capped ``/job/out``
+
+    (``outfs_usable``), or plain ``bwrap --unshare-user`` with ``/job/out`` on host disk."""
+    ok, why = outfs_usable()
+    if not ok:
+        log.warning(
+            "job disk not capped: /job/out is host disk, each file up to %d MB (%s)",
+            limits.file_size_bytes // MB,
+            why,
+        )
+        return bwrap_command(
+            box / "in", box / "out", limits, slot, env, mnist_file, data_bytes=data_bytes
+        )
+    outfs = box / "outfs"
+    outfs.mkdir(mode=0o700, exist_ok=True)
+    inner = bwrap_command(
+        box / "in",
+        outfs,
+        limits,
+        slot,
+        env,
+        mnist_file,
+        userns_id=(os.getuid(), os.getgid()),
+        data_bytes=data_bytes,
+    )
+    return _outfs_prefix(outfs, box / "out", limits.job_disk_bytes) + inner
 
 
 def _killpg(pgid: int) -> None:
