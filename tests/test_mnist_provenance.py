@@ -448,3 +448,63 @@ def test_e2e_notebook_source_is_valid(tmp_path):
     for cell in nb.cells:
         compile(cell.source, "<cell>", "exec")
     assert len(released.cells) == len(nb.cells) - 1
+
+
+# ------------------------------------------------------------------ credit on real test images
+
+
+class _Relabelled(TrustedData):
+    """The real MNIST test images with labels chosen by the test."""
+
+    def __init__(self, path, labels):
+        super().__init__(mnist_path=path)
+        self._labels = labels
+
+    @property
+    def mnist_test_labels(self):
+        return self._labels
+
+
+@pytest.mark.parametrize(
+    "item_id",
+    ["mnist_accuracy_2_4", "mnist_accuracy_2_5_2", "mnist_accuracy_2_8", "mnist_accuracy_2_10"],
+)
+def test_accuracy_credit_with_provenance(item_id):
+    """Each course item, on the real test images: a network whose own predictions agree gets
+    credit by accuracy (full at the threshold, partial below, none at the floor); the labels
+    are the network's predictions with a chosen fraction changed."""
+    from mnist_files import CANONICAL_FILES
+
+    from grader.specs import all_assignments
+
+    if not CANONICAL_FILES:
+        pytest.skip("no canonical mnist.npz")
+    item = next(it for a in all_assignments() for it in a.items if it.id == item_id)
+    net = mlp(np.random.default_rng(5))
+    base = TrustedData(mnist_path=CANONICAL_FILES[0])
+    g = {"network": net, "MNIST_PROBE_X": base.mnist_test_images.copy(), "out": {}}
+    exec(compile(item.probe, "<probe>", "exec"), g)
+    outs = g["out"]
+    own = outs["pred"]
+    rng = np.random.default_rng(0)
+
+    def verdict(acc: float, outputs=outs):
+        labels = own.copy()
+        wrong = rng.choice(len(own), size=round((1 - acc) * len(own)), replace=False)
+        labels[wrong] = (labels[wrong] + 1) % 10
+        data = _Relabelled(CANONICAL_FILES[0], labels)
+        return item.score(ScoreContext({}, outputs, data, item_id))
+
+    v = verdict(0.999)
+    assert v.fraction == 1.0 and v.hint is None, v.message
+    threshold = 1 - v.tolerance
+    assert verdict(threshold).fraction == 1.0
+    below = verdict(threshold - 0.02)
+    assert 0.0 < below.fraction < 1.0 and below.hint.id == "accuracy_low"
+    assert verdict(0.5).fraction == 0.0
+    constant = Net([Affine(np.zeros((D, C)), np.eye(C)[3])])
+    g = {"network": constant, "MNIST_PROBE_X": base.mnist_test_images.copy(), "out": {}}
+    exec(compile(item.probe, "<probe>", "exec"), g)
+    labels = np.arange(len(own)) % 10
+    v = item.score(ScoreContext({}, g["out"], _Relabelled(CANONICAL_FILES[0], labels), item_id))
+    assert v.fraction == 0.0 and v.hint.id == "predictions_constant", v.message

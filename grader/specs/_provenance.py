@@ -35,11 +35,12 @@ from grader.engine.hints import get_hint
 from grader.engine.spec import ProbeOutputError, ScoreContext, Verdict
 from reference.layers import Affine, BatchNormalization, LeakyRelu, Relu, Sigmoid, Tanh
 
-# Measured on the four solution notebooks (bench/mnist_provenance.py, see the report in
-# tests/test_mnist_provenance.py): the float64 recomputation agrees with the sandbox's float32
-# / float64 predictions on >= 99.98% of the images (BN eps 1e-7 vs 1e-5 moves < 0.05%). 99%
-# leaves a 50x margin for honest numerics; the min() above makes the allowance worthless to
-# an attacker, so it need not be tight.
+# Measured on the four solution notebooks (`.venv/bin/python bench/mnist_provenance.py`): the
+# float64 recomputation, a float32 one and one with BN eps 1e-5 instead of 1e-7 each disagree
+# with the sandbox's predictions on 0 of the 10000 images (2-4, 2-5-2: float64 nets; 2-8, 2-10:
+# float32 nets with BatchNorm, 2-10 with Dropout). 99% (100 images) leaves room for students'
+# own numerics (other eps, float16); the min() above makes the allowance worthless to an
+# attacker, so it need not be tight.
 MIN_AGREEMENT = 0.99
 MAX_LAYERS = 64
 MAX_NAME_BYTES = 64  # characters per layer class name (up to 4 UTF-8 bytes each)
