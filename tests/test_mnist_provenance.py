@@ -165,6 +165,21 @@ def test_float32_network_and_inverted_dropout(data):
     assert agree >= MIN_AGREEMENT
 
 
+def test_row_vector_biases_and_running_stats_are_accepted(teacher, data):
+    """Keepdims-style (1, M) arrays broadcast like (M,) in the student's forward."""
+    layers = list(teacher.layers.values())
+    affine, bn = layers[0], layers[1]
+    rows = [
+        Affine(affine.W, affine.b.reshape(1, -1)),
+        BatchNormalization(
+            bn.gamma.reshape(1, -1), bn.beta, bn.running_mean.reshape(1, -1),
+            bn.running_var.reshape(1, -1), np.array([bn.eps]),
+        ),
+    ]  # fmt: skip
+    v = score(Net(rows + layers[2:]), data)
+    assert v.fraction == 1.0, v.message
+
+
 def test_pasted_labels_on_untrained_network_get_nothing(data):
     untrained = mlp(np.random.default_rng(7))
     x = data.mnist_test_images

@@ -247,12 +247,14 @@ def _read_layout(ctx: ScoreContext) -> tuple[list[str], list[dict[str, np.ndarra
 
 
 def _need(arrays: dict[str, np.ndarray], role: str, where: str, shape: tuple[int, ...]):
-    """The finite float64 array ``role`` of a layer, of exactly ``shape``."""
+    """The finite float64 array ``role`` of a layer, of ``shape`` (or ``(1, *shape)``)."""
     a = arrays.get(role)
     if a is None:
         raise Unrebuildable(
             f"{where} に `{role}` がありません。", f"{where} has no `{role}` attribute."
         )
+    if a.shape == (1, *shape):
+        a = a[0]  # a row vector (1, M) broadcasts like (M,) in the student's forward
     if a.shape != shape:
         raise Unrebuildable(
             f"{where}.{role} の形 {a.shape} が合いません (期待: {shape})。",
