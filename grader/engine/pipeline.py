@@ -378,8 +378,7 @@ def _execute_and_score(
     timings["sandbox"] = time.monotonic() - t
     if run.cpu_seconds is not None:
         timings["sandbox.cpu"] = run.cpu_seconds
-    if run.cgroup_note:
-        result.log.append(f"memory limit not enforced: {run.cgroup_note}")
+    result.log.extend(run.weakened)
     if run.killed_by_wall_clock:
         result.log.append("the run was killed by the outside wall clock")
     if run.oom_killed:

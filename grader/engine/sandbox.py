@@ -483,6 +483,7 @@ class SandboxRun:
     cpu_seconds: float | None
     cgroup_note: str
     log_tail: str
+    weakened: list[str] = field(default_factory=list)  # limits not enforced as configured
 
 
 def _parents(path: Path) -> list[Path]:
@@ -644,6 +645,7 @@ def run_sandboxed(
     """
     job_in, job_out = box / "in", box / "out"
     cg, cg_note = make_cgroup(limits, tag)
+    weakened: list[str] = []
     data_bytes = None
     if not cg.active:
         # No cgroup (non-root without delegation): a per-process cap is better than none.
@@ -653,8 +655,12 @@ def run_sandboxed(
             f"job as a whole (up to {limits.nproc} processes)"
         )
         log.warning("memory limit not enforced by a cgroup: %s", cg_note)
+    if cg_note:
+        weakened.append(f"memory limit not enforced: {cg_note}")
     if mode == "bwrap" and os.geteuid() != 0:
-        cmd = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes)
+        cmd, disk_note = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes)
+        if disk_note:
+            weakened.append(disk_note)
         run_env = {"PATH": "/usr/bin:/bin"}
     elif mode == "bwrap":
         cmd = bwrap_command(job_in, job_out, limits, slot, env, mnist_file, data_bytes=data_bytes)
@@ -703,6 +709,7 @@ def run_sandboxed(
         cpu_seconds=cpu,
         cgroup_note=cg_note,
         log_tail=_tail(log_path, 4000),
+        weakened=weakened,
     )
 
 
@@ -713,20 +720,22 @@ def _nonroot_bwrap(
     env: dict[str, str],
     mnist_file: Path | None,
     data_bytes: int | None,
-) -> list[str]:
+) -> tuple[list[str], str]:
     """Non-root command: bwrap nested in our own user namespace with a capped ``/job/out``
 
-    (``outfs_usable``), or plain ``bwrap --unshare-user`` with ``/job/out`` on host disk."""
+    (``outfs_usable``), or plain ``bwrap --unshare-user`` with ``/job/out`` on host disk; and
+    a note when the disk cap could not be applied."""
     ok, why = outfs_usable()
     if not ok:
-        log.warning(
-            "job disk not capped: /job/out is host disk, each file up to %d MB (%s)",
-            limits.file_size_bytes // MB,
-            why,
+        note = (
+            f"job disk not capped: /job/out is host disk, each file up to "
+            f"{limits.file_size_bytes // MB} MB ({why})"
         )
-        return bwrap_command(
+        log.warning(note)
+        cmd = bwrap_command(
             box / "in", box / "out", limits, slot, env, mnist_file, data_bytes=data_bytes
         )
+        return cmd, note
     outfs = box / "outfs"
     outfs.mkdir(mode=0o700, exist_ok=True)
     inner = bwrap_command(
@@ -739,7 +748,7 @@ def _nonroot_bwrap(
         userns_id=(os.getuid(), os.getgid()),
         data_bytes=data_bytes,
     )
-    return _outfs_prefix(outfs, box / "out", limits.job_disk_bytes) + inner
+    return _outfs_prefix(outfs, box / "out", limits.job_disk_bytes) + inner, ""
 
 
 def _killpg(pgid: int) -> None:
