@@ -52,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from grader.service.cli_common import StoreError
+
     try:
         return int(args.func(args) or 0)
+    except StoreError as exc:  # a bad --db: say so, no traceback
+        print(f"grader {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,50 @@
+"""Bad command-line input ends with one clear line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+GRADER = [sys.executable, "-m", "grader.cli"]
+
+
+def _grader(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRADER_STATE_DIR": str(cwd / "state")}
+    return subprocess.run(
+        [*GRADER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("foo://bar", "is not a database URL"),
+        ("not a url", "is not a database URL"),
+        ("postgresql+nodriver://u@h/db", "is not a database URL"),
+        ("sqlite:////proc/no/such/grader.db", "cannot create the state directory"),
+        ("sqlite:////proc/grader.db", "cannot open the database"),
+        ("postgresql+psycopg://u:hunter2pw@127.0.0.1:9/db", "cannot open the database"),
+    ],
+)
+@pytest.mark.parametrize("command", [["token", "list"], ["roster", "import", "roster.csv"]])
+def test_bad_database_url_is_one_clear_line(tmp_path, command, url, expected):
+    (tmp_path / "roster.csv").write_text("student_id,name,email\ns1,A,a@example.org\n")
+    proc = _grader(*command, "--db", url, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"grader {command[0]}: " in proc.stderr and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "hunter2pw" not in proc.stderr + proc.stdout  # passwords are never echoed
+    assert "s1" not in proc.stdout  # nothing imported, no token printed
+
+
+def test_roster_with_duplicate_students_imports_nothing(tmp_path):
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    (tmp_path / "dup.csv").write_text("student_id,name,email\ns1,A,a@x\ns1,B,b@x\n")
+    proc = _grader("roster", "import", "dup.csv", "--db", db, cwd=tmp_path)
+    assert proc.returncode == 2 and "appears twice" in proc.stderr, proc.stderr
+    listed = _grader("token", "list", "--db", db, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "s1" not in listed.stdout
