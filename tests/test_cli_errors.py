@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -48,3 +49,49 @@ def test_roster_with_duplicate_students_imports_nothing(tmp_path):
     listed = _grader("token", "list", "--db", db, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "s1" not in listed.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["serve", "--port", "70000"], "is not a TCP port"),
+        (["serve", "--workers", "-1"], "is not a whole number >= 0"),
+        (["serve", "--max-upload-mb", "nan"], "is not a size in MB"),
+        (["serve", "--lease-seconds", "0"], "is not a positive number of seconds"),
+        (["worker", "--slot", "1000"], "is not a slot number"),
+        (["grade", "--jobs", "-3", "x.ipynb"], "is not a whole number >= 0"),
+        (["validate", "--jobs", "two"], "is not a whole number >= 0"),
+    ],
+)
+def test_out_of_range_options_are_refused_by_name(tmp_path, args, expected):
+    proc = _grader(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_release_outside_a_checkout_says_so(tmp_path):
+    proc = _grader("release", "out", cwd=tmp_path)
+    assert proc.returncode == 2 and "is not a course checkout" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_serve_on_a_busy_port_stops_before_starting_anything(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _grader(
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--home",
+            "home",
+            "--allow-unsandboxed",
+            cwd=tmp_path,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr, proc.stderr
+    assert "instructor token" not in proc.stdout  # no token issued, no database created
+    assert not (tmp_path / "home").exists()

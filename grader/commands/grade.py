@@ -18,6 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from grader.commands import argtypes
+
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX = 0, 1, 2, 3
 
 
@@ -30,7 +32,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
     p.add_argument("--assignment", help="assignment id (default: from metadata or file name)")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel jobs (default: cores)")
+    p.add_argument(
+        "--jobs", "-j", type=argtypes.count, default=0, help="parallel jobs (default: cores)"
+    )
     p.add_argument("--out", type=Path, help="output folder (default: next to each notebook)")
     p.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope results")
     p.add_argument(

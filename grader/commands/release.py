@@ -22,6 +22,13 @@ def run(args: argparse.Namespace) -> int:
     from grader.notebooks.build import build_all
     from grader.notebooks.release import STUDENT_DIST, ReleaseError, make_release
 
+    if not (args.repo / "solutions").is_dir():
+        print(
+            f"grader release: {args.repo.resolve()} is not a course checkout (no solutions/); "
+            "run it there or pass --repo",
+            file=sys.stderr,
+        )
+        return 2
     stale = build_all(args.repo / "solutions", args.repo / "assignments", check=True)
     if not stale.clean:
         names = ", ".join(p.name for p in stale.written + stale.orphans)

@@ -10,10 +10,13 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+
+from grader.commands import argtypes
 
 
 def register(subparsers) -> None:
@@ -27,10 +30,10 @@ def register(subparsers) -> None:
         "--allow-unsandboxed is given.",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=argtypes.port, default=8000, help="port (default 8000)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=argtypes.count,
         default=os.cpu_count() or 1,
         help="local grading workers (default: number of cores; 0 = API only)",
     )
@@ -43,15 +46,27 @@ def register(subparsers) -> None:
     p.add_argument(
         "--policy", default=None, help="deadline policy TOML (default <home>/policy.toml)"
     )
-    p.add_argument("--max-upload-mb", type=float, default=5.0, help="upload size cap (default 5)")
-    p.add_argument("--max-queued", type=int, default=3, help="queued submissions per student")
     p.add_argument(
-        "--max-attempts", type=int, default=30, help="submissions per student per assignment"
+        "--max-upload-mb", type=argtypes.megabytes, default=5.0, help="upload size cap (default 5)"
     )
-    p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
+    p.add_argument(
+        "--max-queued", type=argtypes.positive_int, default=3, help="queued submissions per student"
+    )
+    p.add_argument(
+        "--max-attempts",
+        type=argtypes.positive_int,
+        default=30,
+        help="submissions per student per assignment",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=argtypes.positive_seconds,
+        default=60.0,
+        help="job lease (default 60)",
+    )
     p.add_argument(
         "--shutdown-grace",
-        type=float,
+        type=argtypes.seconds,
         default=30.0,
         help="seconds running jobs get to finish on shutdown before they are returned",
     )
@@ -136,6 +151,18 @@ def run(args: argparse.Namespace) -> int:
             print(SANDBOX_REFUSAL, file=sys.stderr)
             return 3
         print(UNSANDBOXED_BANNER, file=sys.stderr)
+    try:  # before anything else, so a busy port costs no token and starts no worker
+        sock = _listen(args.host, args.port)
+    except socket.gaierror as exc:
+        print(f"grader serve: --host {args.host!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"grader serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
+            "(another service on that port? pass --port)",
+            file=sys.stderr,
+        )
+        return 2
     cfg = config_from(
         args,
         policy_file=args.policy,
@@ -186,11 +213,25 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: logging.info("signal %s: shutting down", signum))
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         logging.info("stopping workers (grace %.0f s)", args.shutdown_grace)
         pool.stop(args.shutdown_grace)
-    return 0
+        sock.close()
+    return 0 if server.started else 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn (which calls listen on it)."""
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(info[4])
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _safe_url(url: str) -> str:

@@ -13,6 +13,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from grader.commands import argtypes
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -22,7 +24,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("ids", nargs="*", help="assignment ids (default: all with a notebook)")
     p.add_argument("--repo", type=Path, default=Path("."), help="the course checkout")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel jobs (default: cores)")
+    p.add_argument(
+        "--jobs", "-j", type=argtypes.count, default=0, help="parallel jobs (default: cores)"
+    )
     p.add_argument("--allow-unsandboxed", action="store_true", help="process limits only")
     p.set_defaults(func=run)
 

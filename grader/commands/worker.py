@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from grader.commands import argtypes
+
 
 def register(subparsers) -> None:
     from grader.service.cli_common import add_store_options
@@ -22,16 +24,26 @@ def register(subparsers) -> None:
     add_store_options(p)
     p.add_argument(
         "--slot",
-        type=int,
+        type=argtypes.slot,
         default=0,
         help="preferred engine slot (its own sandbox uid); when another job on this machine "
         "holds it, the first free slot is used (default 0)",
     )
-    p.add_argument("--lease-seconds", type=float, default=60.0, help="job lease (default 60)")
     p.add_argument(
-        "--poll-interval", type=float, default=0.05, help="longest idle poll period, seconds"
+        "--lease-seconds",
+        type=argtypes.positive_seconds,
+        default=60.0,
+        help="job lease (default 60)",
     )
-    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    p.add_argument(
+        "--poll-interval",
+        type=argtypes.positive_seconds,
+        default=0.05,
+        help="longest idle poll period, seconds",
+    )
+    p.add_argument(
+        "--max-jobs", type=argtypes.positive_int, default=None, help="exit after this many jobs"
+    )
     p.add_argument(
         "--allow-unsandboxed",
         action="store_true",
