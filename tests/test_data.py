@@ -380,6 +380,16 @@ def test_cli_fetch_from_bad_file_fails_clearly(tmp_path, capsys):
     assert not mnist.cache_path().exists()
 
 
+def test_cli_fetch_from_a_file_that_is_not_npz_names_it_not_a_temp_file(tmp_path, capsys):
+    bad = tmp_path / "notes.npz"
+    bad.write_bytes(b"this is not a zip archive")
+    assert cli.main(["data", "fetch", "--from", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"user file {bad} is not a readable .npz file" in err, err
+    assert ".mnist-fetch-" not in err and "--force" not in err.split("To fix it")[0]
+    assert not mnist.cache_path().exists()
+
+
 def test_progress_falls_back_without_tqdm(monkeypatch):
     from grader.student import progress as progress_mod
 

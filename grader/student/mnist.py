@@ -168,8 +168,11 @@ def check_sandbox_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
 # --------------------------------------------------------------------------- npz files
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, read without pickle; a clear error for anything else."""
+def read_npz(path: Path, origin: str | None = None) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, read without pickle; a clear error for anything else.
+
+    ``origin`` names a download being checked in a temporary file (the error then names the
+    source, not the temporary path, and gives no advice to delete it)."""
     path = Path(path)
     if not path.is_file():
         raise MnistError(f"{path} does not exist or is not a file.")
@@ -177,8 +180,11 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        what = f"{type(exc).__name__}: {exc}"
+        if origin is not None:
+            raise MnistDataError(f"{origin} is not a readable .npz file ({what})") from exc
         raise MnistDataError(
-            f"{path} is not a readable .npz file ({type(exc).__name__}: {exc}). "
+            f"{path} is not a readable .npz file ({what}). "
             "It may be truncated or corrupted: delete it and run `grader data fetch --force`."
         ) from exc
 
@@ -527,7 +533,8 @@ def fetch_mnist(
             if verbose:
                 print(f"MNIST: trying {src.name} …", file=sys.stderr)
             src.fetch(tmp)
-            verify_arrays(read_npz(tmp), origin=f"the file from {src.name}")
+            origin = f"the file from {src.name}"
+            verify_arrays(read_npz(tmp, origin=origin), origin=origin)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)
             if verbose:
