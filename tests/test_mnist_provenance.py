@@ -234,6 +234,26 @@ def test_small_disagreement_gains_nothing(data):
     assert f"Accuracy {trusted:.4f}" in v.message["en"], v.message
 
 
+def test_batch_norm_in_training_mode_inside_predict_is_named(teacher, data):
+    """A genuine network whose BN ignores train_flg (batch statistics at inference): no
+    credit, and the feedback names that mistake rather than suspecting pasted labels."""
+
+    class BatchNormalization:  # the student's class, same name as the course's
+        def __init__(self, bn):
+            self.gamma, self.beta, self.eps = bn.gamma, bn.beta, bn.eps
+            self.running_mean, self.running_var = bn.running_mean, bn.running_var
+
+        def forward(self, x, train_flg=True):  # always the batch's own statistics
+            xn = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + self.eps)
+            return self.gamma * xn + self.beta
+
+    layers = list(teacher.layers.values())
+    v = score(Net([layers[0], BatchNormalization(layers[1])] + layers[2:]), data)
+    assert v.fraction == 0.0
+    assert "training mode inside predict" in v.message["en"], v.message
+    assert v.hint is not None and v.hint.id == "bn_predict_train_mode"
+
+
 def test_unknown_layer_class_gets_no_credit(teacher, data):
     class Swish:
         def forward(self, x, train_flg=True):

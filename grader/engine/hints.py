@@ -228,6 +228,15 @@ HINTS: dict[str, dict[str, str]] = {
         "those layers in order, in inference mode (train_flg=False: BatchNorm uses running_mean "
         "/ running_var, Dropout only scales).",
     },
+    "bn_predict_train_mode": {
+        "ja": "predict(x, train_flg=False) が BatchNormalization.forward に train_flg を渡しているか"
+        "確かめてください。推論では学習中に更新した running_mean / running_var で正規化します。"
+        "テスト画像のミニバッチの統計を使うと、同じ画像でもバッチの組み方で予測が変わります。",
+        "en": "Check that predict(x, train_flg=False) passes train_flg on to "
+        "BatchNormalization.forward. At inference BN normalises with the running_mean / "
+        "running_var updated during training; with each test batch's own statistics the "
+        "prediction for an image depends on which other images share its batch.",
+    },
 }
 
 

@@ -143,14 +143,18 @@ class Rebuilt:
     names: list[str]
     layers: list[object] = field(default_factory=list)
 
-    def scores(self, x: np.ndarray, chunk: int = 2000) -> np.ndarray:
-        """float64 scores (N, 10) of ``x`` (N, 784), inference mode, in chunks."""
+    def scores(self, x: np.ndarray, chunk: int = 2000, bn_batch_stats: bool = False):
+        """float64 scores (N, 10) of ``x`` (N, 784), inference mode, in chunks.
+
+        ``bn_batch_stats``: BatchNormalization normalises each chunk by its own statistics
+        (the training-mode mistake in a student's ``predict``; it also moves the running
+        statistics, so use it last)."""
         parts = []
         for i in range(0, len(x), chunk):
             h = np.asarray(x[i : i + chunk], dtype=np.float64)
             for layer in self.layers:
                 if isinstance(layer, BatchNormalization):
-                    h = layer.forward(h, train_flg=False)
+                    h = layer.forward(h, train_flg=bn_batch_stats)
                 else:
                     h = layer.forward(h)
             parts.append(h)
@@ -366,6 +370,18 @@ def check_provenance(ctx: ScoreContext, sandbox_pred: np.ndarray) -> Provenance 
             hint=hint,
         )
     prov = recompute(net, ctx.data.mnist_test_images, ctx.data.mnist_test_labels, sandbox_pred)
+    if prov.agreement < MIN_AGREEMENT and _bn_in_training_mode(net, ctx, sandbox_pred):
+        return Verdict.fail(
+            "predict の中で BatchNormalization が学習モード (ミニバッチの平均・分散) で"
+            "動いています: "
+            "予測が running_mean / running_var ではなくバッチ統計から計算されています。",
+            "BatchNormalization runs in training mode inside predict: the predictions were "
+            "computed with each batch's own mean and variance instead of running_mean / "
+            "running_var.",
+            error=1.0 - prov.agreement,
+            tolerance=1.0 - MIN_AGREEMENT,
+            hint=get_hint("bn_predict_train_mode"),
+        )
     if prov.agreement < MIN_AGREEMENT:
         return Verdict.fail(
             "予測が network 自身のパラメータから計算されたものではありません: network.layers の"
@@ -379,6 +395,16 @@ def check_provenance(ctx: ScoreContext, sandbox_pred: np.ndarray) -> Provenance 
             hint=hint,
         )
     return prov
+
+
+def _bn_in_training_mode(net: Rebuilt, ctx: ScoreContext, sandbox_pred: np.ndarray) -> bool:
+    """Do the sandbox's predictions match the network with batch-statistics BN, evaluated in
+    the probe's chunks of 1000 (``PROBE_MNIST``)?"""
+    if not any(isinstance(layer, BatchNormalization) for layer in net.layers):
+        return False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        scores = net.scores(ctx.data.mnist_test_images, chunk=1000, bn_batch_stats=True)
+    return float(np.mean(np.argmax(scores, axis=1) == sandbox_pred)) >= MIN_AGREEMENT
 
 
 __all__ = [
