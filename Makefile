@@ -1,12 +1,12 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make serve   create the environment, install, fetch MNIST, start the grader service
+#   make serve   bubblewrap if missing, the environment, install, fetch MNIST, start the service
 #   make test    the same environment plus system packages, then the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test setup data system-deps lint format demo clean
+.PHONY: serve test setup data system-deps sandbox-deps lint format demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ setup: $(STAMP)
 data: setup
 	$(BIN)/grader data fetch
 
-serve: data
+serve: sandbox-deps data
 	$(BIN)/grader serve
 
 demo: data
@@ -27,6 +27,9 @@ demo: data
 
 system-deps:
 	sh scripts/install-system-deps.sh
+
+sandbox-deps:
+	sh scripts/install-system-deps.sh sandbox
 
 lint: setup
 	$(BIN)/ruff check .
