@@ -30,7 +30,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "points": ("配点", "Points"),
     "deadline": ("締切", "Deadline"),
     "no_deadline": ("なし", "none"),
-    "best_score": ("最新の得点", "Latest score"),
+    "best_score": ("最高得点 (成績に使用)", "Best score (counts for the grade)"),
+    "latest": ("最新", "latest"),
+    "not_submitted": ("未提出", "not submitted"),
     "submit": ("提出", "Submit"),
     "upload": ("ノートブックを提出", "Submit a notebook"),
     "file": ("ファイル (.ipynb)", "File (.ipynb)"),
@@ -47,8 +49,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "item": ("項目", "Item"),
     "result": ("結果", "Result"),
     "passed": ("合格", "passed"),
-    "not_passed": ("不合格", "failed"),
-    "measured_error": ("誤差", "Error"),
+    "not_passed": ("不合格", "not passed"),
+    "measured_error": ("誤差", "Measured error"),
     "tolerance": ("許容値", "Tolerance"),
     "message": ("メッセージ", "Message"),
     "hint": ("ヒント", "Hint"),
@@ -63,7 +65,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "all_submissions": ("すべての提出", "All submissions"),
     "pass_rates": ("項目ごとの合格率", "Pass rate per item"),
     "histogram": ("得点分布", "Score distribution"),
-    "students_n": ("人数", "Students"),
+    "students_n": ("採点済みの学生", "Students graded"),
     "mean": ("平均", "Mean"),
     "regrade": ("再採点", "Regrade"),
     "export_csv": ("成績 CSV (nbgrader 形式)", "Gradebook CSV (nbgrader layout)"),
@@ -76,9 +78,76 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "sandbox_ok": ("サンドボックス: bwrap", "Sandbox: bwrap"),
     "error": ("エラー", "Error"),
-    "back": ("戻る", "Back"),
-    "none_yet": ("まだありません。", "None yet."),
+    "back_home": ("課題一覧へ戻る", "Back to the assignments"),
+    "back_dashboard": ("ダッシュボードへ戻る", "Back to the dashboard"),
     "closed": ("受付終了", "closed"),
+    "navigation": ("メニュー", "Menu"),
+    "logged_in_as": ("ログイン中のユーザ", "Logged in as"),
+    "gradebook_short": ("成績一覧", "Gradebook"),
+    "times_in_jst": ("時刻はすべて日本時間 (JST)", "All times are Japan time (JST, UTC+9)"),
+    "bad_token_help": (
+        "コピーしたトークン全体 (gt_ から最後まで、前後の空白なし) を貼り付けてください。"
+        "それでも入れない場合は教員に新しいトークンを依頼してください。",
+        "Paste the whole token (from gt_ to its end, no spaces). If it still fails, ask your "
+        "instructor for a new token.",
+    ),
+    "student_home": ("課題と提出", "Assignments and submissions"),
+    "file_help": (
+        "拡張子 .ipynb のノートブック、%s MB まで。大きすぎる場合は"
+        "「出力をすべて消去」してから保存してください。",
+        "A notebook ending in .ipynb, at most %s MB. If it is larger, clear all outputs and "
+        "save it again.",
+    ),
+    "client_too_large": (
+        "このファイルは %s MB あり、上限を超えています。Jupyter で「出力をすべて消去」して"
+        "保存してから、もう一度選んでください。",
+        "This file is %s MB, over the limit. In Jupyter, clear all outputs, save, and choose "
+        "it again.",
+    ),
+    "client_not_ipynb": (
+        "「%s」はノートブックではありません。課題の .ipynb ファイルを選んでください。",
+        "'%s' is not a notebook: choose the assignment's .ipynb file.",
+    ),
+    "no_open_assignments": (
+        "いま提出を受け付けている課題はありません。",
+        "No assignment is open for submission right now.",
+    ),
+    "late_open": (
+        "締切後: 遅れた日数 1 日ごとに配点の %s%% を減点",
+        "Past the deadline: %s%% of the points off per day late",
+    ),
+    "no_submissions_yet": (
+        "まだ提出がありません。上のフォームからノートブックを提出すると、ここに採点結果が"
+        "表示されます。",
+        "No submissions yet. Submit a notebook with the form above; its result will be "
+        "listed here.",
+    ),
+    "file_name": ("ファイル", "File"),
+    "late": ("遅延", "Late"),
+    "late_days": (
+        "締切から %s 日遅れ (遅延減点の対象)",
+        "%s day(s) after the deadline (late penalty)",
+    ),
+    "feedback_help": (
+        "各セルの実行結果とエラーを確認できます。",
+        "Every cell's output and errors, as the grader ran them.",
+    ),
+    "open_full_page": ("別のタブで全体を開く", "Open it in a new tab"),
+    "overview": ("課題ごとの概要", "Assignments at a glance"),
+    "export": ("エクスポート", "Export"),
+    "stats_help": (
+        "人数・平均・合格率・得点分布は各学生の最新の採点済み提出 (遅延減点後) で集計します。",
+        "Students, mean, pass rates and the distribution use each student's latest graded "
+        "submission, late penalty applied.",
+    ),
+    "show_submissions": ("この課題の提出", "Its submissions"),
+    "histogram_axes": ("横軸: 得点、縦軸: 人数", "x: score, y: students"),
+    "show_all": ("すべての課題の提出を表示", "Show the submissions of every assignment"),
+    "no_submissions_all": ("まだ提出はありません。", "No submissions yet."),
+    "no_students": (
+        "学生が登録されていません。grader roster import で名簿を読み込んでください。",
+        "No students yet: import the roster with grader roster import.",
+    ),
 }
 
 

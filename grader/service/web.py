@@ -7,9 +7,11 @@ that the Origin header, when sent, is this server.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +35,28 @@ from grader.service.submissions import (
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
+# The course runs in Japan and policy.toml deadlines without an offset are JST (catalog.py), so
+# every time stamp on the pages is shown in JST with the zone named.
+DISPLAY_TZ = ZoneInfo("Asia/Tokyo")
+DISPLAY_TZ_NAME = "JST"
+
+
+def local_time(iso: str | None) -> str:
+    """``2026-11-23T17:14:48.1+00:00`` -> ``2026-11-24 02:14:48 JST`` ('' for None)."""
+    if not iso:
+        return ""
+    dt = datetime.fromisoformat(iso).astimezone(DISPLAY_TZ)
+    return f"{dt:%Y-%m-%d %H:%M:%S} {DISPLAY_TZ_NAME}"
+
+
+def score_text(x: float | None) -> str:
+    """Scores as in the gradebook: ``6``, ``4.8``, ``3.33`` (never ``3.3333333``)."""
+    return "" if x is None else f"{round(x, 2):g}"
+
+
+templates.env.filters["localtime"] = local_time
+templates.env.filters["score"] = score_text
+
 
 def wants_html(request: Request) -> bool:
     path = request.url.path
@@ -54,6 +78,8 @@ def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLRespons
         request=request,
         lang=lang,
         other_lang="en" if lang == "ja" else "ja",
+        # the language switch keeps the page's other query parameters
+        lang_url="?" + urlencode({**request.query_params, "lang": "en" if lang == "ja" else "ja"}),
         t=translator(lang),
         sandbox_mode=st.sandbox_mode,
         who=ctx.get("who"),
@@ -72,6 +98,14 @@ def _check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
         raise ApiError("bad_token")
+
+
+def _listing_view(view: dict) -> dict:
+    """A submission row for the tables: ``score``/``max_score`` are None until graded (the
+    view omits them when there is no result yet)."""
+    view.setdefault("score", None)
+    view.setdefault("max_score", None)
+    return view
 
 
 def _require(request: Request) -> Principal | RedirectResponse:
@@ -122,7 +156,12 @@ def mount(app: FastAPI) -> None:
     def home(request: Request):
         return home_page(request)
 
-    def home_page(request: Request, err: ApiError | None = None, status: int = 200):
+    def home_page(
+        request: Request,
+        err: ApiError | None = None,
+        status: int = 200,
+        selected: str | None = None,
+    ):
         who = _require(request)
         if isinstance(who, Response):
             return who
@@ -130,13 +169,17 @@ def mount(app: FastAPI) -> None:
         now = time.time()
         with st.sessions() as s:
             subs = [
-                submission_view(s, x, with_result=False)
+                _listing_view(submission_view(s, x, with_result=False))
                 for x in list_submissions(s, who, limit=200)
             ]
         latest: dict[str, dict] = {}
-        for v in reversed(subs):  # oldest first, so the newest graded one wins
-            if v.get("score") is not None:
-                latest[v["assignment_id"]] = v
+        best: dict[str, dict] = {}
+        for v in reversed(subs):  # oldest first: the newest graded one is the latest
+            if v["score"] is not None:
+                aid = v["assignment_id"]
+                latest[aid] = v
+                if aid not in best or v["score"] > best[aid]["score"]:  # ties: the earliest
+                    best[aid] = v  # the gradebook counts the best one
         return render(
             request,
             "home.html",
@@ -145,7 +188,12 @@ def mount(app: FastAPI) -> None:
             err=err,
             assignments=[assignment_view(a, now) for a in st.catalog],
             latest=latest,
+            best=best,
             submissions=subs,
+            titles={a.id: a.title for a in st.catalog},
+            selected=selected or request.query_params.get("assignment"),
+            max_upload_bytes=st.config.max_upload_bytes,
+            now_iso=datetime.fromtimestamp(now, UTC).isoformat(),
         )
 
     @app.post("/submit", include_in_schema=False)
@@ -169,7 +217,7 @@ def mount(app: FastAPI) -> None:
                 create_submission, st, who, assignment_id, notebook.filename, data
             )
         except ApiError as err:
-            return await run_in_threadpool(home_page, request, err, err.status)
+            return await run_in_threadpool(home_page, request, err, err.status, assignment_id)
         return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
 
     @app.get("/submissions/{submission_id}", include_in_schema=False)
@@ -195,7 +243,7 @@ def mount(app: FastAPI) -> None:
         st = app_state(request)
         with st.sessions() as s:
             subs = [
-                submission_view(s, x, with_result=False, instructor=True)
+                _listing_view(submission_view(s, x, with_result=False, instructor=True))
                 for x in list_submissions(
                     s, who, everyone=True, assignment_id=assignment_id, limit=500
                 )
