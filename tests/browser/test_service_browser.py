@@ -1,6 +1,7 @@
 """The web UI in a real headless Chromium (selenium + /usr/bin/chromedriver) against a live
 ``grader serve`` with the real engine: login, upload, live status to the graded result,
-per-item feedback, language toggle, instructor dashboard."""
+per-item feedback, language toggle, instructor dashboard; and, against a service without
+workers (submissions stay queued): empty states, refused uploads, phone-width layout."""
 
 from __future__ import annotations
 
@@ -64,6 +65,34 @@ def live(tmp_path, monkeypatch):
         yield svc, itok, stok, nb
 
 
+@pytest.fixture
+def idle(tmp_path, monkeypatch):
+    """A service with no grading workers: every submission stays queued."""
+    for k, v in released_env(tmp_path / "released").items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path / "home"
+    home.mkdir()
+    itok = cli(home, "token", "create", "--instructor").strip()
+    stok = cli(home, "token", "create", "--student", "b002", "--name", "Alice").strip()
+    with LiveService(home, workers=0) as svc:
+        yield svc, itok, stok
+
+
+PHONE = 390
+
+
+def phone_width(drv, width: int = PHONE) -> None:
+    """Emulate a phone viewport (mobile: the page's meta viewport applies)."""
+    drv.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
+def page_width(drv) -> int:
+    return drv.execute_script("return document.documentElement.scrollWidth")
+
+
 def login(drv, url, token):
     drv.get(url + "/login")
     drv.find_element(By.ID, "token").send_keys(token)
@@ -99,6 +128,13 @@ def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browse
     assert len(rows) == 4 and all("pass" in r.get_attribute("class") for r in rows)
     assert drv.find_element(By.ID, "feedback").get_attribute("sandbox") is not None
     assert drv.find_elements(By.ID, "download-executed")
+    assert drv.find_element(By.ID, "submitted-at").text.endswith("JST")
+    phone_width(drv)
+    drv.refresh()
+    # on a phone the item table is one card per item: nothing runs off the right edge
+    assert page_width(drv) <= PHONE
+    assert not drv.find_element(By.CSS_SELECTOR, "#items thead").is_displayed()
+    drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     drv.find_element(By.ID, "lang-toggle").click()
     assert "Score" in drv.find_element(By.ID, "score").text
 
@@ -111,3 +147,67 @@ def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browse
     assert rates and all(r.text.startswith("100%") for r in rates)
     assert len(drv.find_elements(By.CSS_SELECTOR, "#all-submissions tbody tr")) == 1
     assert drv.find_elements(By.ID, "export-csv")
+
+
+def test_empty_states_refused_uploads_queued_rows_and_phone_layout(browser, idle, tmp_path):
+    svc, itok, stok = idle
+    drv = browser
+    phone_width(drv)
+    login(drv, svc.url, stok)
+    WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "assignments")))
+    assert drv.find_element(By.ID, "no-submissions").is_displayed()
+    assert page_width(drv) <= PHONE
+
+    # the wrong file type is caught before sending, with its name and what to choose instead
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not a notebook")
+    drv.find_element(By.ID, "notebook-file").send_keys(str(txt))
+    drv.find_element(By.ID, "submit-button").click()
+    msg = drv.find_element(By.ID, "client-error")
+    assert msg.is_displayed() and "notes.txt" in msg.text and ".ipynb" in msg.text
+    assert drv.find_elements(By.ID, "no-submissions")  # nothing was sent
+
+    # a refusal by the server keeps the chosen assignment and shows the error at the form
+    other = next(
+        o.get_attribute("value")
+        for o in drv.find_elements(By.CSS_SELECTOR, "#assignment-select option")
+        if o.get_attribute("value") != FAST_ASSIGNMENT
+    )
+    Select(drv.find_element(By.ID, "assignment-select")).select_by_value(other)
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    drv.find_element(By.ID, "notebook-file").send_keys(str(broken))
+    drv.find_element(By.ID, "submit-button").click()
+    err = WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "error")))
+    assert "JSON" in err.text
+    assert err.find_element(By.XPATH, "ancestor::section").get_attribute("id") == "upload"
+    assert (
+        Select(drv.find_element(By.ID, "assignment-select")).first_selected_option.get_attribute(
+            "value"
+        )
+        == other
+    )
+
+    # a queued submission (no workers) is listed on the home page without a score
+    nb = tmp_path / "softmax.ipynb"
+    nb.write_bytes(solution_notebook())
+    Select(drv.find_element(By.ID, "assignment-select")).select_by_value(FAST_ASSIGNMENT)
+    drv.find_element(By.ID, "notebook-file").send_keys(str(nb))
+    drv.find_element(By.ID, "submit-button").click()
+    status = WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "status")))
+    assert status.get_attribute("data-status") == "queued"
+    assert drv.find_element(By.ID, "submitted-at").text.endswith("JST")
+    assert page_width(drv) <= PHONE
+    drv.get(svc.url + "/")
+    rows = drv.find_elements(By.CSS_SELECTOR, "#submissions tbody tr")
+    assert len(rows) == 1 and "採点待ち" in rows[0].text
+    assert not drv.find_elements(By.ID, "no-submissions")
+
+    drv.find_element(By.ID, "logout").click()
+    drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    login(drv, svc.url, itok)
+    WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "overview")))
+    # nothing graded yet: no per-assignment statistics, the queued row is listed
+    assert not drv.find_elements(By.CSS_SELECTOR, "section.assignment-stats")
+    row = drv.find_element(By.CSS_SELECTOR, "#all-submissions tbody tr")
+    assert "b002" in row.text and "採点待ち" in row.text
