@@ -350,6 +350,16 @@ def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
     other = next(i for i in ids if i != A)
     assert by["s1"][other] == "" and by["s1"]["email"] == "s1@example.ac.jp"
 
+    # every export of grades counts the same submission; the statistics take the latest
+    nb_csv = svc.get(f"/api/v1/instructor/gradebook.csv?assignment_id={A}", headers=ih).text
+    nb_rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(nb_csv))}
+    assert nb_rows["s1"]["score"] == "6" and nb_rows["s2"]["score"] == "4.8"
+    gs = svc.get(f"/api/v1/instructor/gradebook/{A}/gradescope.json", headers=ih).json()
+    gs_by = {e["student_id"]: e for e in gs["submissions"]}
+    assert gs_by["s1"]["submission_id"] == s1_good and gs_by["s1"]["results"]["score"] == 6
+    stats = svc.get(f"/api/v1/instructor/stats/{A}", headers=ih).json()
+    assert stats["students"] == 2 and stats["mean"] == pytest.approx((0 + 4.8) / 2)
+
     login = svc.post("/login", data={"token": svc.tokens["instructor"]}, follow_redirects=False)
     assert login.status_code == 303
     dash = svc.get("/instructor")

@@ -362,7 +362,7 @@ async def import_roster(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def gradebook_csv(request: Request, who: Instructor, assignment_id: str | None = None):
-    """Gradebook in the column layout of ``nbgrader export`` (latest graded submission)."""
+    """Gradebook in the column layout of ``nbgrader export`` (the best graded submission)."""
     st = app_state(request)
     if assignment_id and st.catalog.get(assignment_id) is None:
         raise ApiError("unknown_assignment", assignment_id=assignment_id)
@@ -404,7 +404,8 @@ def gradebook_table_csv(request: Request, who: Instructor):
 
 @router.get("/instructor/gradebook/{assignment_id}/gradescope.json", tags=["instructor"])
 def gradebook_gradescope(request: Request, who: Instructor, assignment_id: str) -> dict:
-    """Each student's latest graded submission as a Gradescope ``results.json``."""
+    """Each student's graded submission that counts (the best final score, as in the
+    gradebook) as a Gradescope ``results.json``."""
     st = app_state(request)
     if st.catalog.get(assignment_id) is None:
         raise ApiError("unknown_assignment", assignment_id=assignment_id)

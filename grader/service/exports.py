@@ -8,6 +8,10 @@
 * Gradebook table: one row per student, one column per assignment holding the student's
   best final score (``max(0, score − late penalty)`` over every graded submission), and the
   total; the web page ``/instructor/gradebook`` and ``gradebook/best.csv`` show the same table.
+* Which submission counts: every export of grades (nbgrader CSV, gradebook, Gradescope) takes
+  the graded submission with the best final score (``submissions.best_graded``); the
+  per-assignment statistics describe where the class stands now, so they take each student's
+  latest graded submission. Rejected and failed submissions count for neither.
 * Gradescope: for each student, the ``results.json`` an autograder would write
   (``score``, ``execution_time``, ``output``, ``tests`` with ``name``, ``score``, ``max_score``,
   ``status``, ``output``).
@@ -25,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from grader.service.catalog import Catalog
 from grader.service.models import Result, Submission, User
-from grader.service.submissions import iso, latest_graded
+from grader.service.submissions import best_graded, final_score, iso, latest_graded
 
 NBGRADER_COLUMNS = [
     "assignment",
@@ -48,7 +52,7 @@ def _num(x: float) -> str:
 
 def nbgrader_csv(s: Session, catalog: Catalog, assignment_id: str | None = None) -> str:
     students = list(s.scalars(select(User).where(User.role == "student").order_by(User.id)))
-    graded = {(u.id, sub.assignment_id): (sub, res) for u, sub, res in latest_graded(s)}
+    graded = {(u.id, sub.assignment_id): (sub, res) for u, sub, res, _n in best_graded(s)}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(NBGRADER_COLUMNS)
@@ -99,7 +103,7 @@ def gradescope_results(res: Result) -> dict[str, Any]:
         )
     output = f"Late penalty: {res.penalty:g} points" if res.penalty else ""
     return {
-        "score": max(0.0, res.score - res.penalty),
+        "score": final_score(res),
         "execution_time": round(sum((payload.get("timings") or {}).values()), 3),
         "output": output,
         "tests": tests,
@@ -107,7 +111,8 @@ def gradescope_results(res: Result) -> dict[str, Any]:
 
 
 def gradescope_export(s: Session, assignment_id: str) -> dict[str, Any]:
-    rows = latest_graded(s, assignment_id)
+    """Each student's graded submission that counts (the best, as in the gradebook)."""
+    rows = [row[:3] for row in best_graded(s, assignment_id)]
     return {
         "assignment": assignment_id,
         "submissions": [
@@ -131,7 +136,7 @@ def assignment_stats(s: Session, catalog: Catalog, assignment_id: str, bins: int
     passes: dict[str, int] = {it.id: 0 for it in (info.items if info else ())}
     scores = []
     for _u, _sub, res in rows:
-        scores.append(max(0.0, res.score - res.penalty))
+        scores.append(final_score(res))
         for it in json.loads(res.payload).get("items", []):
             if it.get("passed"):
                 passes[it["id"]] = passes.get(it["id"], 0) + 1
@@ -164,31 +169,21 @@ def gradebook(s: Session, catalog: Catalog) -> dict[str, Any]:
     an assignment without a graded submission is ``None`` and counts 0 in ``total``."""
     assignments = [{"id": a.id, "title": a.title, "max_score": a.max_score} for a in catalog]
     students = list(s.scalars(select(User).where(User.role == "student").order_by(User.id)))
-    rows = s.execute(
-        select(Submission.user_id, Submission.assignment_id, Submission.id, Result)
-        .join(Result, Result.id == Submission.current_result_id)
-        .where(Result.outcome == "graded")
-        .order_by(Submission.created_at)
-    )
-    best: dict[tuple[str, str], dict[str, Any]] = {}
-    graded: dict[tuple[str, str], int] = {}
-    for user_id, assignment_id, sub_id, res in rows:
-        key = (user_id, assignment_id)
-        graded[key] = graded.get(key, 0) + 1
-        final = max(0.0, res.score - res.penalty)
-        if key not in best or final > best[key]["score"]:  # ties: the earliest stays
-            best[key] = {
-                "score": final,
-                "raw": res.score,
-                "penalty": res.penalty,
-                "submission_id": sub_id,
-            }
+    best = {
+        (u.id, sub.assignment_id): {
+            "score": final_score(res),
+            "raw": res.score,
+            "penalty": res.penalty,
+            "submission_id": sub.id,
+            "graded": n,
+        }
+        for u, sub, res, n in best_graded(s)
+    }
     table = []
     for u in students:
         scores: dict[str, Any] = {}
         for a in assignments:
-            cell = best.get((u.id, a["id"]))
-            scores[a["id"]] = {**cell, "graded": graded[(u.id, a["id"])]} if cell else None
+            scores[a["id"]] = best.get((u.id, a["id"]))
         total = sum(c["score"] for c in scores.values() if c)
         table.append(
             {"id": u.id, "name": u.name, "email": u.email, "scores": scores, "total": total}

@@ -136,9 +136,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overview": ("課題ごとの概要", "Assignments at a glance"),
     "export": ("エクスポート", "Export"),
     "stats_help": (
-        "人数・平均・合格率・得点分布は各学生の最新の採点済み提出 (遅延減点後) で集計します。",
+        "人数・平均・合格率・得点分布は各学生の最新の採点済み提出 (遅延減点後) で集計します。"
+        "成績 (成績表・CSV・Gradescope) は各学生の最高点の提出です。",
         "Students, mean, pass rates and the distribution use each student's latest graded "
-        "submission, late penalty applied.",
+        "submission, late penalty applied. Grades (gradebook, CSV, Gradescope) use each "
+        "student's best graded submission.",
     ),
     "show_submissions": ("この課題の提出", "Its submissions"),
     "histogram_axes": ("横軸: 得点、縦軸: 人数", "x: score, y: students"),
