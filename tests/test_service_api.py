@@ -120,6 +120,66 @@ def test_100_mb_upload_refused_before_parsing(svc):
     assert svc.get("/readyz").json()["status"] == "ready"
 
 
+def test_refusal_messages_say_what_to_do(svc):
+    big = post(svc, data=b" " * (CAP + 1)).json()["error"]["message"]
+    # the cap in MB (CAP is 256 kB), not a raw byte count; the remedy in both languages
+    assert "0.25 MB" in big["ja"] and "0.25 MB" in big["en"]
+    assert str(CAP) not in big["ja"] + big["en"] and "バイト" not in big["ja"]
+    for text in big.values():
+        assert "Kernel → Restart & Clear Output" in text
+    assert "save again" in big["en"] and "保存し直して" in big["ja"]
+    for data in (b"this is not json", b"[1, 2, 3]"):
+        msg = post(svc, data=data).json()["error"]["message"]
+        assert "Open it in Jupyter and save it again" in msg["en"]
+        assert "download the assignment notebook again" in msg["en"]
+        assert "Jupyter で開いて保存し直す" in msg["ja"] and "ダウンロードし直して" in msg["ja"]
+
+
+def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    """A web-form body (assignment + notebook) and its content type."""
+    b = "grader-test-boundary"
+    body = (
+        (
+            f'--{b}\r\nContent-Disposition: form-data; name="assignment_id"\r\n\r\n{A}\r\n'
+            f'--{b}\r\nContent-Disposition: form-data; name="notebook"; filename="{name}"\r\n'
+            "Content-Type: application/json\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{b}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={b}"
+
+
+@pytest.mark.parametrize("framing", ["content_length", "chunked"])
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_oversized_web_upload_gets_the_html_error_page(svc, framing, lang):
+    """Over the cap plus form overhead, the size limit answers before the route runs: the web
+    form still gets the site's page (in the user's language), the API its JSON."""
+    login = svc.post("/login", data={"token": svc.tokens["s1"]}, follow_redirects=False)
+    assert login.status_code == 303
+    body, ctype = _multipart("big.ipynb", b"{" + b" " * (2 * CAP))
+    # a generator body goes out chunked, without Content-Length (the counted path)
+    content = body if framing == "content_length" else iter([body[:1000], body[1000:]])
+    r = svc.post(f"/submit?lang={lang}", content=content, headers={"content-type": ctype})
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html")
+    assert ("content-length" in r.request.headers) == (framing == "content_length")
+    page = r.text
+    assert '<p class="error" id="error" role="alert">' in page and "0.25 MB" in page
+    assert "Kernel → Restart &amp; Clear Output" in page
+    assert ("save again" in page) == (lang == "en") and ("保存し直して" in page) == (lang == "ja")
+    assert f'<html lang="{lang}"' in page and "Student s1" in page  # the site's, logged in
+    assert svc.get("/api/v1/submissions", headers=H(svc, "s1")).json() == []
+
+    api = svc.post(
+        "/api/v1/submissions",
+        content=content if framing == "content_length" else iter([body]),
+        headers={**H(svc, "s1"), "content-type": ctype},
+    )
+    expect(api, 413, "too_large")
+    assert "0.25 MB" in api.json()["detail"]
+
+
 def test_submit_answers_202_with_an_id_and_students_see_only_their_own(svc):
     r = post(svc, "s1")
     assert r.status_code == 202

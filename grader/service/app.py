@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,21 +43,27 @@ class BodySizeLimit:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
-            return await self._refuse(send)
+            return await self._refuse(scope, receive, send)
         seen = 0
         started = False
+        tripped = False
 
         async def counted_receive():
-            nonlocal seen
+            nonlocal seen, tripped
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    tripped = True
                     raise _TooLarge()
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if tripped and not started:
+                # FastAPI turns any error while parsing a form into its own 400 response:
+                # drop it, the 413 below replaces it
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -64,16 +71,25 @@ class BodySizeLimit:
         try:
             await self.app(scope, counted_receive, tracking_send)
         except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            pass
+        if tripped and not started:
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send) -> None:  # noqa: ANN001
+    async def _refuse(self, scope, receive, send) -> None:  # noqa: ANN001
+        """413 before the route runs: the site's HTML error page for the web UI (a browser
+        must not land on a raw JSON body), the JSON error body for the API."""
         err = ApiError("too_large", limit=self.limit - FORM_OVERHEAD)
+        request = Request(scope)
+        if web.wants_html(request):
+            # the page looks up the session (a database read): keep it off the event loop
+            page = await run_in_threadpool(web.error_page, request, err)
+            page.headers["connection"] = "close"  # the rest of the body is never read
+            return await page(scope, receive, send)
         body = json.dumps(err.body(), ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": err.status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -7,6 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
+# What to do with a damaged or non-notebook upload (said after the reason).
+_REMEDY_JA = (
+    "Jupyter で開いて保存し直すか、課題のノートブックをダウンロードし直して"
+    "解答を写してから提出してください。"
+)
+_REMEDY_EN = (
+    "Open it in Jupyter and save it again, or download the assignment notebook again and"
+    " copy your answers into it."
+)
+
+
+def human_size(n: int) -> str:
+    """A byte count as people read it: ``5242880`` -> ``5 MB``, ``262144`` -> ``0.25 MB``
+    (MB = 2**20 bytes, at most two decimals; under 0.01 MB in kB)."""
+    mb = round(n / 2**20, 2)
+    if mb > 0:
+        return f"{mb:g} MB"
+    return f"{round(n / 1024, 1):g} kB"
+
+
 MESSAGES: dict[str, tuple[int, str, str]] = {
     "auth_required": (401, "トークンが必要です。", "An access token is required."),
     "bad_token": (401, "トークンが無効か、失効しています。", "The token is invalid or revoked."),
@@ -30,8 +50,10 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "invalid_request": (422, "リクエストが不正です: {detail}", "Invalid request: {detail}"),
     "too_large": (
         413,
-        "ファイルが大きすぎます (上限 {limit} バイト)。出力を消去してから提出してください。",
-        "The upload is too large (limit {limit} bytes). Clear the outputs and submit again.",
+        "ファイルが大きすぎます (上限 {limit})。Jupyter のメニュー Kernel → Restart & Clear Output"
+        " で出力を消去し、保存し直してから提出してください。",
+        "The upload is too large (limit {limit}). Clear the outputs (Kernel → Restart & Clear"
+        " Output) and save again, then submit the saved notebook.",
     ),
     "empty_file": (400, "ファイルが空です。", "The uploaded file is empty."),
     "bad_filename": (
@@ -47,13 +69,14 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "not_json": (
         400,
         "ファイルが JSON として読めません ({detail})。"
-        "ノートブックが壊れているか途中で切れています。",
-        "The file is not valid JSON ({detail}); the notebook is damaged or truncated.",
+        "ノートブックが壊れているか途中で切れています。" + _REMEDY_JA,
+        "The file is not valid JSON ({detail}); the notebook is damaged or truncated. "
+        + _REMEDY_EN,
     ),
     "not_notebook": (
         400,
-        "JSON ですがノートブックではありません: {detail}",
-        "This is JSON but not a notebook: {detail}",
+        "JSON ですがノートブックではありません: {detail}。" + _REMEDY_JA,
+        "This is JSON but not a notebook: {detail}. " + _REMEDY_EN,
     ),
     "wrong_nbformat": (
         400,
@@ -85,9 +108,16 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
 }
 
 
+# Parameters shown in a friendlier form than the callers pass them (bytes -> "5 MB").
+_PARAM_FORMAT = {"too_large": {"limit": human_size}}
+
+
 class ApiError(Exception):
     def __init__(self, code: str, **params: Any) -> None:
         status, ja, en = MESSAGES[code]
+        for name, fmt in _PARAM_FORMAT.get(code, {}).items():
+            if isinstance(params.get(name), int):
+                params[name] = fmt(params[name])
         self.code = code
         self.status = status
         self.message = {"ja": ja.format(**params), "en": en.format(**params)}
