@@ -1,11 +1,16 @@
-"""The feedback report's notebook renderer (stdlib, escaped): no student HTML gets through."""
+"""The feedback report: its notebook renderer (stdlib, escaped) lets no student HTML through,
+and the page fits a phone (viewport meta, the item table scrolls in its own box)."""
 
 from __future__ import annotations
 
 import json
+import shutil
+
+import pytest
 
 from grader.engine import nbhtml
-from grader.engine.report import render_notebook
+from grader.engine.report import CSP, feedback_html, render_notebook
+from grader.engine.result import GradeResult, ItemResult
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
@@ -83,3 +88,81 @@ def test_long_output_is_cut():
     text = "y" * (nbhtml.MAX_TEXT + 50)
     html = nbhtml.render_output({"output_type": "stream", "name": "stdout", "text": text})
     assert "[… 50 characters not shown]" in html and len(html) < nbhtml.MAX_TEXT + 200
+
+
+def _graded_result() -> GradeResult:
+    """A graded result with a long id, long messages, a hint, a traceback and a wide output,
+    the things that used to push the report wider than a phone."""
+    item = ItemResult(
+        id="softmax_cross_entropy_backward_matches_numerical_gradient",
+        title={"ja": "ソフトマックス交差エントロピーの逆伝播", "en": "softmax-with-loss backward"},
+        points=0.0,
+        max_points=2.0,
+        passed=False,
+        error=3.2e-1,
+        tolerance=1e-6,
+        message={"ja": "勾配が数値微分と一致しません。" * 4, "en": "gradient mismatch " * 8},
+        hint={"id": "h1", "ja": "バッチサイズで割りましたか?", "en": "Did you divide by N?"},
+        probe_error="Traceback (most recent call last):\n" + "ValueError: " + "x" * 300,
+    )
+    wide = {"output_type": "stream", "name": "stdout", "text": "loss=" + "0.123456," * 60}
+    nb = _nb([{"cell_type": "code", "execution_count": 1, "source": "train()", "outputs": [wide]}])
+    return GradeResult(
+        assignment="2-3-1_softmax_with_loss",
+        status="graded",
+        items=[item],
+        max_score=2.0,
+        executed_notebook=nb,
+        title={"ja": "ソフトマックスと交差エントロピー", "en": "Softmax with loss"},
+    )
+
+
+def test_feedback_page_has_a_viewport_and_its_table_scrolls_in_its_own_box():
+    page = feedback_html(_graded_result())
+    head = page[: page.index("</head>")]
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in head
+    # the CSP is unchanged: no script, nothing remote
+    assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in head
+    assert CSP == "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+    assert '<div class="table-box"><table class="items">' in page
+    assert ".table-box{overflow-x:auto" in page and "<script" not in page
+
+
+@pytest.mark.browser
+def test_feedback_page_fits_a_phone_screen(tmp_path):
+    """In headless Chromium at 390 px (mobile emulation), the page is no wider than the
+    screen; the item table keeps to its box (it may scroll there)."""
+    if not shutil.which("chromedriver"):
+        pytest.skip("chromedriver not installed")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    path = tmp_path / "feedback.html"
+    path.write_text(feedback_html(_graded_result()), encoding="utf-8")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        opts.add_argument(flag)
+    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+    drv = webdriver.Chrome(options=opts, service=service)
+    try:
+        drv.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": True},
+        )
+        drv.get(path.as_uri())
+        page_w = drv.execute_script("return document.documentElement.scrollWidth")
+        view_w = drv.execute_script("return window.innerWidth")
+        box_w = drv.execute_script(
+            "return document.querySelector('.table-box').getBoundingClientRect().right"
+        )
+    finally:
+        drv.quit()
+    assert view_w == 390  # the viewport meta took effect (980 without it)
+    assert page_w <= 390 and box_w <= 390

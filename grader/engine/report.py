@@ -21,15 +21,20 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src da
 
 _CSS = """
 body{font-family:system-ui,'Hiragino Sans','Noto Sans JP',sans-serif;margin:1.5rem;color:#222}
-table.items{border-collapse:collapse;width:100%;margin:1rem 0}
-table.items th,table.items td{border:1px solid #ccc;padding:.4rem .6rem;vertical-align:top}
+h1,h2{overflow-wrap:break-word}
+.table-box{overflow-x:auto;max-width:100%;margin:1rem 0}
+table.items{border-collapse:collapse;width:100%}
+table.items th,table.items td{border:1px solid #ccc;padding:.4rem .6rem;vertical-align:top;
+overflow-wrap:break-word}
 table.items th{background:#f3f3f3}
 .pass{color:#0a7d28;font-weight:bold}.fail{color:#b00020;font-weight:bold}
 .en{color:#555;font-size:.9em}.hint{background:#fff8e1;padding:.3rem .5rem;margin-top:.3rem}
-pre.err{background:#fbeaea;padding:.4rem;white-space:pre-wrap;font-size:.85em;max-height:14em;
-overflow:auto}
+pre.err{background:#fbeaea;padding:.4rem;white-space:pre-wrap;overflow-wrap:anywhere;
+font-size:.85em;max-height:14em;overflow:auto}
 .summary{font-size:1.3em}.warn{background:#fdecea;border:1px solid #b00020;padding:.5rem}
 .notebook{border-top:2px solid #888;margin-top:2rem;padding-top:1rem}
+@media (max-width:600px){body{margin:.6rem}h1{font-size:1.4em}
+table.items th,table.items td{padding:.3rem .4rem}}
 """
 
 
@@ -71,7 +76,8 @@ def _items_table(result: GradeResult, lang: str) -> str:
         "<tr><th>項目 / item</th><th>得点 / points</th><th>判定 / result</th>"
         "<th>誤差 / error</th><th>許容 / tolerance</th><th>説明 / details</th></tr>"
     )
-    return f'<table class="items">{head}{"".join(rows)}</table>'
+    # on a phone the table scrolls inside its own box instead of widening the page
+    return f'<div class="table-box"><table class="items">{head}{"".join(rows)}</table></div>'
 
 
 def _safe_notebook(nb_json: str) -> dict:
@@ -110,6 +116,8 @@ def feedback_html(result: GradeResult, lang: str = "ja") -> str:
     title = result.title.get(lang) or result.title.get("ja") or result.assignment
     parts = [
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
+        # without it a phone lays the page out 980 px wide and shrinks it
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         f"<title>{html.escape(result.assignment)} — 採点結果 / feedback</title>",
         f"<style>{_CSS}</style></head><body>",
