@@ -21,6 +21,7 @@ from grader.service.launcher import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -93,6 +94,15 @@ def page_width(drv) -> int:
     return drv.execute_script("return document.documentElement.scrollWidth")
 
 
+def status_now(drv) -> str | None:
+    """The status shown right now (None while the page reloads itself)."""
+    try:
+        els = drv.find_elements(By.ID, "status")
+        return els[0].get_attribute("data-status") if els else None
+    except StaleElementReferenceException:  # the element went away with a reload
+        return None
+
+
 def login(drv, url, token):
     drv.get(url + "/login")
     drv.find_element(By.ID, "token").send_keys(token)
@@ -111,15 +121,13 @@ def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browse
     drv.find_element(By.ID, "notebook-file").send_keys(str(nb))
     drv.find_element(By.ID, "submit-button").click()
     WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "status")))
-    seen = {drv.find_element(By.ID, "status").get_attribute("data-status")}
+    seen = {status_now(drv)}
     # the page follows the grading through SSE and reloads itself with the result
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        els = drv.find_elements(By.ID, "status")
-        if els:
-            seen.add(els[0].get_attribute("data-status"))
-            if drv.find_elements(By.ID, "items"):
-                break
+        seen.add(status_now(drv))
+        if drv.find_elements(By.ID, "items"):
+            break
         time.sleep(0.2)
     assert drv.find_element(By.ID, "status").get_attribute("data-status") == "graded"
     assert seen & {"queued", "running"}  # the page was open before grading finished
