@@ -189,13 +189,21 @@ def accuracy_verdict(
     credit between ``floor`` and ``threshold``. ``error`` reports the error rate ``1 - acc``
     against the tolerance ``1 - threshold``."""
     pred = ctx.require(name, shape=labels.shape, kind="i")
-    acc = float(np.mean(pred == labels))
+    return verdict_for_accuracy(float(np.mean(pred == labels)), pred, floor, threshold)
+
+
+def verdict_for_accuracy(
+    acc: float, pred: np.ndarray, floor: float, threshold: float, note: tuple[str, str] = ("", "")
+) -> Verdict:
+    """The verdict for accuracy ``acc`` of the int predictions ``pred``; ``note`` (ja, en) is
+    appended to the message (e.g. how the predictions were checked)."""
     frac = partial_credit(acc, floor, threshold)
     err, tol = 1.0 - acc, 1.0 - threshold
+    note_ja, note_en = note
     if frac >= 1.0:
         return Verdict.ok(
-            f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。",
-            f"Accuracy {acc:.4f} (threshold {threshold:.2f}).",
+            f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。" + note_ja,
+            f"Accuracy {acc:.4f} (threshold {threshold:.2f})." + (" " + note_en if note_en else ""),
             error=err,
             tolerance=tol,
         )
@@ -204,9 +212,9 @@ def accuracy_verdict(
     hint = get_hint("predictions_constant" if constant else "accuracy_low")
     return Verdict.fail(
         f"正解率 {acc:.4f}: 基準 {threshold:.2f} に届いていません ({floor:.2f} 以下は 0 点、"
-        "その間は部分点)。",
+        "その間は部分点)。" + note_ja,
         f"Accuracy {acc:.4f} is below the threshold {threshold:.2f} (no credit at or below "
-        f"{floor:.2f}, partial credit in between).",
+        f"{floor:.2f}, partial credit in between)." + (" " + note_en if note_en else ""),
         error=err,
         tolerance=tol,
         hint=hint,
@@ -277,32 +285,11 @@ def mnist_accuracy_verdict(ctx: ScoreContext, floor: float, threshold: float) ->
     if not isinstance(prov, Provenance):
         return prov
     acc = min(float(np.mean(pred == labels)), prov.trusted_accuracy)
-    frac = partial_credit(acc, floor, threshold)
-    err, tol = 1.0 - acc, 1.0 - threshold
-    agree_ja = f"採点側で network の層から計算し直した予測との一致率 {prov.agreement:.2%}。"
-    agree_en = (
-        f"The predictions recomputed from the network's layers agree on {prov.agreement:.2%}."
+    note = (
+        f"採点側で network の層から計算し直した予測との一致率 {prov.agreement:.2%}。",
+        f"The predictions recomputed from the network's layers agree on {prov.agreement:.2%}.",
     )
-    if frac >= 1.0:
-        return Verdict.ok(
-            f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。" + agree_ja,
-            f"Accuracy {acc:.4f} (threshold {threshold:.2f}). " + agree_en,
-            error=err,
-            tolerance=tol,
-        )
-    counts = np.bincount(pred[(pred >= 0) & (pred < 1_000_000)]) if pred.size else np.zeros(1)
-    constant = pred.size and counts.max(initial=0) > 0.5 * pred.size
-    hint = get_hint("predictions_constant" if constant else "accuracy_low")
-    return Verdict.fail(
-        f"正解率 {acc:.4f}: 基準 {threshold:.2f} に届いていません ({floor:.2f} 以下は 0 点、"
-        "その間は部分点)。" + agree_ja,
-        f"Accuracy {acc:.4f} is below the threshold {threshold:.2f} (no credit at or below "
-        f"{floor:.2f}, partial credit in between). " + agree_en,
-        error=err,
-        tolerance=tol,
-        hint=hint,
-        fraction=frac,
-    )
+    return verdict_for_accuracy(acc, pred, floor, threshold, note)
 
 
 def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: float = 3):
