@@ -382,7 +382,7 @@ def _execute_and_score(
     if run.killed_by_wall_clock:
         result.log.append("the run was killed by the outside wall clock")
     if run.oom_killed:
-        result.log.append("the memory limit was hit (OOM kill in the job's cgroup)")
+        result.log.append("the memory limit was hit (processes of the job were killed)")
     if run.peak_memory:
         result.log.append(f"peak memory {run.peak_memory / 2**20:.0f} MB")
 

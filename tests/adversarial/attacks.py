@@ -210,6 +210,26 @@ while True:
 """
         ],
     ),
+    Attack(
+        "forked_memory",  # each process under any per-process limit, together far over
+        lambda c: [
+            """
+import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        hog = bytearray(400 * 1024 * 1024)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(60)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+        ],
+    ),
     Attack("infinite_loop", lambda c: ["while True:\n    pass"]),
     Attack(
         "swallow_interrupt",
