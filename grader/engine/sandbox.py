@@ -25,8 +25,9 @@ Not root, two things root mode gets from the host need a substitute (see ``run_s
   host's ``out/``. Without that chain ``/job/out`` is host disk and only ``RLIMIT_FSIZE`` caps
   each file (logged).
 * the memory cgroup, unless one is delegated to us: ``RLIMIT_DATA`` of ``memory_bytes`` per
-  process instead, which does not cap the job as a whole (a forking notebook gets up to
-  ``nproc`` times it); the grader logs that the memory limit is not enforced.
+  process instead, and for the job as a whole a watchdog on the summed resident memory of its
+  process tree (``_wait_watching_memory``, every ``MEMORY_WATCH_PERIOD``); the grader logs
+  that the cgroup limit is not there and what replaces it.
 """
 
 from __future__ import annotations
