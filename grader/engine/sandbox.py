@@ -658,7 +658,7 @@ def run_sandboxed(
         )
         log.warning("memory limit not enforced by a cgroup: %s", cg_note)
     if cg_note:
-        weakened.append(f"memory limit not enforced: {cg_note}")
+        weakened.append(f"memory limit not enforced by a cgroup: {cg_note}")
     if mode == "bwrap" and os.geteuid() != 0:
         cmd, disk_note = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes)
         if disk_note:
