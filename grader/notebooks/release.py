@@ -76,10 +76,10 @@ README = """\
 このフォルダには演習用のノートブック (`assignments/`) と、ノートブックが使う補助パッケージ
 (`{dist}/`) が入っています。
 
-1. Python 3.10 以上の仮想環境を作り、補助パッケージと Jupyter を入れます。
+1. このフォルダで Python 3.10 以上の仮想環境を作り、補助パッケージと Jupyter を入れます。
 
    ```sh
-   python -m venv .venv
+   python3 -m venv .venv           # Windows: py -m venv .venv
    . .venv/bin/activate            # Windows: .venv\\Scripts\\activate
    pip install ./{dist} jupyterlab
    ```
@@ -94,13 +94,23 @@ README = """\
 
 メッセージを英語にするには環境変数 `GRADER_LANG=en` を設定してください。
 
+### 提出
+
+1. ノートブックを保存します (Jupyter の「保存」)。
+2. 教員から知らされた採点サーバの URL を開き、配られたアクセストークンでログインします。
+3. 「課題」の一覧からそのノートブックの課題を選び、`.ipynb` ファイルを選んで「提出」します。
+   大きすぎると言われたら「出力をすべて消去」してから保存し直してください。
+4. 数秒から数分で項目ごとの得点とヒントが表示されます。何度でも提出し直せます (教員が
+   回数を制限している場合を除く)。成績には最高得点の提出が使われます。
+
 ## English
 
 This folder holds the exercise notebooks (`assignments/`) and the helper package they import
 (`{dist}/`).
 
-1. Create a Python 3.10+ virtual environment and install the helpers and Jupyter:
-   `pip install ./{dist} jupyterlab`.
+1. In this folder, create a Python 3.10+ virtual environment and install the helpers and
+   Jupyter: `python3 -m venv .venv`, `. .venv/bin/activate` (Windows:
+   `.venv\\Scripts\\activate`), `pip install ./{dist} jupyterlab`.
 2. Open the notebooks with `jupyter lab assignments/` and run them from the top.
 3. Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code.
 4. The `check("...")` cells are self-checks of your own code (numeric gradients, shapes,
@@ -110,6 +120,16 @@ This folder holds the exercise notebooks (`assignments/`) and the helper package
    MNIST is downloaded on first use.
 
 Set `GRADER_LANG=en` for English messages.
+
+### Submitting
+
+1. Save the notebook in Jupyter.
+2. Open the grading server's URL (your instructor gives it to you) and log in with your access
+   token.
+3. Choose the notebook's assignment in the list, choose the `.ipynb` file and submit. If it is
+   too large, clear all outputs, save, and try again.
+4. The score and hints per item appear within seconds to minutes. You may submit again (unless
+   your instructor set a limit); your best graded submission counts.
 """
 
 
