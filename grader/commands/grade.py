@@ -27,11 +27,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "grade",
         help="grade notebooks in the sandbox; write result JSON and HTML feedback",
-        description=__doc__,
+        description=__doc__.replace("``", ""),  # the docstring without its reST markup
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
-    p.add_argument("--assignment", help="assignment id (default: from metadata or file name)")
+    p.add_argument(
+        "--assignment",
+        help="assignment id (default: from the notebook metadata, file name or graded cells)",
+    )
     p.add_argument(
         "--jobs", "-j", type=argtypes.count, default=0, help="parallel jobs (default: cores)"
     )

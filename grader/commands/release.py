@@ -11,10 +11,18 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "release",
         help="write the student release (assignments + installable helper package) to DIR",
+        description="Write what students receive into DIR: assignments/*.ipynb, the installable"
+        " helper package dl-course-student/ and a README.md (Japanese and English) on installing,"
+        " self-checks and submitting. Refuses when assignments/ is out of date (grader build).",
     )
     p.add_argument("dir", type=Path, help="target folder (must be empty or absent)")
     p.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
-    p.add_argument("--repo", type=Path, default=Path("."), help="the course checkout")
+    p.add_argument(
+        "--repo",
+        type=Path,
+        default=Path("."),
+        help="the course checkout (default: the current folder)",
+    )
     p.set_defaults(func=run)
 
 
