@@ -166,7 +166,7 @@ def _check_two_layer_gradient(ctx: CheckContext, kind: str) -> None:
     if not ctx.expect(
         y.shape == expected_y.shape,
         ctx.t("predict の出力の形", "shape of predict's output"),
-        f"{y.shape} (expected {expected_y.shape})",
+        ctx.t(f"{y.shape} (正解 {expected_y.shape})", f"{y.shape} (expected {expected_y.shape})"),
         ctx.t(*_OUTPUT_HINT[kind]),
     ):
         return
@@ -222,7 +222,7 @@ def _predict(ctx: CheckContext, x: np.ndarray, shape: tuple) -> np.ndarray | Non
     ok = ctx.expect(
         y.shape == shape,
         ctx.t("network.predict の出力の形", "shape of network.predict(x)"),
-        f"{y.shape} (expected {shape})",
+        ctx.t(f"{y.shape} (正解 {shape})", f"{y.shape} (expected {shape})"),
     )
     if ok and not ctx.expect(bool(np.all(np.isfinite(y))), ctx.t("出力が有限", "finite output")):
         return None

@@ -41,7 +41,7 @@ def _forward_value(ctx: CheckContext, got, expected: np.ndarray, hint: str, tol=
     if not ctx.expect(
         got.shape == expected.shape,
         ctx.t("forward の出力の形", "shape of forward's output"),
-        f"{got.shape} (expected {expected.shape})",
+        ctx.t(f"{got.shape} (正解 {expected.shape})", f"{got.shape} (expected {expected.shape})"),
         hint,
     ):
         return False
