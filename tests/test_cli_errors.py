@@ -95,3 +95,17 @@ def test_serve_on_a_busy_port_stops_before_starting_anything(tmp_path):
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr, proc.stderr
     assert "instructor token" not in proc.stdout  # no token issued, no database created
     assert not (tmp_path / "home").exists()
+
+
+def test_roster_reimport_says_which_students_already_had_tokens(tmp_path):
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    (tmp_path / "a.csv").write_text("student_id,name,email\ns1,A,a@x\ns2,B,b@x\n")
+    (tmp_path / "b.csv").write_text("student_id,name,email\ns1,A,a@x\ns3,C,c@x\n")
+    first = _grader("roster", "import", "a.csv", "--db", db, cwd=tmp_path)
+    assert first.returncode == 0 and "(2 new)" in first.stderr, first.stderr
+    assert "already on the roster" not in first.stderr
+    again = _grader("roster", "import", "b.csv", "--db", db, cwd=tmp_path)
+    assert again.returncode == 0 and "(1 new)" in again.stderr, again.stderr
+    assert "1 were already on the roster" in again.stderr
+    listed = _grader("token", "list", "--db", db, cwd=tmp_path).stdout
+    assert sum(1 for line in listed.splitlines() if " s1 " in f" {line} ") == 2, listed

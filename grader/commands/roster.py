@@ -43,17 +43,24 @@ def run_import(args: argparse.Namespace) -> int:
         return 2
     _engine, sessions = open_store(config_from(args))
     with sessions.begin() as s:
+        known = auth.existing_user_ids(s, [e.student_id for e in entries])
         issued = auth.import_roster(s, entries)
     body = auth.tokens_csv(issued)
     if args.out:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(body)
-        print(f"{len(issued)} students imported; tokens written to {args.out}", file=sys.stderr)
+        where = f"tokens written to {args.out}"
     else:
         sys.stdout.write(body)
+        where = "the tokens above are shown only once"
+    summary = f"{len(issued)} students imported ({len(issued) - len(known)} new); {where}"
+    print(summary, file=sys.stderr)
+    if known:
         print(
-            f"{len(issued)} students imported; the tokens above are shown only once",
+            f"{len(known)} were already on the roster and got an additional token; their "
+            "earlier tokens stay valid (see `grader token list`, revoke one with "
+            "`grader token revoke PREFIX`)",
             file=sys.stderr,
         )
     return 0

@@ -161,6 +161,11 @@ def parse_roster(text: str) -> list[RosterEntry]:
     return entries
 
 
+def existing_user_ids(s: Session, ids: list[str]) -> set[str]:
+    """Which of ``ids`` already have an account."""
+    return set(s.scalars(select(User.id).where(User.id.in_(ids)))) if ids else set()
+
+
 def import_roster(s: Session, entries: list[RosterEntry]) -> list[tuple[RosterEntry, str]]:
     """Create or update students and give each a new token. Returns (entry, token) pairs;
     the caller shows or writes the tokens, which are not stored in clear."""
