@@ -217,3 +217,15 @@ def test_output_names_do_not_clash(tmp_path):
     a, b = tmp_path / "x" / "nb.ipynb", tmp_path / "y" / "nb.ipynb"
     assert output_names([a, b], shared_out=True) == {a: "nb", b: "nb-2"}
     assert output_names([a, b], shared_out=False) == {a: "nb", b: "nb"}
+
+
+def test_a_notebook_of_another_assignment_is_refused_with_where_it_belongs():
+    repo = Path(pipeline.__file__).resolve().parents[2]
+    data = (repo / "solutions" / "3-1-2_softmax_with_loss.ipynb").read_bytes()
+    res = pipeline.grade_notebook("2-1_autodiff", data)
+    assert res.status == "rejected"
+    assert "It is a notebook of assignment 3-1-2_softmax_with_loss" in res.error_message["en"]
+    assert "3-1-2_softmax_with_loss を選んでください" in res.error_message["ja"]
+    # a notebook of no course assignment gets the refusal without a guess
+    stray = pipeline.grade_notebook("2-1_autodiff", tiny.to_bytes(tiny.notebook(True)))
+    assert stray.status == "rejected" and "It is a notebook of" not in stray.error_message["en"]

@@ -29,7 +29,7 @@ from grader.engine.probe import make_inputs, new_seed, probe_source, write_input
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells
 from grader.engine.result import GradeResult, ItemResult
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
-from grader.engine.upload import RejectedUpload, check_belongs, parse_notebook
+from grader.engine.upload import RejectedUpload, check_belongs, grade_ids, parse_notebook
 
 log = logging.getLogger("grader.engine")
 
@@ -79,6 +79,25 @@ def _released_cached(path: str, mtime_ns: int) -> Any:
 
     with open(path, encoding="utf-8") as f:
         return rejoin_lines(nbformat.from_dict(json.load(f)))
+
+
+def _owning_assignment(nb: Any, rejected_for: str) -> str | None:
+    """The course assignment whose released notebook has every graded cell of ``nb`` (for a
+    notebook submitted to the wrong assignment); None when none or several fit."""
+    ids = set(grade_ids(nb))
+    if not ids:
+        return None
+    fits = []
+    for spec in list_assignments():
+        if spec.id == rejected_for:
+            continue
+        try:
+            released = load_released(spec.id)
+        except (OSError, ValueError):
+            continue
+        if ids <= set(grade_ids(released)):
+            fits.append(spec.id)
+    return fits[0] if len(fits) == 1 else None
 
 
 def load_released(assignment_id: str, directory: Path | None = None) -> Any:
@@ -258,12 +277,20 @@ def grade_notebook(
     timings["load"] = time.monotonic() - t_start  # spec + released notebook (cached after)
     # 1. validate
     t = time.monotonic()
+    nb = None
     try:
         nb = parse_notebook(bytes(notebook))
         check_belongs(nb, released, assignment_id)
     except RejectedUpload as exc:
         timings["validate"] = time.monotonic() - t
-        return reject("rejected", exc.message["ja"], exc.message["en"])
+        ja, en = exc.message["ja"], exc.message["en"]
+        other = (
+            _owning_assignment(nb, assignment_id) if nb is not None and assignment is None else None
+        )
+        if other:
+            ja += f" このノートブックは課題 {other} のものです。提出先に {other} を選んでください。"
+            en += f" It is a notebook of assignment {other}: submit it there."
+        return reject("rejected", ja, en)
     timings["validate"] = time.monotonic() - t
     # 2. restore locked cells, neutralise self-checks
     t = time.monotonic()
