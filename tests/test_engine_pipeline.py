@@ -229,3 +229,17 @@ def test_a_notebook_of_another_assignment_is_refused_with_where_it_belongs():
     # a notebook of no course assignment gets the refusal without a guess
     stray = pipeline.grade_notebook("2-1_autodiff", tiny.to_bytes(tiny.notebook(True)))
     assert stray.status == "rejected" and "It is a notebook of" not in stray.error_message["en"]
+
+
+def test_a_runner_that_fails_before_the_kernel_is_retried_then_reported_as_an_error(
+    slot, monkeypatch
+):
+    """A grader-side failure before any student code ran is not a zero: it is retried once in
+    a fresh sandbox, then reported as an error asking for a resubmission."""
+    monkeypatch.setattr(sandbox, "KERNEL_NAME", "no-such-kernel")  # the runner cannot start it
+    res = grade(tiny.notebook(True), slot)
+    assert res.status == "error" and res.score == 0
+    assert "could not start the notebook's kernel" in res.error_message["en"]
+    failed = [line for line in res.log if "the notebook runner failed" in line]
+    assert [line.split(":")[0] for line in failed] == ["attempt 1", "attempt 2"], res.log
+    assert "no-such-kernel" in failed[0]

@@ -7,6 +7,7 @@ made here, on arrays read back as data.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -119,6 +120,18 @@ def sandbox_status() -> dict[str, Any]:
         "reason": why,
         "root": os.geteuid() == 0,
     }
+
+
+SANDBOX_START_ATTEMPTS = 2
+
+
+class SandboxStartFailed(Exception):
+    """The runner failed before the kernel was up: nothing of the student's had run."""
+
+
+def _printable(text: str) -> str:
+    """Text from the sandbox made safe for a log line."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _allow_unsandboxed_default() -> bool:
@@ -327,13 +340,27 @@ def grade_notebook(
             if leased != slot:
                 result.log.append(f"slot {slot} was busy; graded in slot {leased}")
                 slot = leased
-            job = _make_job(workdir, mode, limits, slot)
-            try:
-                _execute_and_score(result, spec, nb, job, limits, slot, mode, lang, timings)
-            finally:
-                t = time.monotonic()
-                _cleanup_job(job, keep=workdir is not None)
-                timings["cleanup"] = time.monotonic() - t
+            for attempt in range(1, SANDBOX_START_ATTEMPTS + 1):
+                job = _make_job(workdir, mode, limits, slot)
+                try:
+                    _execute_and_score(
+                        result, spec, copy.deepcopy(nb), job, limits, slot, mode, lang, timings
+                    )
+                    break
+                except SandboxStartFailed as exc:
+                    result.log.append(f"attempt {attempt}: the notebook runner failed: {exc}")
+                finally:
+                    t = time.monotonic()
+                    _cleanup_job(job, keep=workdir is not None)
+                    timings["cleanup"] = time.monotonic() - t
+            else:
+                return reject(
+                    "error",
+                    "採点サーバー側でノートブックの実行環境を起動できませんでした "
+                    "(あなたのノートブックの問題ではありません)。もう一度提出してください。",
+                    "The grader could not start the notebook's kernel (not a problem of your "
+                    "notebook); please submit again.",
+                )
     except slots.NoFreeSlot as exc:
         return reject(
             "error",
@@ -415,6 +442,15 @@ def _execute_and_score(
 
     t = time.monotonic()
     status = _read_status(job.job_out)
+    runner_error = _printable(str(status.get("error") or ""))[:300]
+    if status.get("state") == "runner_error" and "kernel_start" not in (
+        status.get("timings") or {}
+    ):
+        # Nothing of the student's ran yet: the grader's side failed (seen once in 200 jobs
+        # under load). Retried in a fresh sandbox rather than scored as zero.
+        raise SandboxStartFailed(runner_error or "no message")
+    if runner_error:
+        result.log.append(f"notebook runner error: {runner_error}")
     for k, v in (status.get("timings") or {}).items():
         if isinstance(v, int | float) and math.isfinite(v):
             timings[f"sandbox.{str(k)[:32]}"] = float(v)
