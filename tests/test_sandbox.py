@@ -26,6 +26,10 @@ def _status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return line.split()[1:]
+def _kernel_ports():
+    from ipykernel.connect import get_connection_file
+    conn = json.load(open(get_connection_file()))
+    return [conn[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
 def _net():
     try:
         socket.create_connection(("1.1.1.1", 53), timeout=1)
@@ -43,6 +47,7 @@ facts = {
     "grader_pkg": sorted(os.listdir(os.path.dirname(__import__("grader").__file__))),
     "shadow": os.path.exists("/etc/shadow"), "repo": os.path.exists(REFERENCE_DIR),
     "home_root": sorted(os.listdir("/root")),
+    "kernel_ports": _kernel_ports(),
 }
 print("FACTS=" + json.dumps(facts))
 """
@@ -106,6 +111,17 @@ def test_filesystem_is_minimal(facts):
     assert set(f["grader_pkg"]) <= {"__init__.py", "student", "__pycache__"}
     assert "student" in f["grader_pkg"]
     assert f["home_root"] == [".pyenv"] or f["home_root"] == []
+
+
+def test_kernel_ports_lie_outside_the_ephemeral_range(facts):
+    """Client connections take ephemeral source ports; a kernel port from that range can be
+    taken before the kernel binds it (the kernel then dies at start)."""
+    _, f = facts
+    lo, hi = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = f["kernel_ports"]
+    assert len(set(ports)) == 5
+    if lo - 20000 >= 1000 or 65535 - hi >= 1000:  # room outside the range on this machine
+        assert not [p for p in ports if lo <= p <= hi], (ports, lo, hi)
 
 
 def test_no_network_and_private_namespaces(facts):

@@ -36,15 +36,7 @@ def connection_file(cfg: dict) -> str:
     """Write a connection file with free loopback ports and a fresh key; its path."""
     runtime = os.environ.get("JUPYTER_RUNTIME_DIR") or os.path.join(cfg["workdir"], ".rt")
     os.makedirs(runtime, exist_ok=True)
-    ports = []
-    socks = []
-    for _ in range(5):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
+    ports = free_ports(5)
     conn = {
         "shell_port": ports[0],
         "iopub_port": ports[1],
@@ -62,6 +54,42 @@ def connection_file(cfg: dict) -> str:
     with os.fdopen(fd, "w") as f:
         json.dump(conn, f)
     return path
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` bindable loopback ports OUTSIDE the ephemeral range.
+
+    Why: the kernel binds these a moment after we pick them, while our own client sockets
+    connect from ephemeral source ports; a port picked from that range can be taken by one of
+    those connections first, and the kernel dies on EADDRINUSE before replying (seen once in
+    200 graded jobs). In the sandbox's private network namespace nothing else uses ports."""
+    import random
+
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(v) for v in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    pool = range(20000, lo) if lo - 20000 >= 1000 else range(hi + 1, 65536)
+    if len(pool) < 1000:  # an unusual ephemeral range: let the system choose, as before
+        socks = [socket.socket() for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        chosen = [s.getsockname()[1] for s in socks]
+        for s in socks:
+            s.close()
+        return chosen
+    ports: list[int] = []
+    for port in random.sample(pool, min(len(pool), 200)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"no {n} free loopback ports outside the ephemeral range")
 
 
 class ForkedKernel:
