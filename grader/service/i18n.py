@@ -27,6 +27,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "name": ("氏名", "Name"),
     "dashboard": ("ダッシュボードへ", "Back to the dashboard"),
     "assignment": ("課題", "Assignment"),
+    "choose_assignment": ("課題を選んでください", "Choose the assignment"),
     "points": ("配点", "Points"),
     "deadline": ("締切", "Deadline"),
     "no_deadline": ("なし", "none"),

@@ -175,11 +175,20 @@ def test_empty_states_refused_uploads_queued_rows_and_phone_layout(browser, idle
     assert msg.is_displayed() and "notes.txt" in msg.text and ".ipynb" in msg.text
     assert drv.find_elements(By.ID, "no-submissions")  # nothing was sent
 
+    # no assignment is chosen for the student; a file with a released name chooses its own
+    drv.get(svc.url + "/")
+    select = Select(drv.find_element(By.ID, "assignment-select"))
+    assert select.first_selected_option.get_attribute("value") == ""
+    named = tmp_path / f"{FAST_ASSIGNMENT}.ipynb"
+    named.write_bytes(solution_notebook())
+    drv.find_element(By.ID, "notebook-file").send_keys(str(named))
+    assert select.first_selected_option.get_attribute("value") == FAST_ASSIGNMENT
+
     # a refusal by the server keeps the chosen assignment and shows the error at the form
     other = next(
         o.get_attribute("value")
         for o in drv.find_elements(By.CSS_SELECTOR, "#assignment-select option")
-        if o.get_attribute("value") != FAST_ASSIGNMENT
+        if o.get_attribute("value") not in ("", FAST_ASSIGNMENT)
     )
     Select(drv.find_element(By.ID, "assignment-select")).select_by_value(other)
     broken = tmp_path / "broken.ipynb"

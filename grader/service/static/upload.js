@@ -22,6 +22,19 @@
     box.hidden = !msg;
     return msg;
   }
+  // No assignment chosen yet: take the one the file is named after (the released names).
+  var select = document.getElementById("assignment-select");
+  function guess() {
+    var f = input.files && input.files[0];
+    if (!f || select.value) { return; }
+    var best = null;
+    for (var i = 0; i < select.options.length; i++) {
+      var v = select.options[i].value;
+      if (v && f.name.indexOf(v) === 0 && (!best || v.length > best.length)) { best = v; }
+    }
+    if (best) { select.value = best; }
+  }
+  input.addEventListener("change", guess);
   input.addEventListener("change", show);
   form.addEventListener("submit", function (ev) {
     if (show()) { ev.preventDefault(); }
