@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -419,6 +420,13 @@ def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
     assert gs_by["s1"]["submission_id"] == s1_good and gs_by["s1"]["results"]["score"] == 6
     stats = svc.get(f"/api/v1/instructor/stats/{A}", headers=ih).json()
     assert stats["students"] == 2 and stats["mean"] == pytest.approx((0 + 4.8) / 2)
+
+    # the student's own page counts the same submission as the gradebook, and the latest
+    login = svc.post("/login", data={"token": svc.tokens["s1"]}, follow_redirects=False)
+    assert login.status_code == 303
+    home = svc.get("/").text
+    assert f'<a href="/submissions/{s1_good}" class="best">6 / 6</a>' in home
+    assert re.search(r'class="latest">[^<]*<a href="/submissions/[^"]+">0 / 6</a>', home), home
 
     login = svc.post("/login", data={"token": svc.tokens["instructor"]}, follow_redirects=False)
     assert login.status_code == 303

@@ -200,7 +200,7 @@ def final_score(res: Result) -> float:
     return max(0.0, res.score - res.penalty)
 
 
-def _graded_rows(s: Session, assignment_id: str | None):
+def _graded_rows(s: Session, assignment_id: str | None, user_id: str | None = None):
     q = (
         select(User, Submission, Result)
         .join(Submission, Submission.user_id == User.id)
@@ -210,29 +210,31 @@ def _graded_rows(s: Session, assignment_id: str | None):
     )
     if assignment_id:
         q = q.where(Submission.assignment_id == assignment_id)
+    if user_id:
+        q = q.where(Submission.user_id == user_id)
     return s.execute(q)
 
 
 def latest_graded(
-    s: Session, assignment_id: str | None = None
+    s: Session, assignment_id: str | None = None, user_id: str | None = None
 ) -> list[tuple[User, Submission, Result]]:
     """For each (student, assignment): the newest graded submission (statistics: where the
     class stands now). Rejected or failed submissions are not results to count."""
     latest: dict[tuple[str, str], tuple[User, Submission, Result]] = {}
-    for user, sub, res in _graded_rows(s, assignment_id):
+    for user, sub, res in _graded_rows(s, assignment_id, user_id):
         latest[(user.id, sub.assignment_id)] = (user, sub, res)  # later rows win
     return list(latest.values())
 
 
 def best_graded(
-    s: Session, assignment_id: str | None = None
+    s: Session, assignment_id: str | None = None, user_id: str | None = None
 ) -> list[tuple[User, Submission, Result, int]]:
     """For each (student, assignment): the graded submission with the best final score (the
     grade; ties: the earliest), and how many graded submissions there were. Every export of
     grades (gradebook, nbgrader CSV, Gradescope) uses this one rule."""
     best: dict[tuple[str, str], tuple[User, Submission, Result]] = {}
     counts: dict[tuple[str, str], int] = {}
-    for user, sub, res in _graded_rows(s, assignment_id):
+    for user, sub, res in _graded_rows(s, assignment_id, user_id):
         key = (user.id, sub.assignment_id)
         counts[key] = counts.get(key, 0) + 1
         if key not in best or final_score(res) > final_score(best[key][2]):

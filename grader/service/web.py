@@ -25,8 +25,11 @@ from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.i18n import LANG_COOKIE, lang_of, translator
 from grader.service.submissions import (
+    best_graded,
     create_submission,
+    final_score,
     get_visible,
+    latest_graded,
     list_submissions,
     regrade,
     submission_view,
@@ -100,6 +103,14 @@ def _check_origin(request: Request) -> None:
         raise ApiError("bad_token")
 
 
+def _score_links(rows) -> dict[str, dict]:
+    """Per assignment: the submission id and final score of the row chosen for it."""
+    return {
+        sub.assignment_id: {"id": sub.id, "score": final_score(res), "max_score": res.max_score}
+        for _user, sub, res, *_ in rows
+    }
+
+
 def _listing_view(view: dict) -> dict:
     """A submission row for the tables: ``score``/``max_score`` are None until graded (the
     view omits them when there is no result yet)."""
@@ -112,6 +123,14 @@ def _require(request: Request) -> Principal | RedirectResponse:
     who = web_principal(request)
     if who is None:
         return RedirectResponse("/login", status_code=303)
+    return who
+
+
+def _require_instructor(request: Request) -> Principal | RedirectResponse:
+    """``_require``, and a 403 for a logged-in student."""
+    who = _require(request)
+    if isinstance(who, Principal) and not who.is_instructor:
+        raise ApiError("instructor_only")
     return who
 
 
@@ -172,14 +191,9 @@ def mount(app: FastAPI) -> None:
                 _listing_view(submission_view(s, x, with_result=False))
                 for x in list_submissions(s, who, limit=200)
             ]
-        latest: dict[str, dict] = {}
-        best: dict[str, dict] = {}
-        for v in reversed(subs):  # oldest first: the newest graded one is the latest
-            if v["score"] is not None:
-                aid = v["assignment_id"]
-                latest[aid] = v
-                if aid not in best or v["score"] > best[aid]["score"]:  # ties: the earliest
-                    best[aid] = v  # the gradebook counts the best one
+            # the same rules as the gradebook (best) and the statistics (latest)
+            best = _score_links(best_graded(s, user_id=who.user_id))
+            latest = _score_links(latest_graded(s, user_id=who.user_id))
         return render(
             request,
             "home.html",
@@ -235,11 +249,9 @@ def mount(app: FastAPI) -> None:
 
     @app.get("/instructor", include_in_schema=False)
     def instructor_page(request: Request, assignment_id: str | None = None):
-        who = _require(request)
+        who = _require_instructor(request)
         if isinstance(who, Response):
             return who
-        if not who.is_instructor:
-            raise ApiError("instructor_only")
         st = app_state(request)
         with st.sessions() as s:
             subs = [
@@ -262,11 +274,9 @@ def mount(app: FastAPI) -> None:
 
     @app.get("/instructor/gradebook", include_in_schema=False)
     def gradebook_page(request: Request):
-        who = _require(request)
+        who = _require_instructor(request)
         if isinstance(who, Response):
             return who
-        if not who.is_instructor:
-            raise ApiError("instructor_only")
         st = app_state(request)
         with st.sessions() as s:
             book = exports.gradebook(s, st.catalog)
@@ -275,10 +285,8 @@ def mount(app: FastAPI) -> None:
     @app.post("/instructor/regrade/{submission_id}", include_in_schema=False)
     def regrade_form(request: Request, submission_id: str):
         _check_origin(request)
-        who = _require(request)
+        who = _require_instructor(request)
         if isinstance(who, Response):
             return who
-        if not who.is_instructor:
-            raise ApiError("instructor_only")
         regrade(app_state(request), submission_id)
         return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
