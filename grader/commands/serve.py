@@ -17,6 +17,7 @@ import threading
 import time
 
 from grader.commands import argtypes
+from grader.commands.worker import add_grading_options
 
 
 def register(subparsers) -> None:
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
         help="local grading workers (default: number of cores; 0 = API only)",
     )
     add_store_options(p)
+    add_grading_options(p)
     p.add_argument(
         "--allow-unsandboxed",
         action="store_true",
@@ -59,22 +61,10 @@ def register(subparsers) -> None:
         help="submissions per student per assignment",
     )
     p.add_argument(
-        "--lease-seconds",
-        type=argtypes.positive_seconds,
-        default=60.0,
-        help="job lease (default 60)",
-    )
-    p.add_argument(
         "--shutdown-grace",
         type=argtypes.seconds,
         default=30.0,
         help="seconds running jobs get to finish on shutdown before they are returned",
-    )
-    p.add_argument(
-        "--grade-fn",
-        default=None,
-        metavar="MODULE:FUNCTION",
-        help="grade with this function instead of the engine (smoke tests of a deployment)",
     )
     p.set_defaults(func=run)
 

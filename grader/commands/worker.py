@@ -10,6 +10,23 @@ import sys
 from grader.commands import argtypes
 
 
+def add_grading_options(p: argparse.ArgumentParser) -> None:
+    """Options of the grading itself, shared with ``grader serve`` (which passes them on to its
+    workers)."""
+    p.add_argument(
+        "--lease-seconds",
+        type=argtypes.positive_seconds,
+        default=60.0,
+        help="job lease (default 60)",
+    )
+    p.add_argument(
+        "--grade-fn",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="grade with this function instead of the engine (smoke tests of a deployment)",
+    )
+
+
 def register(subparsers) -> None:
     from grader.service.cli_common import add_store_options
 
@@ -22,18 +39,13 @@ def register(subparsers) -> None:
         "job and stop; a second signal gives the job back to the queue.",
     )
     add_store_options(p)
+    add_grading_options(p)
     p.add_argument(
         "--slot",
         type=argtypes.slot,
         default=0,
         help="preferred engine slot (its own sandbox uid); when another job on this machine "
         "holds it, the first free slot is used (default 0)",
-    )
-    p.add_argument(
-        "--lease-seconds",
-        type=argtypes.positive_seconds,
-        default=60.0,
-        help="job lease (default 60)",
     )
     p.add_argument(
         "--poll-interval",
@@ -48,12 +60,6 @@ def register(subparsers) -> None:
         "--allow-unsandboxed",
         action="store_true",
         help="grade even when bubblewrap is unavailable (process limits only)",
-    )
-    p.add_argument(
-        "--grade-fn",
-        default=None,
-        metavar="MODULE:FUNCTION",
-        help="grade with this function instead of the engine (smoke tests of a deployment)",
     )
     p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
