@@ -38,6 +38,24 @@ def open_dir(path: Path, dir_fd: int | None = None) -> int:
         raise UnsafeOutput(f"{path}: {exc.strerror}") from None
 
 
+def open_dirs(root: Path, *parts: str) -> int | None:
+    """A descriptor of ``root/part/...``, each level opened without following a link; None
+    when a level is missing or unsafe. The caller closes it."""
+    try:
+        fd = open_dir(root)
+    except UnsafeOutput:
+        return None
+    for part in parts:
+        try:
+            inner = open_dir(Path(part), dir_fd=fd)
+        except UnsafeOutput:
+            return None
+        finally:
+            os.close(fd)
+        fd = inner
+    return fd
+
+
 def read_file(dir_fd: int, name: str, max_bytes: int) -> bytes:
     """The bytes of regular file ``name`` inside ``dir_fd`` (no links, at most ``max_bytes``)."""
     try:
@@ -112,47 +130,33 @@ class ItemOutputs:
 def read_item_outputs(out_dir: Path, index: int) -> ItemOutputs:
     """Read ``out_dir/probe/<index>/`` safely (see module docstring)."""
     res = ItemOutputs()
-    try:
-        out = open_dir(out_dir)
-    except UnsafeOutput:
+    fd = open_dirs(out_dir, "probe", str(index))
+    if fd is None:
         return res
     try:
-        top = open_dir(Path("probe"), dir_fd=out)
-    except UnsafeOutput:
-        os.close(out)
-        return res
-    os.close(out)
-    try:
-        try:
-            fd = open_dir(Path(str(index)), dir_fd=top)
-        except UnsafeOutput:
-            return res
-        try:
-            res.done = exists(fd, "done")
-            res.error = read_text(fd, "error.txt")
-            total = 0
-            names = sorted(os.listdir(fd))[: MAX_FILES_PER_ITEM + 8]
-            for entry in names:
-                if not entry.endswith(".npy"):
-                    continue
-                key = entry[:-4]
-                if not NAME.match(key):
-                    res.problems.append(f"{entry}: unexpected name")
-                    continue
-                if len(res.arrays) >= MAX_FILES_PER_ITEM:
-                    res.problems.append("too many output files")
+        res.done = exists(fd, "done")
+        res.error = read_text(fd, "error.txt")
+        total = 0
+        names = sorted(os.listdir(fd))[: MAX_FILES_PER_ITEM + 8]
+        for entry in names:
+            if not entry.endswith(".npy"):
+                continue
+            key = entry[:-4]
+            if not NAME.match(key):
+                res.problems.append(f"{entry}: unexpected name")
+                continue
+            if len(res.arrays) >= MAX_FILES_PER_ITEM:
+                res.problems.append("too many output files")
+                break
+            try:
+                data = read_file(fd, entry, MAX_ARRAY_BYTES)
+                total += len(data)
+                if total > MAX_ITEM_BYTES:
+                    res.problems.append("outputs too large in total")
                     break
-                try:
-                    data = read_file(fd, entry, MAX_ARRAY_BYTES)
-                    total += len(data)
-                    if total > MAX_ITEM_BYTES:
-                        res.problems.append("outputs too large in total")
-                        break
-                    res.arrays[key] = load_array(data, entry)
-                except UnsafeOutput as exc:
-                    res.problems.append(str(exc))
-        finally:
-            os.close(fd)
+                res.arrays[key] = load_array(data, entry)
+            except UnsafeOutput as exc:
+                res.problems.append(str(exc))
     finally:
-        os.close(top)
+        os.close(fd)
     return res

@@ -25,7 +25,7 @@ from typing import Any
 
 from grader.engine import sandbox, slots
 from grader.engine.limits import Limits, slot_uid
-from grader.engine.outputs import UnsafeOutput, open_dir, read_file, read_item_outputs
+from grader.engine.outputs import UnsafeOutput, open_dirs, read_file, read_item_outputs
 from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells
 from grader.engine.result import GradeResult, ItemResult
@@ -478,9 +478,8 @@ def _execute_and_score(
 
 
 def _read_status(out_dir: Path) -> dict:
-    try:
-        fd = open_dir(out_dir)
-    except UnsafeOutput:
+    fd = open_dirs(out_dir)
+    if fd is None:
         return {}
     try:
         raw = read_file(fd, "status.json", MAX_STATUS_BYTES)
@@ -496,16 +495,9 @@ def _read_setup_error(out_dir: Path) -> str | None:
     """The probe's own start-up error (e.g. the notebook deleted numpy), if any."""
     from grader.engine.outputs import read_text
 
-    try:
-        out = open_dir(out_dir)
-    except UnsafeOutput:
+    probe = open_dirs(out_dir, "probe")
+    if probe is None:
         return None
-    try:
-        probe = open_dir(Path("probe"), dir_fd=out)
-    except UnsafeOutput:
-        return None
-    finally:
-        os.close(out)
     try:
         text = read_text(probe, "setup_error.txt", 2000)
         return text.strip() if text else None
@@ -515,9 +507,8 @@ def _read_setup_error(out_dir: Path) -> str | None:
 
 def _read_executed(out_dir: Path) -> str | None:
     """The executed notebook (display only) without the probe cell, as nbformat JSON."""
-    try:
-        fd = open_dir(out_dir)
-    except UnsafeOutput:
+    fd = open_dirs(out_dir)
+    if fd is None:
         return None
     try:
         raw = read_file(fd, "executed.ipynb", MAX_EXECUTED_BYTES)
