@@ -4,9 +4,9 @@ and the page fits a phone (viewport meta, the item table scrolls in its own box)
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
+from chromium import PHONE, headless_chromium, phone_width
 
 from grader.engine import nbhtml
 from grader.engine.report import CSP, feedback_html, render_notebook
@@ -132,30 +132,11 @@ def test_feedback_page_has_a_viewport_and_its_table_scrolls_in_its_own_box():
 def test_feedback_page_fits_a_phone_screen(tmp_path):
     """In headless Chromium at 390 px (mobile emulation), the page is no wider than the
     screen; the item table keeps to its box (it may scroll there)."""
-    if not shutil.which("chromedriver"):
-        pytest.skip("chromedriver not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
     path = tmp_path / "feedback.html"
     path.write_text(feedback_html(_graded_result()), encoding="utf-8")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        opts.add_argument(flag)
-    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-    drv = webdriver.Chrome(options=opts, service=service)
+    drv = headless_chromium(tmp_path / "profile")
     try:
-        drv.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 390, "height": 800, "deviceScaleFactor": 1, "mobile": True},
-        )
+        phone_width(drv, PHONE)
         drv.get(path.as_uri())
         page_w = drv.execute_script("return document.documentElement.scrollWidth")
         view_w = drv.execute_script("return window.innerWidth")
@@ -164,5 +145,5 @@ def test_feedback_page_fits_a_phone_screen(tmp_path):
         )
     finally:
         drv.quit()
-    assert view_w == 390  # the viewport meta took effect (980 without it)
-    assert page_w <= 390 and box_w <= 390
+    assert view_w == PHONE  # the viewport meta took effect (980 without it)
+    assert page_w <= PHONE and box_w <= PHONE

@@ -5,11 +5,11 @@ workers (submissions stay queued): empty states, refused uploads, phone-width la
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 
 import pytest
+from chromium import PHONE, headless_chromium, phone_width
 
 from grader.service.launcher import (
     FAST_ASSIGNMENT,
@@ -29,65 +29,37 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 @pytest.fixture
 def browser(tmp_path):
-    if not shutil.which("chromedriver"):
-        pytest.skip("chromedriver not installed")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(dir=tmp_path)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-    ):
-        opts.add_argument(flag)
-    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-    drv = webdriver.Chrome(options=opts, service=service)
-    drv.set_page_load_timeout(60)
+    drv = headless_chromium(tempfile.mkdtemp(dir=tmp_path))
     yield drv
     drv.quit()
 
 
-@pytest.fixture
-def live(tmp_path, monkeypatch):
+def _service(tmp_path, monkeypatch, student: tuple[str, str], workers: int):
+    """A live service on released notebooks; yields it with an instructor and a student
+    token."""
     for k, v in released_env(tmp_path / "released").items():
         monkeypatch.setenv(k, v)
     home = tmp_path / "home"
     home.mkdir()
     itok = cli(home, "token", "create", "--instructor").strip()
-    stok = cli(home, "token", "create", "--student", "b001", "--name", "山田").strip()
+    sid, name = student
+    stok = cli(home, "token", "create", "--student", sid, "--name", name).strip()
+    with LiveService(home, workers=workers) as svc:
+        yield svc, itok, stok
+
+
+@pytest.fixture
+def live(tmp_path, monkeypatch):
     nb = tmp_path / "softmax.ipynb"
     nb.write_bytes(solution_notebook())
-    with LiveService(home, workers=1) as svc:
+    for svc, itok, stok in _service(tmp_path, monkeypatch, ("b001", "山田"), workers=1):
         yield svc, itok, stok, nb
 
 
 @pytest.fixture
 def idle(tmp_path, monkeypatch):
     """A service with no grading workers: every submission stays queued."""
-    for k, v in released_env(tmp_path / "released").items():
-        monkeypatch.setenv(k, v)
-    home = tmp_path / "home"
-    home.mkdir()
-    itok = cli(home, "token", "create", "--instructor").strip()
-    stok = cli(home, "token", "create", "--student", "b002", "--name", "Alice").strip()
-    with LiveService(home, workers=0) as svc:
-        yield svc, itok, stok
-
-
-PHONE = 390
-
-
-def phone_width(drv, width: int = PHONE) -> None:
-    """Emulate a phone viewport (mobile: the page's meta viewport applies)."""
-    drv.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True},
-    )
+    yield from _service(tmp_path, monkeypatch, ("b002", "Alice"), workers=0)
 
 
 def page_width(drv) -> int:
