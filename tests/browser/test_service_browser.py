@@ -76,9 +76,12 @@ def status_now(drv) -> str | None:
 
 
 def login(drv, url, token):
+    """Log in and wait for the next page (a click does not wait for the navigation)."""
     drv.get(url + "/login")
     drv.find_element(By.ID, "token").send_keys(token)
-    drv.find_element(By.ID, "login-button").click()
+    button = drv.find_element(By.ID, "login-button")
+    button.click()
+    WebDriverWait(drv, 30).until(EC.staleness_of(button))
 
 
 def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browser, live):
@@ -116,7 +119,7 @@ def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browse
     assert not drv.find_element(By.CSS_SELECTOR, "#items thead").is_displayed()
     drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     drv.find_element(By.ID, "lang-toggle").click()
-    assert "Score" in drv.find_element(By.ID, "score").text
+    WebDriverWait(drv, 30).until(EC.text_to_be_present_in_element((By.ID, "score"), "Score"))
 
     drv.find_element(By.ID, "logout").click()
     login(drv, svc.url, itok)
