@@ -45,7 +45,8 @@ def svc(tmp_path):
         for sid in ("s1", "s2"):
             auth.ensure_user(s, sid, name=f"Student {sid}", email=f"{sid}@example.ac.jp")
             tokens[sid] = auth.create_token(s, sid)
-    client = TestClient(app)
+    # a browser sends its page's origin with every form post (security.SameOriginForms)
+    client = TestClient(app, headers={"Origin": "http://testserver"})
     client.tokens = tokens
     client.st = st
     return client

@@ -1,6 +1,7 @@
 """The JSON API, versioned under ``/api/v1``, plus ``/healthz`` and ``/readyz``.
 
-Authentication: ``Authorization: Bearer <token>``, or the web UI's session cookie.
+Authentication: ``Authorization: Bearer <token>``; the web UI's session cookie is accepted
+for reading only (GET), so that no other site can make a logged-in browser write.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from sqlalchemy import func, select, text
 from grader import __version__
 from grader.service import auth, exports, schemas
 from grader.service.auth import Principal
-from grader.service.db import reader
 from grader.service.errors import ApiError
+from grader.service.events import STATUS_POLL, ReleasingStream
 from grader.service.feedback import feedback_for
-from grader.service.models import Job, Submission
+from grader.service.models import Job
+from grader.service.ratelimit import client_address
+from grader.service.security import SAFE_METHODS
 from grader.service.state import AppState
 from grader.service.submissions import (
     create_submission,
@@ -48,9 +51,11 @@ ERRORS = {
 }
 # Feedback reports contain the student's own outputs: show them with no script and an opaque
 # origin so that nothing in a notebook can act with the viewer's session.
-REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
-
-STATUS_POLL = 0.05  # seconds between status reads of one event stream
+# Only the site's own submission page may frame it.
+REPORT_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:;"
+    " frame-ancestors 'self'"
+)
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 health = APIRouter()
@@ -67,12 +72,17 @@ def current_principal(request: Request) -> Principal:
     sid = request.cookies.get(SESSION_COOKIE)
     with st.sessions() as s:
         if header:
+            address = client_address(request)
+            st.login_backoff.check(address)  # wrong tokens count as failed logins
             scheme, _, token = header.partition(" ")
             who = auth.authenticate(s, token.strip()) if scheme.lower() == "bearer" else None
             if who is None:
+                st.login_backoff.failed(address)
                 raise ApiError("bad_token")
             return who
         if sid:
+            if request.method not in SAFE_METHODS:
+                raise ApiError("cookie_write")
             who = auth.session_principal(s, sid)
             if who is None:
                 raise ApiError("bad_token")
@@ -199,15 +209,17 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
     each change; the stream ends after ``graded`` or ``failed``."""
     st = app_state(request)
     await run_in_threadpool(_view, st, who, submission_id, False)  # 404 before streaming
+    if not st.streams.acquire(who.user_id):
+        raise ApiError("too_many_streams", limit=st.streams.per_user)
 
     async def stream():
         last = None
         quiet_since = time.monotonic()
         seq = 0
         while not await request.is_disconnected():
-            # A one-row read without the write lock every STATUS_POLL seconds; the full view
-            # (score, message) is built only when that row changed.
-            mark = await run_in_threadpool(_status_mark, st, submission_id)
+            # the status row, read once per STATUS_POLL for all streams of this submission;
+            # the full view (score, message) is built only when that row changed
+            mark = await st.status_marks.get(submission_id)
             if mark != last:
                 view = await run_in_threadpool(_view, st, who, submission_id, False)
                 event = {k: view.get(k) for k in ("id", "status", "score", "max_score", "error")}
@@ -221,20 +233,12 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
                 quiet_since = time.monotonic()
             await asyncio.sleep(STATUS_POLL)
 
-    return StreamingResponse(
+    return ReleasingStream(
         stream(),
+        release=lambda: st.streams.release(who.user_id),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-
-
-def _status_mark(st: AppState, submission_id: str) -> tuple | None:
-    with reader(st.engine) as conn:
-        return conn.execute(
-            select(Submission.status, Submission.current_result_id, Submission.error).where(
-                Submission.id == submission_id
-            )
-        ).first()
 
 
 def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str):
@@ -262,7 +266,9 @@ def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str
 def feedback(request: Request, who: Who, submission_id: str) -> HTMLResponse:
     """The feedback report (per-item table and the executed notebook) as HTML."""
     _sub, html = _result_or_error(app_state(request), who, submission_id, "feedback")
-    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": REPORT_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    )
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
@@ -19,6 +20,7 @@ from grader.service.config import ServiceConfig
 from grader.service.db import make_engine, make_sessionmaker, migrate
 from grader.service.errors import ApiError
 from grader.service.sandbox import sandbox_mode as detect_sandbox_mode
+from grader.service.security import SameOriginForms, SecurityHeaders
 from grader.service.state import AppState
 
 # Multipart framing and the assignment field on top of the notebook itself.
@@ -118,7 +120,9 @@ def create_app(
         catalog=Catalog(config.policy_file, catalog_source),
         sandbox_mode=sandbox_mode or detect_sandbox_mode(),
     )
-    app = FastAPI(
+    # /docs and /redoc from the package's own copies of Swagger UI and ReDoc: no script from
+    # a public CDN runs on the service's origin
+    app = FastAPIOffline(
         title="深層学習 Part 2 grader",
         version=__version__,
         description="Submit notebooks, follow grading, read feedback; instructor gradebook.",
@@ -129,7 +133,7 @@ def create_app(
     async def _api_error(request: Request, exc: ApiError):
         if web.wants_html(request):
             return web.error_page(request, exc)
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -158,4 +162,8 @@ def create_app(
     app.include_router(api.router)
     web.mount(app)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
+    # the last added runs first: forged forms are refused before their body is read, and
+    # every answer (refusals included) gets the security headers
+    app.add_middleware(SameOriginForms, error_page=web.error_page)
+    app.add_middleware(SecurityHeaders)
     return app

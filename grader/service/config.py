@@ -37,6 +37,7 @@ class ServiceConfig:
     max_job_attempts: int = 3  # claims of one job before it is failed for good
     policy_file: Path | None = None  # deadlines; default <home>/policy.toml
     session_days: float = 14.0
+    max_streams_per_user: int = 6  # open status streams (browser tabs) per user
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()

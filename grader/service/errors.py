@@ -30,6 +30,30 @@ def human_size(n: int) -> str:
 MESSAGES: dict[str, tuple[int, str, str]] = {
     "auth_required": (401, "トークンが必要です。", "An access token is required."),
     "bad_token": (401, "トークンが無効か、失効しています。", "The token is invalid or revoked."),
+    "cross_site": (
+        403,
+        "別のサイトから (または送信元 Origin なしで) 送られたフォームは受け付けません。"
+        "このサイトのページを開き直して、もう一度送信してください。",
+        "A form sent from another site (or without an Origin header) is refused. Open this"
+        " site's page again and send the form from there.",
+    ),
+    "cookie_write": (
+        401,
+        "API への書き込みには Authorization: Bearer <トークン> ヘッダーが必要です"
+        " (ログインのクッキーでは書き込めません)。",
+        "API writes need an Authorization: Bearer <token> header (the login cookie is"
+        " accepted for reading only).",
+    ),
+    "too_many_logins": (
+        429,
+        "トークンの誤りが続いたため、{seconds} 秒待ってからもう一度試してください。",
+        "Too many wrong tokens from your address: wait {seconds} s, then try again.",
+    ),
+    "too_many_streams": (
+        429,
+        "状況を表示しているページが多すぎます (上限 {limit})。ほかのタブを閉じてください。",
+        "Too many pages are following a submission's status (limit {limit}); close other tabs.",
+    ),
     "instructor_only": (403, "教員専用の操作です。", "This action is for instructors only."),
     "not_found": (404, "見つかりません。", "Not found."),
     "submission_not_found": (
@@ -120,6 +144,7 @@ class ApiError(Exception):
                 params[name] = fmt(params[name])
         self.code = code
         self.status = status
+        self.headers: dict[str, str] = {}  # extra response headers (Retry-After)
         self.message = {"ja": ja.format(**params), "en": en.format(**params)}
         super().__init__(self.message["en"])
 

@@ -1,7 +1,7 @@
 """Server-rendered web UI (Jinja2, a few lines of vanilla JS for live status via SSE).
 
-Login exchanges a token for a session cookie (HttpOnly, SameSite=Lax); form posts also check
-that the Origin header, when sent, is this server.
+Login exchanges a token for a session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS);
+every form post must carry this server's Origin (``security.SameOriginForms``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -24,6 +24,8 @@ from grader.service.api import SESSION_COOKIE, app_state, assignment_view
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.i18n import LANG_COOKIE, lang_of, translator
+from grader.service.ratelimit import client_address
+from grader.service.security import is_api
 from grader.service.submissions import (
     best_graded,
     create_submission,
@@ -62,8 +64,13 @@ templates.env.filters["score"] = score_text
 
 
 def wants_html(request: Request) -> bool:
-    path = request.url.path
-    return not (path.startswith("/api/") or path in ("/healthz", "/readyz"))
+    return not is_api(request.url.path)
+
+
+def over_https(request: Request) -> bool:
+    """Cookies get ``Secure`` when the browser talks HTTPS (directly, or to a reverse proxy
+    whose X-Forwarded-Proto uvicorn trusts: ``--forwarded-allow-ips``)."""
+    return request.url.scheme == "https"
 
 
 def web_principal(request: Request) -> Principal | None:
@@ -89,18 +96,14 @@ def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLRespons
     )
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)
     if request.query_params.get("lang") == lang:
-        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        resp.set_cookie(
+            LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=over_https(request)
+        )
     return resp
 
 
 def error_page(request: Request, err: ApiError) -> HTMLResponse:
     return render(request, "error.html", status=err.status, err=err, who=web_principal(request))
-
-
-def _check_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
-        raise ApiError("bad_token")
 
 
 def _score_links(rows) -> dict[str, dict]:
@@ -143,11 +146,18 @@ def mount(app: FastAPI) -> None:
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, token: str = Form("")):
-        _check_origin(request)
         st = app_state(request)
+        address = client_address(request)
+        try:
+            st.login_backoff.check(address)
+        except ApiError as err:
+            page = render(request, "login.html", status=err.status, err=err)
+            page.headers.update(err.headers)
+            return page
         with st.sessions.begin() as s:
             who = auth.authenticate(s, token.strip())
             if who is None:
+                st.login_backoff.failed(address)
                 return render(request, "login.html", status=401, err=ApiError("bad_token"))
             sid = auth.open_session(s, who, st.config.session_days)
         target = "/instructor" if who.is_instructor else "/"
@@ -157,6 +167,7 @@ def mount(app: FastAPI) -> None:
             sid,
             httponly=True,
             samesite="lax",
+            secure=over_https(request),
             max_age=int(st.config.session_days * 86400),
         )
         return resp
@@ -168,7 +179,9 @@ def mount(app: FastAPI) -> None:
             with app_state(request).sessions.begin() as s:
                 auth.close_session(s, sid)
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE)
+        resp.delete_cookie(
+            SESSION_COOKIE, httponly=True, samesite="lax", secure=over_https(request)
+        )
         return resp
 
     @app.get("/", include_in_schema=False)
@@ -216,7 +229,6 @@ def mount(app: FastAPI) -> None:
         assignment_id: Annotated[str, Form()] = "",
         notebook: Annotated[UploadFile | None, File()] = None,
     ):
-        _check_origin(request)
         who = _require(request)
         if isinstance(who, Response):
             return who
@@ -284,7 +296,6 @@ def mount(app: FastAPI) -> None:
 
     @app.post("/instructor/regrade/{submission_id}", include_in_schema=False)
     def regrade_form(request: Request, submission_id: str):
-        _check_origin(request)
         who = _require_instructor(request)
         if isinstance(who, Response):
             return who
