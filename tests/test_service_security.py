@@ -6,16 +6,24 @@ Each test replays the attack and asserts that it is refused and leaves nothing b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import csv
 import json
 import re
+import socket
+import time
 
+import httpx
 import pytest
+import sqlalchemy
 from fastapi.testclient import TestClient
 
 from grader.service import auth, structural
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
-from grader.service.launcher import FAST_ASSIGNMENT
+from grader.service.events import StatusMarks
+from grader.service.launcher import FAST_ASSIGNMENT, LiveService, cli
 from grader.service.models import Job, Submission, User
 from grader.service.worker import Worker, WorkerOptions
 
@@ -295,3 +303,127 @@ def test_wrong_bearer_tokens_count_as_failed_logins(site):
         assert c.get("/api/v1/me", headers=bearer("gt_guess")).status_code == 401
     r = c.get("/api/v1/me", headers=bearer(tokens["s1"]))
     assert r.status_code == 429 and r.headers["retry-after"] == "1"
+
+
+# -- finding 9: event streams ------------------------------------------------------------------
+def test_streams_of_one_submission_share_one_status_read(site):
+    """50 streams following one pending submission cost one status read per period, not 50."""
+    app, tokens = site
+    st = app.state.grader
+    sub = api_submit(browser(app), **bearer(tokens["s1"])).json()["id"]
+    reads = []
+    listener = lambda _c, _cur, statement, *_a: reads.append(statement)
+    sqlalchemy.event.listen(st.engine, "before_cursor_execute", listener)
+    marks = StatusMarks(st.engine, period=3600.0)
+
+    async def fifty_streams():
+        return await asyncio.gather(*(marks.get(sub) for _ in range(50)))
+
+    seen = asyncio.run(fifty_streams())
+    sqlalchemy.event.remove(st.engine, "before_cursor_execute", listener)
+    assert {m[0] for m in seen} == {"queued"}
+    assert len([r for r in reads if "FROM submissions" in r]) == 1
+
+
+@pytest.fixture(scope="module")
+def live_idle(tmp_path_factory):
+    """A real ``grader serve`` (uvicorn) without workers: submissions stay queued, their
+    streams stay open. Small limits so that the test reaches them quickly."""
+    home = tmp_path_factory.mktemp("live")
+    roster = home / "roster.csv"
+    roster.write_text("student_id,name\ns1,One\ns2,Two\n")
+    cli(home, "roster", "import", str(roster), "--out", str(home / "tokens.csv"))
+    with open(home / "tokens.csv", newline="") as f:
+        tokens = {row["student_id"]: row["token"] for row in csv.DictReader(f)}
+    extra = ["--allow-unsandboxed", "--max-streams", "3"]
+    extra += ["--header-timeout", "2", "--body-timeout", "2"]
+    with LiveService(home, workers=0, extra=extra) as svc:
+        yield svc, tokens
+
+
+def _open_stream(stack: contextlib.ExitStack, client: httpx.Client, url: str, token: str):
+    return stack.enter_context(client.stream("GET", url, headers=bearer(token)))
+
+
+def test_event_streams_are_capped_per_user_and_others_are_still_served(live_idle):
+    svc, tokens = live_idle
+    files = {"notebook": ("hw.ipynb", NB, "application/json")}
+    sub = httpx.post(
+        svc.url + "/api/v1/submissions",
+        headers=bearer(tokens["s1"]),
+        data={"assignment_id": A},
+        files=files,
+    ).json()["id"]
+    url = f"{svc.url}/api/v1/submissions/{sub}/events"
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=60))
+        held = [_open_stream(stack, client, url, tokens["s1"]) for _ in range(3)]
+        # kept: a line iterator that is garbage-collected closes its connection
+        lines = [r.iter_lines() for r in held]
+        for r, it in zip(held, lines):
+            assert r.status_code == 200
+            assert next(it).startswith("id: ")  # the first status event
+        over = _open_stream(stack, client, url, tokens["s1"])
+        assert over.status_code == 429
+        body = json.loads(over.read())
+        assert body["error"]["code"] == "too_many_streams" and "3" in body["detail"]
+        # the cap is per user, and the service answers everyone else meanwhile
+        assert httpx.get(svc.url + "/healthz", timeout=60).status_code == 200
+        s2_sub = httpx.post(
+            svc.url + "/api/v1/submissions",
+            headers=bearer(tokens["s2"]),
+            data={"assignment_id": A},
+            files=files,
+        ).json()["id"]
+        s2_url = f"{svc.url}/api/v1/submissions/{s2_sub}/events"
+        assert _open_stream(stack, client, s2_url, tokens["s2"]).status_code == 200
+        held[0].close()  # a closed stream gives its slot back (once the server sees it go)
+        for _ in range(300):
+            again = client.send(
+                client.build_request("GET", url, headers=bearer(tokens["s1"])), stream=True
+            )
+            stack.callback(again.close)
+            if again.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert again.status_code == 200
+
+
+# -- finding 10: slow clients ------------------------------------------------------------------
+def _read_until_closed(sock: socket.socket) -> bytes:
+    sock.settimeout(60)  # only a bound on a broken test: the service closes long before
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def test_slow_clients_are_cut_off_and_others_still_served(live_idle):
+    svc, _tokens = live_idle
+    host = f"127.0.0.1:{svc.port}"
+    half_headers = []
+    for _ in range(40):
+        sock = socket.create_connection(("127.0.0.1", svc.port))
+        sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: ".encode())
+        half_headers.append(sock)
+    slow_body = socket.create_connection(("127.0.0.1", svc.port))
+    slow_body.sendall(
+        (
+            f"POST /login HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+            "token=gt_"
+        ).encode()
+    )
+    idle_after_answer = socket.create_connection(("127.0.0.1", svc.port))
+    idle_after_answer.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\nGET /he".encode())
+    try:
+        assert httpx.get(svc.url + "/healthz", timeout=60).status_code == 200
+        for sock in half_headers:
+            assert _read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
+        assert b"HTTP/1.1 " not in _read_until_closed(slow_body)  # cut off, no answer
+        answered = _read_until_closed(idle_after_answer)  # the second, half request is cut
+        assert answered.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in answered
+        assert httpx.get(svc.url + "/healthz", timeout=60).status_code == 200
+    finally:
+        for sock in [*half_headers, slow_body, idle_after_answer]:
+            sock.close()

@@ -7,6 +7,7 @@ instructor token created and printed on first start, one worker per core.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -59,6 +60,30 @@ def register(subparsers) -> None:
         type=argtypes.positive_int,
         default=30,
         help="submissions per student per assignment",
+    )
+    p.add_argument(
+        "--max-streams",
+        type=argtypes.positive_int,
+        default=6,
+        help="open status streams (pages following a submission) per user (default 6)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=argtypes.positive_seconds,
+        default=10.0,
+        help="seconds a client has to send a request's headers (default 10; then 408)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=argtypes.positive_seconds,
+        default=120.0,
+        help="seconds a client has to send a request's body after its headers (default 120)",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="addresses of reverse proxies whose X-Forwarded-For/-Proto are trusted "
+        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
     )
     p.add_argument(
         "--shutdown-grace",
@@ -132,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         open_store,
     )
     from grader.service.sandbox import sandbox_mode
+    from grader.service.slow_clients import DeadlineHttpProtocol
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -160,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         max_queued_per_student=args.max_queued,
         max_attempts_per_assignment=args.max_attempts,
         lease_seconds=args.lease_seconds,
+        max_streams_per_user=args.max_streams,
     )
     _engine, sessions = open_store(cfg)
     with sessions.begin() as s:
@@ -195,8 +222,21 @@ def run(args: argparse.Namespace) -> int:
         worker_cmd += ["--grade-fn", args.grade_fn]
     pool = WorkerPool(args.workers, worker_cmd)
     pool.start()
+    raise_open_files_limit()
     server = uvicorn.Server(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            http=functools.partial(
+                DeadlineHttpProtocol,
+                header_timeout=args.header_timeout,
+                body_timeout=args.body_timeout,
+            ),
+            forwarded_allow_ips=args.forwarded_allow_ips,
+        )
     )
     # uvicorn handles SIGINT/SIGTERM while it runs and re-raises the signal when it returns;
     # these handlers take that re-raised signal so that the workers are stopped in order.
@@ -209,6 +249,17 @@ def run(args: argparse.Namespace) -> int:
         pool.stop(args.shutdown_grace)
         sock.close()
     return 0 if server.started else 1
+
+
+def raise_open_files_limit() -> None:
+    """Soft limit on open files up to the hard one: each connection holds a descriptor, and
+    the common soft default of 1024 is reached by a modest crowd of slow clients."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _listen(host: str, port: int) -> socket.socket:
