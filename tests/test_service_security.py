@@ -192,7 +192,7 @@ def test_every_page_has_the_security_headers_and_results_are_not_stored(site):
         assert "frame-ancestors 'none'" in h.get("content-security-policy", ""), path
         assert h.get("x-frame-options") == "DENY", path
         assert h.get("x-content-type-options") == "nosniff", path
-        assert h.get("referrer-policy") == "no-referrer", path
+        assert h.get("referrer-policy") == "same-origin", path
         assert "no-store" in h.get("cache-control", ""), path
     refused = student.post("/logout", headers={"Origin": "null"})
     assert refused.headers["x-frame-options"] == "DENY"

@@ -23,7 +23,9 @@ DEFAULT_HEADERS = {
     b"content-security-policy": b"frame-ancestors 'none'",
     b"x-frame-options": b"DENY",
     b"x-content-type-options": b"nosniff",
-    b"referrer-policy": b"no-referrer",
+    # not "no-referrer": under that policy a browser sends "Origin: null" with the site's own
+    # form posts, which SameOriginForms must refuse
+    b"referrer-policy": b"same-origin",
     # pages and API answers carry scores, feedback and tokens: never kept in any cache
     b"cache-control": b"no-store",
 }
