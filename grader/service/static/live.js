@@ -20,9 +20,15 @@
       location.reload();
     }
   });
+  // The stream ends after the final event, when the server restarts, or is refused (too many
+  // pages following submissions): retry by reloading, waiting twice as long after each
+  // failure in a row (2 s ... 64 s) so that refused pages do not hammer the server.
+  var key = "grader-live-retries";
+  es.onopen = function () { sessionStorage.removeItem(key); };
   es.onerror = function () {
-    // The stream ends after the final event or when the server restarts: retry by polling.
     es.close();
-    setTimeout(function () { location.reload(); }, 2000);
+    var tries = parseInt(sessionStorage.getItem(key) || "0", 10);
+    sessionStorage.setItem(key, String(tries + 1));
+    setTimeout(function () { location.reload(); }, 2000 * Math.pow(2, Math.min(tries, 5)));
   };
 })();
