@@ -427,3 +427,34 @@ def test_slow_clients_are_cut_off_and_others_still_served(live_idle):
     finally:
         for sock in [*half_headers, slow_body, idle_after_answer]:
             sock.close()
+
+
+def test_behind_a_proxy_cookies_are_secure_and_backoff_is_per_forwarded_address(live_idle):
+    """Through a TLS proxy on the same machine (trusted by default): the session cookie is
+    Secure, and wrong tokens slow down the forwarded client address, not the proxy's."""
+    svc, tokens = live_idle
+    host = f"127.0.0.1:{svc.port}"
+
+    def login(token: str, client_address: str) -> httpx.Response:
+        return httpx.post(
+            svc.url + "/login",
+            data={"token": token},
+            headers={
+                "Origin": f"https://{host}",
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": client_address,
+            },
+            timeout=60,
+        )
+
+    ok = login(tokens["s1"], "198.51.100.1")
+    assert ok.status_code == 303 and "Secure" in ok.headers["set-cookie"]
+    # wrong tokens until the wait outlasts a request (it doubles: a few tries at most)
+    codes = [login("gt_guess", "203.0.113.9").status_code for _ in range(10)]
+    for _ in range(10):
+        codes.append(login("gt_guess", "203.0.113.9").status_code)
+        if codes[-1] == 429:
+            break
+    assert codes[:10] == [401] * 10 and codes[-1] == 429
+    assert login("gt_guess", "198.51.100.2").status_code == 401  # another client: no wait
+    assert login(tokens["s2"], "198.51.100.3").status_code == 303
