@@ -419,7 +419,10 @@ def test_slow_clients_are_cut_off_and_others_still_served(live_idle):
     try:
         assert httpx.get(svc.url + "/healthz", timeout=60).status_code == 200
         for sock in half_headers:
-            assert _read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
+            answer = _read_until_closed(sock)
+            assert answer.startswith(b"HTTP/1.1 408 ")
+            assert b"did not arrive in time" in answer
+            assert "時間内に届きませんでした".encode() in answer
         assert b"HTTP/1.1 " not in _read_until_closed(slow_body)  # cut off, no answer
         answered = _read_until_closed(idle_after_answer)  # the second, half request is cut
         assert answered.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in answered

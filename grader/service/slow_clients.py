@@ -16,12 +16,15 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+_TIMEOUT_TEXT = (
+    "リクエストが時間内に届きませんでした。もう一度送信してください。\n"
+    "The request did not arrive in time; send it again.\n"
+).encode()
 TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 34\r\n"
-    b"connection: close\r\n\r\n"
-    b"request not received in time (408)"
+    b"content-length: " + str(len(_TIMEOUT_TEXT)).encode() + b"\r\n"
+    b"connection: close\r\n\r\n" + _TIMEOUT_TEXT
 )
 
 
