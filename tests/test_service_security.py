@@ -414,6 +414,7 @@ def test_slow_clients_are_cut_off_and_others_still_served(live_idle):
             "token=gt_"
         ).encode()
     )
+    silent = socket.create_connection(("127.0.0.1", svc.port))  # opened, nothing sent
     idle_after_answer = socket.create_connection(("127.0.0.1", svc.port))
     idle_after_answer.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\nGET /he".encode())
     try:
@@ -424,11 +425,12 @@ def test_slow_clients_are_cut_off_and_others_still_served(live_idle):
             assert b"did not arrive in time" in answer
             assert "時間内に届きませんでした".encode() in answer
         assert b"HTTP/1.1 " not in _read_until_closed(slow_body)  # cut off, no answer
+        assert _read_until_closed(silent) == b""  # closed without an answer to nothing
         answered = _read_until_closed(idle_after_answer)  # the second, half request is cut
         assert answered.startswith(b"HTTP/1.1 200 ") and b"HTTP/1.1 408 " in answered
         assert httpx.get(svc.url + "/healthz", timeout=60).status_code == 200
     finally:
-        for sock in [*half_headers, slow_body, idle_after_answer]:
+        for sock in [*half_headers, slow_body, silent, idle_after_answer]:
             sock.close()
 
 

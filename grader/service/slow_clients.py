@@ -5,9 +5,9 @@ sends half a header line and then nothing is held forever, and enough of them ex
 descriptors (1,100 stopped the service at a 1024 limit). This protocol gives each request a
 deadline: its head must arrive within ``header_timeout`` seconds of the connection being ready
 for it (opened, or the previous response sent), its body within ``body_timeout`` seconds of
-the head. A late head gets ``408`` and the connection closed; a late body closes the connection
-(the route sees the client gone). Behind a reverse proxy the proxy's own timeouts apply first
-(README, production set-up).
+the head. A late head gets ``408`` and the connection closed (a connection that sent nothing is
+just closed); a late body closes the connection (the route sees the client gone). Behind a
+reverse proxy the proxy's own timeouts apply first (README, production set-up).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self.body_timeout = body_timeout
         self._deadline: asyncio.TimerHandle | None = None
         self._reading_body = False
+        self._head_started = False  # some bytes of the awaited request have arrived
 
     def _arm(self, seconds: float, body: bool) -> None:
         self._disarm()
@@ -52,13 +53,18 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if not self._reading_body:
+        if self._head_started and not self._reading_body:
             self.transport.write(TIMEOUT_RESPONSE)
+        # a connection that sent nothing (a browser's spare one) is closed without an answer
         self.transport.close()
 
     def connection_made(self, transport) -> None:  # noqa: ANN001
         super().connection_made(transport)
         self._arm(self.header_timeout, body=False)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_started = True
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -66,6 +72,7 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._head_started = False  # until the next request's first bytes
         self._disarm()  # the whole request is in: the route takes as long as it takes
 
     def on_response_complete(self) -> None:
