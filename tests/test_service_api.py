@@ -10,14 +10,15 @@ import json
 import re
 
 import pytest
+import structural_grader as structural
 from fastapi.testclient import TestClient
+from live_service import FAST_ASSIGNMENT, released_env, solution_notebook
 
-from grader.service import auth, structural
+from grader.service import auth
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.exports import NBGRADER_COLUMNS
 from grader.service.grading import engine_grade
-from grader.service.launcher import FAST_ASSIGNMENT, released_env, solution_notebook
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
 

@@ -12,6 +12,13 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from live_service import (
+    FAST_ASSIGNMENT,
+    LiveService,
+    cli,
+    released_env,
+    solution_notebook,
+)
 from pg_cluster import pg_cluster as pg_cluster_fixture
 from sqlalchemy import inspect, select, text
 
@@ -19,13 +26,6 @@ from grader.service import auth, queue
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
 from grader.service.db import make_engine, make_sessionmaker, migrate
-from grader.service.launcher import (
-    FAST_ASSIGNMENT,
-    LiveService,
-    cli,
-    released_env,
-    solution_notebook,
-)
 from grader.service.models import Job, Result
 from grader.service.state import AppState
 from grader.service.submissions import create_submission

@@ -1,7 +1,7 @@
 """The job queue on SQLite and on a real PostgreSQL (a throw-away cluster, tests/pg_cluster.py):
 exclusive claims across processes (``UPDATE … RETURNING`` / ``FOR UPDATE SKIP LOCKED``),
 leases, exactly-once results, idempotent enqueue, graceful release, heartbeats. Grading here is
-the small structural grade function (grader.service.structural), since these tests are about
+the small structural grade function (tests/structural_grader.py), since these tests are about
 the queue itself."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from pg_cluster import pg_cluster as pg_cluster_fixture
 from sqlalchemy import func, select
+from structural_grader import grade
 
 from grader.service import auth, queue
 from grader.service.catalog import Catalog
@@ -22,7 +23,6 @@ from grader.service.config import ServiceConfig
 from grader.service.db import make_engine, make_sessionmaker, migrate
 from grader.service.models import Job, Result, Submission
 from grader.service.state import AppState
-from grader.service.structural import grade
 from grader.service.submissions import create_submission, regrade
 from grader.service.worker import Worker, WorkerOptions
 

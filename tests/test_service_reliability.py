@@ -13,15 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-
-from grader.service.launcher import (
+from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,
     released_env,
     solution_notebook,
 )
+from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -163,11 +162,14 @@ def test_each_local_worker_grades_in_its_own_engine_slot(home):
     itok = cli(home, "token", "create", "--instructor").strip()
     slow = {"nbformat": 4, "nbformat_minor": 5, "cells": []}
     slow["metadata"] = {"structural_grader_seconds": 2.0}
-    extra = ["--grade-fn", "grader.service.structural:grade", "--allow-unsandboxed"]
+    extra = ["--grade-fn", "structural_grader:grade", "--allow-unsandboxed"]
     with LiveService(home, workers=2, extra=extra) as svc:
         ids = [submit(svc.url, itok, json.dumps(slow).encode()) for _ in range(2)]
         wait_all(svc.url, itok, ids, timeout=60)
         logs = svc.log_text()
     rows = db_rows(home, "SELECT payload FROM results")
-    assert sorted(json.loads(p)["slot"] for (p,) in rows) == [0, 1]
+    assert sorted(json.loads(p)["log"][-1] for (p,) in rows) == [
+        "graded in slot 0",
+        "graded in slot 1",
+    ]
     assert "worker[0]" in logs and "worker[1]" in logs

@@ -2,14 +2,15 @@
 
 ``GradeFn(assignment_id, notebook_bytes, slot) -> GradeOutput``. The default,
 :func:`engine_grade`, runs the real engine (``grader.engine.grade_notebook``); the queue's own
-tests pass a small real function instead (any importable ``module:function``).
+tests pass a small real function instead (``tests/structural_grader.py``; any importable
+``module:function``).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,7 +22,6 @@ class GradeOutput:
     payload: dict[str, Any]  # GradeResult.to_dict()
     executed_notebook: str | None = None
     feedback_html: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 GradeFn = Callable[[str, bytes, int], GradeOutput]

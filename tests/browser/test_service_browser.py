@@ -10,8 +10,7 @@ import time
 
 import pytest
 from chromium import PHONE, headless_chromium, phone_width
-
-from grader.service.launcher import (
+from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,

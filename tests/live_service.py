@@ -1,4 +1,8 @@
-"""Start a real ``grader serve`` in a subprocess on a free loopback port (tests, benchmarks)."""
+"""Start a real ``grader serve`` in a subprocess on a free loopback port (tests, benchmarks).
+
+A test helper, not product code: it needs httpx (a dev dependency). The child gets this folder
+on its ``PYTHONPATH`` so that ``--grade-fn structural_grader:grade`` resolves there.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,11 @@ def cli(home: Path, *args: str) -> str:
     return out.stdout
 
 
+def _with_tests_path() -> str:
+    old = os.environ.get("PYTHONPATH")
+    return f"{TESTS}{os.pathsep}{old}" if old else str(TESTS)
+
+
 @dataclass
 class LiveService:
     home: Path
@@ -63,7 +72,10 @@ class LiveService:
             *self.extra,
         ]
         self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _with_tests_path()},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -98,7 +110,8 @@ class LiveService:
         self.stop()
 
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 FAST_ASSIGNMENT = "3-1-2_softmax_with_loss"  # the fastest notebook: no training
 
 

@@ -1,8 +1,8 @@
-"""A small, real grade function that does not execute code: an item passes when the
-notebook has its check cell (``grade_id`` == item id) and no solution cell still raises
-``NotImplementedError``. It exists for the queue's own tests and for smoke-testing a
-deployment without the sandbox (``grader worker --grade-fn grader.service.structural:grade``);
-the engine remains the only real grader.
+"""A test double of the grade function: it executes nothing. An item passes when the notebook
+has its check cell (``grade_id`` == item id) and no solution cell still raises
+``NotImplementedError``. The queue's own tests use it, and it can smoke-test a deployment
+without the sandbox (``grader worker --grade-fn structural_grader:grade`` with ``tests/`` on
+the path); the engine remains the only real grader.
 
 A notebook may ask it to take time (``metadata.structural_grader_seconds``), which the
 queue tests use to hold a job while a worker is killed.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 
+from grader.engine.result import GradeResult, ItemResult
 from grader.service.grading import GradeOutput
 
 
@@ -37,34 +38,24 @@ def grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
         if c.get("metadata", {}).get("nbgrader", {}).get("solution")
     )
     present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells}
-    items = []
+    result = GradeResult(assignment=assignment_id, status="graded", sandbox_mode="none")
     for item_id, pts in _items(assignment_id):
         ok = (item_id in present or item_id == "notebook_complete") and not unfinished
-        items.append(
-            {
-                "id": item_id,
-                "title": {"ja": item_id, "en": item_id},
-                "points": pts if ok else 0.0,
-                "max_points": pts,
-                "passed": ok,
-                "error": None,
-                "tolerance": None,
-                "message": {
+        result.items.append(
+            ItemResult(
+                id=item_id,
+                title={"ja": item_id, "en": item_id},
+                points=pts if ok else 0.0,
+                max_points=pts,
+                passed=ok,
+                message={
                     "ja": "構造のみ確認" if ok else "未完成",
                     "en": "structure only" if ok else "incomplete",
                 },
-                "hint": None,
-            }
+            )
         )
-    score = sum(i["points"] for i in items)
-    payload = {
-        "assignment": assignment_id,
-        "score": score,
-        "max_score": sum(i["max_points"] for i in items),
-        "status": "graded",
-        "items": items,
-        "sandbox_mode": "none",
-        "timings": {"total": delay},
-        "slot": slot,
-    }
-    return GradeOutput("graded", score, payload["max_score"], payload, json.dumps(nb), None)
+    result.max_score = sum(i.max_points for i in result.items)
+    result.timings = {"total": delay}
+    result.log.append(f"graded in slot {slot}")  # the queue tests check which slot ran it
+    payload = result.to_dict()  # the one result contract, as the engine writes it
+    return GradeOutput("graded", result.score, result.max_score, payload, json.dumps(nb), None)
