@@ -17,13 +17,14 @@ import time
 import httpx
 import pytest
 import sqlalchemy
+import structural_grader as structural
 from fastapi.testclient import TestClient
+from live_service import FAST_ASSIGNMENT, LiveService, cli
 
-from grader.service import auth, structural
+from grader.service import auth
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.events import StatusMarks
-from grader.service.launcher import FAST_ASSIGNMENT, LiveService, cli
 from grader.service.models import Job, Submission, User
 from grader.service.worker import Worker, WorkerOptions
 

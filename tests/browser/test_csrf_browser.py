@@ -17,8 +17,7 @@ import threading
 import httpx
 import pytest
 from chromium import headless_chromium
-
-from grader.service.launcher import FAST_ASSIGNMENT, LiveService, cli, free_port
+from live_service import FAST_ASSIGNMENT, LiveService, cli, free_port
 
 pytestmark = [pytest.mark.browser]
 webdriver = pytest.importorskip("selenium.webdriver")
