@@ -250,3 +250,22 @@ def needed_cells(sources: Sequence[str], skipped: set[int]) -> list[Needed]:
                         skipped.discard(cell)
                         changed = True
     return found
+
+
+def ignore_problems(nb: Any) -> list[str]:
+    """Authoring mistakes with the tag: on a cell that is not an ordinary code cell, or on a
+    cell that a later cell (check cells included: they name what the grader reads) needs."""
+    problems = []
+    positions = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags") or []
+        if IGNORE_TAG in tags and (cell.get("cell_type") != "code" or "nbgrader" in cell.metadata):
+            problems.append(f"cell {i}: {IGNORE_TAG} belongs on an ordinary code cell only")
+    code = [nb.cells[i] for i in positions]
+    skipped = {k for k, c in enumerate(code) if is_ignored(c) and "nbgrader" not in c.metadata}
+    for n in needed_cells([c.source for c in code], skipped):
+        problems.append(
+            f"cell {positions[n.cell]}: tagged {IGNORE_TAG} but cell {positions[n.reader]} "
+            f"reads {n.name!r}, which it may bind (untag it or move what is read out of it)"
+        )
+    return problems
