@@ -21,7 +21,13 @@ import copy
 from typing import Any
 
 from grader.engine.upload import nbgrader_meta
-from grader.notebooks.ignore import IGNORE_TAG, ignored_sources, needed_cells, normalised
+from grader.notebooks.ignore import (
+    IGNORE_TAG,
+    ignored_sources,
+    may_skip,
+    needed_cells,
+    normalised,
+)
 
 SERVER_GRADED = (
     "# この項目 ({item}) はサーバーで採点されます (自己チェックは採点では実行しません)。\n"
@@ -98,9 +104,7 @@ def skip_ignored_cells(nb: Any, released: Any, later_sources: tuple[str, ...] = 
         return []
     positions = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     code = [nb.cells[i] for i in positions]
-    skipped = {
-        k for k, c in enumerate(code) if not nbgrader_meta(c) and normalised(c.source) in wanted
-    }
+    skipped = {k for k, c in enumerate(code) if may_skip(c) and normalised(c.source) in wanted}
     needed = needed_cells([c.source for c in code] + list(later_sources), skipped)
 
     def where(k: int) -> str:  # cell numbers as Jupyter users count them (from 1)

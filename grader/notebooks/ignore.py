@@ -1,18 +1,19 @@
 """Cells the course marks as not run during grading (cell tag ``grader_ignore``).
 
-Like Otter-Grader's ``otter_ignore`` tag: an experiment cell (a comparison, a sweep, a plot)
-that no graded item reads keeps its place in the student's notebook and runs in the student's
-own kernel, but the graded run replaces it by a comment. What counts is the tag in the
-RELEASED notebook, never the student's copy: a student's code cell is skipped only when its
-source is the released source of a tagged cell (an edited cell runs, so adding or removing
-the tag, or changing the cell, can never make the grader skip code the student wrote).
+Like Otter-Grader's ``otter_ignore`` tag: an experiment cell (a comparison, a sweep, a plot,
+or a locked set-up cell that only experiments need) that no graded item reads keeps its place
+in the student's notebook and runs in the student's own kernel, but the graded run replaces it
+by a comment. What counts is the tag in the RELEASED notebook, never the student's copy: a
+student's code cell is skipped only when its source is the released source of a tagged cell
+(an edited cell runs, so adding or removing the tag, or changing the cell, can never make the
+grader skip code the student wrote).
 
 A second guard keeps skipping verdict-neutral for any notebook: a tagged cell still runs when
 a cell that does run reads a name it may bind (``needed_cells``), e.g. a student's training
 cell that uses a network an experiment trained. The name analysis is static and
-conservative (``ast``); what it cannot see (the global random state, objects changed through
-method calls, ``globals()[name]`` with a computed name) is why course cells that do run seed
-their own generators and read nothing from an experiment.
+conservative (``ast``, ``symtable``); what it cannot see (the global random state, objects
+changed through method calls, ``globals()[name]`` with a computed name) is why course cells
+that do run seed their own generators and read nothing from an experiment.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def is_ignored(cell: Any) -> bool:
     """True for a code cell that carries the ``grader_ignore`` tag."""
     tags = cell.get("metadata", {}).get("tags") or []
     return cell.get("cell_type") == "code" and isinstance(tags, list) and IGNORE_TAG in tags
+
+
+def may_skip(cell: Any) -> bool:
+    """Ordinary code cells and locked set-up cells; never a graded or a solution cell."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    if not isinstance(meta, dict):
+        return cell.get("cell_type") == "code"
+    return cell.get("cell_type") == "code" and not meta.get("grade") and not meta.get("solution")
 
 
 def normalised(source: str) -> str:
@@ -190,11 +199,29 @@ def _deferred(source: str) -> set[str]:
     return out
 
 
+class _Unreachable(ast.NodeTransformer):
+    """Drops the statements after a ``raise``/``return``/``break``/``continue`` in a block:
+    they never run (e.g. ``return dx`` after a blank's ``raise NotImplementedError()``)."""
+
+    _ENDS = (ast.Raise, ast.Return, ast.Break, ast.Continue)
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                ends = [i for i, st in enumerate(block) if isinstance(st, self._ENDS)]
+                if ends:
+                    setattr(node, field, block[: ends[0] + 1])
+        return node
+
+
 def cell_names(source: str) -> CellNames:
     """The names of one code cell. A cell that is not plain Python (IPython magics, shell
     escapes) reads every identifier in its text and binds none for sure."""
     try:
-        tree = ast.parse(source)
+        tree = _Unreachable().visit(ast.parse(source))
+        source = ast.unparse(tree)
         deferred = _deferred(source)
     except (SyntaxError, ValueError):
         words = frozenset(_IDENT.findall(source))
@@ -259,10 +286,13 @@ def ignore_problems(nb: Any) -> list[str]:
     positions = [i for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
     for i, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags") or []
-        if IGNORE_TAG in tags and (cell.get("cell_type") != "code" or "nbgrader" in cell.metadata):
-            problems.append(f"cell {i}: {IGNORE_TAG} belongs on an ordinary code cell only")
+        if IGNORE_TAG in tags and not may_skip(cell):
+            problems.append(
+                f"cell {i}: {IGNORE_TAG} belongs on an ordinary code cell or a locked set-up "
+                "cell, never on a graded or a solution cell"
+            )
     code = [nb.cells[i] for i in positions]
-    skipped = {k for k, c in enumerate(code) if is_ignored(c) and "nbgrader" not in c.metadata}
+    skipped = {k for k, c in enumerate(code) if is_ignored(c) and may_skip(c)}
     for n in needed_cells([c.source for c in code], skipped):
         problems.append(
             f"cell {positions[n.cell]}: tagged {IGNORE_TAG} but cell {positions[n.reader]} "

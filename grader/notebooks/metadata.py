@@ -8,8 +8,8 @@ Cell kinds (``docs/ARCHITECTURE.md``):
   arguments that name objects, e.g. ``check("x", network=network)``);
 * locked set-up cell: ``locked: true, grade: false, solution: false``, ``grade_id`` ends in
   ``_setup``;
-* anything else carries no ``nbgrader`` metadata; an ordinary code cell may carry the tag
-  ``grader_ignore`` (not run when grading, see ``grader.notebooks.ignore``).
+* anything else carries no ``nbgrader`` metadata. Ordinary code cells and locked set-up cells
+  may carry the tag ``grader_ignore`` (not run when grading, see ``grader.notebooks.ignore``).
 """
 
 from __future__ import annotations
