@@ -9,7 +9,8 @@ never trusts them, they can take seconds (numeric gradients, accuracy on MNIST) 
 one only adds noise next to the server's verdict, so the graded run replaces them with a
 comment saying the item is graded on the server.
 
-Cells the released notebook tags ``grader_ignore`` (experiments no graded item reads) are
+Cells the released notebook tags ``grader_ignore`` (experiments no graded item reads, set-up
+that only they use) are
 replaced by a comment too, when the student's cell still has the released source and no cell
 that runs reads what it binds (``grader.notebooks.ignore``); the student's own notebook
 keeps and runs them.
@@ -35,8 +36,8 @@ SERVER_GRADED = (
 )
 
 NOT_RUN = (
-    "# このセルは採点では実行しません (配布版で {tag} の印が付いた実験のセルです)。\n"
-    "# This cell is not run when grading (an experiment tagged {tag} in the released notebook)."
+    "# このセルは採点では実行しません (配布版で {tag} の印が付いたセルです)。\n"
+    "# This cell is not run when grading (it is tagged {tag} in the released notebook)."
 )
 
 
