@@ -188,6 +188,7 @@ def test_tagged_cells_run_in_the_students_own_run_and_not_in_the_graded_one(tmp_
 
 # One known mistake per tagged notebook: (text in the solution, replacement, item it breaks).
 MUTANTS = {
+    "2-1_autodiff": ("dW = X.T @ dY", "dW = dY.T @ X", "matmul_backward"),
     "2-2-1_two_layer_regression": ("dy = (y - t) / N", "dy = y - t", "regression_gradient"),
     "2-2-3_two_layer_multiclass": ("da2 = (y - t) / N", "da2 = y - t", "multiclass_gradient"),
     "2-4_multilayer_mnist": (
