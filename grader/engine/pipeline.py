@@ -27,7 +27,7 @@ from grader.engine import sandbox, slots
 from grader.engine.limits import Limits, slot_uid
 from grader.engine.outputs import UnsafeOutput, open_dirs, read_file, read_item_outputs
 from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
-from grader.engine.restore import neutralise_check_cells, restore_locked_cells
+from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
 from grader.engine.result import GradeResult, ItemResult
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
 from grader.engine.upload import RejectedUpload, check_belongs, grade_ids, parse_notebook
@@ -312,6 +312,7 @@ def grade_notebook(
     result.restored_cells = restored
     if restored:
         result.log.append("restored locked cells: " + ", ".join(restored))
+    result.log.extend(skip_ignored_cells(nb, released, tuple(it.probe for it in spec.items)))
     timings["restore"] = time.monotonic() - t
     # 3. execute in the sandbox
     limits = limits or Limits()

@@ -8,7 +8,8 @@ Cell kinds (``docs/ARCHITECTURE.md``):
   arguments that name objects, e.g. ``check("x", network=network)``);
 * locked set-up cell: ``locked: true, grade: false, solution: false``, ``grade_id`` ends in
   ``_setup``;
-* anything else carries no ``nbgrader`` metadata.
+* anything else carries no ``nbgrader`` metadata. Ordinary code cells and locked set-up cells
+  may carry the tag ``grader_ignore`` (not run when grading, see ``grader.notebooks.ignore``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from grader.notebooks.ignore import ignore_problems
 from grader.notebooks.markers import BEGIN_HIDDEN, MarkerError, find_regions
 
 SCHEMA_VERSION = 3
@@ -196,6 +198,7 @@ def notebook_problems(nb: Any) -> list[str]:
                 seen[grade_id] = index
     if not any((nbgrader(c) or {}).get("grade") is True for c in nb.cells):
         problems.append("the notebook has no graded check cell")
+    problems.extend(ignore_problems(nb))
     return problems
 
 
