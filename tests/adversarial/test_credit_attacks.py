@@ -1,0 +1,152 @@
+"""Credit without an implementation (issue 13, findings 1, 2, 3 and 7).
+
+Each test reproduces an attack of the red-team pass against the real items and asserts that
+it earns no more than a blank notebook would. The sandboxed ones run the real pipeline
+(nbclient inside bubblewrap) on real MNIST.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import replace
+
+import nbformat
+import numpy as np
+import pytest
+
+from adversarial.tiny import _meta
+from grader.engine.spec import Assignment
+from grader.specs import get_assignment
+
+SANDBOX_SETUP = """\
+import base64, io
+from collections import OrderedDict
+import numpy as np
+from grader.student import check, load_mnist
+(x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True)
+"""
+
+LAYERS = """\
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+    def forward(self, x):
+        return x @ self.W + self.b
+
+class Relu:
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+class Net:
+    def __init__(self, *layers):
+        self.layers = OrderedDict((f"L{i}", l) for i, l in enumerate(layers))
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+"""
+
+# Honest control: a ridge classifier trained in the graded run on the sandbox's own file.
+HONEST = """\
+X = np.c_[x_train[:20000].astype(np.float64), np.ones(20000)]
+coef = np.linalg.solve(X.T @ X + 10.0 * np.eye(785), X.T @ np.eye(10)[t_train[:20000]])
+network = Net(Affine(coef[:-1], coef[-1]))
+"""
+
+# Finding 1: weights fitted outside the graded run on the public test images and labels (a
+# random 784 -> H ReLU layer from a seed, its read-out by one ridge solve), pasted as text.
+PASTED = """\
+_W1 = np.random.default_rng(0).standard_normal((784, {hidden})) * 0.05
+_z = np.load(io.BytesIO(base64.b64decode("{blob}")))
+network_pasted = Net(Affine(_W1, np.zeros({hidden})), Relu(), Affine(_z["W2"], _z["b2"]))
+"""
+
+
+def _offline_fit(hidden: int) -> str:
+    """The read-out of the random-feature network fitted on the canonical test split."""
+    from grader.engine import pipeline
+
+    data = pipeline._trusted_data()
+    x, t = data.mnist_test_images.astype(np.float64), data.mnist_test_labels
+    W1 = np.random.default_rng(0).standard_normal((784, hidden)) * 0.05
+    h = np.c_[np.maximum(x @ W1, 0), np.ones(len(x))]
+    coef = np.linalg.solve(h.T @ h + 1.0 * np.eye(hidden + 1), h.T @ np.eye(10)[t])
+    own = np.mean(np.argmax(h @ coef, axis=1) == t)
+    assert own > 0.96, own  # the attack really is a 3/3 network on the public test images
+    buf = io.BytesIO()
+    np.savez(buf, W2=coef[:-1].astype(np.float32), b2=coef[-1].astype(np.float32))
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _notebook(cells: list[tuple[str, dict | None]]):
+    """A notebook of ``cells`` (source, nbgrader metadata or None); the cells
+    with nbgrader metadata form the released notebook (the others are the student's)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(s, metadata=m or {}) for s, m in cells]
+    released = nbformat.from_dict(nb)
+    released.cells = [c for c in released.cells if c.metadata.get("nbgrader")]
+    return nb, released
+
+
+def _grade(spec: Assignment, nb, released):
+    from adversarial.uids import private_uid_base, worker_index
+    from grader.engine import pipeline
+    from grader.engine.sandbox import bwrap_usable
+
+    if not bwrap_usable()[0]:
+        pytest.skip("bubblewrap cannot run here")
+    with private_uid_base():
+        res = pipeline.grade_notebook(
+            spec.id,
+            nbformat.writes(nb).encode(),
+            slot=70 + worker_index(),
+            assignment=spec,
+            released=released,
+        )
+    assert res.status == "graded", res.error_message
+    return {i.id: i for i in res.items}
+
+
+def _item(assignment_id: str, item_id: str):
+    return next(it for it in get_assignment(assignment_id).items if it.id == item_id)
+
+
+def _on(item, variable: str, new_id: str):
+    """The real item probing the notebook variable ``variable`` instead of ``network``."""
+    return replace(item, id=new_id, probe=item.probe.replace("network", variable))
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_mnist_weights_fitted_outside_the_run_earn_nothing():
+    """Finding 1: a network fitted on the public test images outside the graded run (99 %
+    there) earns nothing; a network trained in the run on the sandbox's file keeps its
+    credit, measured by the grader on test images the sandbox never held."""
+    item = _item("2-4_multilayer_mnist", "mnist_accuracy_2_4")
+    cells = [
+        (SANDBOX_SETUP, _meta("setup", locked=True)),
+        (LAYERS + HONEST, _meta("net_impl", solution=True)),
+        (f'check("{item.id}", network=network)', _meta(item.id, grade=True, locked=True, points=3)),
+        (PASTED.format(hidden=1000, blob=_offline_fit(1000)), None),
+    ]
+    nb, released = _notebook(cells)
+    spec = Assignment(
+        id="credit_mnist",
+        title={"ja": "MNIST", "en": "MNIST"},
+        items=(item, _on(item, "network_pasted", "pasted")),
+        notebook_timeout=300.0,
+        cell_timeout=120.0,
+        uses_mnist=True,
+    )
+    by_id = _grade(spec, nb, released)
+    honest, pasted = by_id[item.id], by_id["pasted"]
+    assert 0 < honest.points < 3, honest.message  # ridge: ~0.85, partial credit
+    assert "agree on 100.00%" in honest.message["en"], honest.message
+    assert pasted.points == 0, pasted.message
+    assert pasted.error is not None and pasted.error > 0.5, pasted.message  # chance level
