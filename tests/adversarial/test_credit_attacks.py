@@ -17,7 +17,7 @@ import pytest
 
 from adversarial.tiny import _meta
 from grader.engine.spec import Assignment
-from grader.specs import get_assignment
+from grader.specs import all_assignments, get_assignment
 
 SANDBOX_SETUP = """\
 import base64, io
@@ -150,3 +150,58 @@ def test_mnist_weights_fitted_outside_the_run_earn_nothing():
     assert "agree on 100.00%" in honest.message["en"], honest.message
     assert pasted.points == 0, pasted.message
     assert pasted.error is not None and pasted.error > 0.5, pasted.message  # chance level
+
+
+# --- finding 3: fit items without a network ----------------------------------------------------
+
+
+def _fit_item(item_id: str):
+    return next(it for a in all_assignments() for it in a.items if it.id == item_id)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_regression_fit_with_predict_sin_earns_nothing(seed):
+    """``network.predict = np.sin`` on an untrained net: RMSE 0 against the noise-free target
+    used to earn 1/1; the trusted side now scores the network rebuilt from its parameters."""
+    from mutations.harness import run_item
+
+    from reference.networks import TwoLayerNet
+
+    network = TwoLayerNet(1, 20, 1, task="regression", weight_init_std=1.0, seed=1)
+    network.predict = np.sin
+    v = run_item(_fit_item("regression_fit"), {"network": network}, seed)
+    assert v.fraction == 0.0, v.message
+    assert "does not return what the parameters" in v.message["en"], v.message
+
+
+def test_year_prediction_lookup_of_the_public_test_split_earns_nothing():
+    """A dictionary from the set-up cell's test rows to their targets used to get R^2 = 1.000
+    (2/2): the graded split was the fixed seed-0 split the kernel already holds."""
+    from mutations.harness import run_item
+
+    from grader.student.yearprediction import make_synthetic
+    from reference.networks import TwoLayerNet
+
+    d = make_synthetic()
+    x_mean, x_std = d.x_train.mean(axis=0), d.x_train.std(axis=0)
+    t_mean, t_std = d.t_train.mean(), d.t_train.std()
+
+    def standardize(x, mean, std):
+        return (x - mean) / std
+
+    table = {
+        standardize(row.astype(np.float64), x_mean, x_std).tobytes(): (t - t_mean) / t_std
+        for row, t in zip(d.x_test, d.t_test[:, 0])
+    }
+    network = TwoLayerNet(90, 32, 1, task="regression", weight_init_std=0.1, seed=0)
+    network.predict = lambda x: np.array([[table.get(r.tobytes(), 0.0)] for r in x])
+    ns = dict(
+        network=network,
+        standardize=standardize,
+        x_mean=x_mean.astype(np.float64),
+        x_std=x_std.astype(np.float64),
+        t_mean=t_mean,
+        t_std=t_std,
+    )
+    v = run_item(_fit_item("year_prediction_fit"), ns, 0)
+    assert v.fraction == 0.0, v.message
