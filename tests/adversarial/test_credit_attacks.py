@@ -28,6 +28,9 @@ from grader.student import check, load_mnist
 """
 
 LAYERS = """\
+import numpy as np
+from collections import OrderedDict
+
 class Affine:
     def __init__(self, W, b):
         self.W, self.b = W, b
@@ -46,6 +49,10 @@ class Net:
             x = layer.forward(x)
         return x
 """
+
+_layers: dict = {}
+exec(LAYERS, _layers)  # the same classes for the in-process tests below
+Affine, Relu, Net = _layers["Affine"], _layers["Relu"], _layers["Net"]
 
 # Honest control: a ridge classifier trained in the graded run on the sandbox's own file.
 HONEST = """\
@@ -205,3 +212,62 @@ def test_year_prediction_lookup_of_the_public_test_split_earns_nothing():
     )
     v = run_item(_fit_item("year_prediction_fit"), ns, 0)
     assert v.fraction == 0.0, v.message
+
+
+# --- finding 7: bounded trusted work ------------------------------------------------------------
+
+
+class _BN:
+    def __init__(self, n):
+        self.gamma, self.beta = np.ones(n), np.zeros(n)
+        self.running_mean, self.running_var = np.zeros(n), np.ones(n)
+
+    def forward(self, x, train_flg=False):
+        return (x - self.running_mean) / np.sqrt(self.running_var + 1e-7)
+
+
+def _mnist_score(network, monkeypatch=None):
+    """The real 2-8 accuracy item's probe run in-process on ``network``, then its scorer."""
+    from grader.engine import pipeline
+    from grader.engine.spec import ScoreContext
+
+    item = _item("2-8_deep_optimization", "mnist_accuracy_2_8")
+    data = pipeline._trusted_data()
+    g = {"network": network, "MNIST_PROBE_X": data.mnist_probe_images(), "out": {}}
+    exec(compile(item.probe, "<probe>", "exec"), g)
+    outputs = {k: np.asarray(v) for k, v in g["out"].items()}
+    return item.score(ScoreContext({}, outputs, data, item.id))
+
+
+def test_huge_network_is_refused_before_the_trusted_side_evaluates_it():
+    """The red-team network: 5.9M weights with a BatchNormalization layer and a predict that
+    returns zeros (it forced 18-46 s of float64 passes on the trusted side). Now refused by
+    the size cap near the course's largest network, with the reason."""
+    from grader.specs._provenance import MAX_PARAM_ELEMENTS
+
+    rng = np.random.default_rng(0)
+    hidden = 7500  # 784 * 7500 + 7500 * 10 = 5.96M weights
+    net = Net(
+        Affine(rng.standard_normal((784, hidden)) * 0.01, np.zeros(hidden)),
+        _BN(hidden),
+        Relu(),
+        Affine(rng.standard_normal((hidden, 10)) * 0.01, np.zeros(10)),
+    )
+    net.predict = lambda x, train_flg=False: np.zeros((len(x), 10))
+    v = _mnist_score(net)
+    assert v.fraction == 0.0
+    assert f"more than {MAX_PARAM_ELEMENTS} parameters" in v.message["en"], v.message
+    assert MAX_PARAM_ELEMENTS <= 1_000_000
+
+
+def test_trusted_evaluation_stops_at_its_cpu_budget(monkeypatch):
+    """A network within the cap still cannot hold the trusted side longer than the scoring
+    budget: past it the item gets no credit, with a message saying so."""
+    from grader.specs import _provenance
+
+    monkeypatch.setattr(_provenance, "SCORE_CPU_SECONDS", -1.0)  # already spent
+    rng = np.random.default_rng(0)
+    net = Net(Affine(rng.standard_normal((784, 10)) * 0.01, np.zeros(10)))
+    v = _mnist_score(net)
+    assert v.fraction == 0.0
+    assert "budget" in v.message["en"] and "CPU" in v.message["ja"], v.message
