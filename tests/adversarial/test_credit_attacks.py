@@ -124,9 +124,9 @@ def _item(assignment_id: str, item_id: str):
     return next(it for it in get_assignment(assignment_id).items if it.id == item_id)
 
 
-def _on(item, variable: str, new_id: str):
-    """The real item probing the notebook variable ``variable`` instead of ``network``."""
-    return replace(item, id=new_id, probe=item.probe.replace("network", variable))
+def _on(item, variable: str, new_id: str, name: str = "network"):
+    """The real item probing the notebook variable ``variable`` instead of ``name``."""
+    return replace(item, id=new_id, probe=item.probe.replace(name, variable))
 
 
 @pytest.mark.sandbox
@@ -271,3 +271,85 @@ def test_trusted_evaluation_stops_at_its_cpu_budget(monkeypatch):
     v = _mnist_score(net)
     assert v.fraction == 0.0
     assert "budget" in v.message["en"] and "CPU" in v.message["ja"], v.message
+
+
+# --- finding 2: a backward by finite differences ------------------------------------------------
+
+NUMERIC_SWL = """\
+import numpy as np
+
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = f(x)
+        x[i] = old - h
+        fm = f(x)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+        it.iternext()
+    return grad
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+class SoftmaxWithLoss:
+    def forward(self, x, t):
+        self.x, self.t = x.copy(), t
+        return -np.sum(t * np.log(softmax(x))) / len(x)
+
+    def backward(self, dout=1):
+        return dout * numerical_gradient(lambda z: self.forward(z, self.t), self.x.copy())
+
+class AnalyticSoftmaxWithLoss:
+    def forward(self, x, t):
+        self.y, self.t = softmax(x), t
+        return -np.sum(t * np.log(self.y + 1e-7)) / len(x)
+
+    def backward(self, dout=1):
+        return dout * (self.y - self.t) / len(self.t)
+"""
+
+
+def test_numeric_softmax_with_loss_backward_earns_no_backward_credit():
+    """The red-team backward (the set-up cell's numerical_gradient on the layer's own forward)
+    matched the small probe to 5.6e-11 and earned 3/3; the large probe's alarm now stops it,
+    with a line saying why. The analytic layer keeps full marks."""
+    from mutations.harness import run_item
+
+    ns: dict = {}
+    exec(NUMERIC_SWL, ns)
+    item = _item("3-1-2_softmax_with_loss", "softmax_with_loss_backward")
+    v = run_item(item, ns, 0)
+    assert v.fraction == 0.0, v.message
+    assert "finite differences earns no backward credit" in v.message["en"], v.message
+    assert "数値微分" in v.message["ja"]
+    ok = run_item(item, {**ns, "SoftmaxWithLoss": ns["AnalyticSoftmaxWithLoss"]}, 0)
+    assert ok.fraction == 1.0, ok.message
+
+
+@pytest.mark.sandbox
+def test_numeric_backward_is_stopped_inside_the_sandbox():
+    """The same in the real sandboxed kernel: the alarm fires there too."""
+    item = _item("3-1-2_softmax_with_loss", "softmax_with_loss_backward")
+    cells = [
+        ("import numpy as np\nfrom grader.student import check", _meta("setup", locked=True)),
+        (NUMERIC_SWL, _meta("swl_impl", solution=True)),
+        (f'check("{item.id}")', _meta(item.id, grade=True, locked=True, points=3)),
+    ]
+    nb, released = _notebook(cells)
+    spec = Assignment(
+        id="credit_backward",
+        title={"ja": "逆伝播", "en": "backward"},
+        items=(item, _on(item, "AnalyticSoftmaxWithLoss", "analytic", "SoftmaxWithLoss")),
+        notebook_timeout=120.0,
+        cell_timeout=60.0,
+    )
+    by_id = _grade(spec, nb, released)
+    assert by_id[item.id].points == 0, by_id[item.id].message
+    assert "finite differences" in by_id[item.id].message["en"]
+    assert by_id["analytic"].points == 3, by_id["analytic"].message
