@@ -353,3 +353,37 @@ def test_numeric_backward_is_stopped_inside_the_sandbox():
     assert by_id[item.id].points == 0, by_id[item.id].message
     assert "finite differences" in by_id[item.id].message["en"]
     assert by_id["analytic"].points == 3, by_id["analytic"].message
+
+
+NUMERIC_BN = """\
+class BatchNormalization:
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma, self.beta = gamma, beta
+
+    def _f(self, x, gamma, beta):
+        xc = x - x.mean(axis=0)
+        return gamma * xc / np.sqrt((xc**2).mean(axis=0) + 1e-7) + beta
+
+    def forward(self, x, train_flg=True):
+        self.x = x.copy()
+        return self._f(x, self.gamma, self.beta)
+
+    def backward(self, dout):
+        x, g, b = self.x.copy(), self.gamma.copy(), self.beta.copy()
+        self.dgamma = numerical_gradient(lambda v: np.sum(self._f(x, v, b) * dout), g)
+        self.dbeta = numerical_gradient(lambda v: np.sum(self._f(x, g, v) * dout), b)
+        return numerical_gradient(lambda v: np.sum(self._f(v, g, b) * dout), x)
+"""
+
+
+def test_numeric_batchnorm_backward_earns_no_backward_credit():
+    """BatchNorm's dx, dgamma and dbeta by central differences (3/3 before, bit-identical to
+    the grader's own numeric reference) earn nothing now."""
+    from mutations.harness import run_item
+
+    ns: dict = {}
+    exec(NUMERIC_SWL + NUMERIC_BN, ns)
+    item = _item("2-7_batch_norm", "batchnorm_backward")
+    v = run_item(item, ns, 0)
+    assert v.fraction == 0.0, v.message
+    assert "finite differences earns no backward credit" in v.message["en"], v.message
