@@ -387,3 +387,52 @@ def test_numeric_batchnorm_backward_earns_no_backward_credit():
     v = run_item(item, ns, 0)
     assert v.fraction == 0.0, v.message
     assert "finite differences earns no backward credit" in v.message["en"], v.message
+
+
+NUMERIC_OTHERS = """\
+def matmul_backward(X, W, dY):
+    f = lambda X_, W_: np.sum((X_ @ W_) * dY)
+    return (numerical_gradient(lambda v: f(v, W), X.copy()),
+            numerical_gradient(lambda v: f(X, v), W.copy()))
+
+def square_graph_backward(a, x, y):
+    z = lambda a_, x_, y_: np.sum((a_ * x_ - y_) ** 2)
+    return (numerical_gradient(lambda v: z(v, x, y), a.copy()),
+            numerical_gradient(lambda v: z(a, v, y), x.copy()),
+            numerical_gradient(lambda v: z(a, x, v), y.copy()))
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def _f(self, x, W, b):
+        return x.reshape(len(x), -1) @ W + b
+
+    def forward(self, x):
+        self.x = x.copy()
+        return self._f(x, self.W, self.b)
+
+    def backward(self, dout):
+        x, W, b = self.x.copy(), self.W.copy(), self.b.copy()
+        self.dW = numerical_gradient(lambda v: np.sum(self._f(x, v, b) * dout), W)
+        self.db = numerical_gradient(lambda v: np.sum(self._f(x, W, v) * dout), b)
+        return numerical_gradient(lambda v: np.sum(self._f(v, W, b) * dout), x)
+"""
+
+
+@pytest.mark.parametrize(
+    "assignment_id, item_id",
+    [
+        ("2-1_autodiff", "matmul_backward"),
+        ("2-1_autodiff", "square_graph_backward"),
+        ("3-1-1_affine_layer", "affine_backward"),
+    ],
+)
+def test_numeric_backward_of_other_items_earns_nothing(assignment_id, item_id):
+    from mutations.harness import run_item
+
+    ns: dict = {}
+    exec(NUMERIC_SWL + NUMERIC_OTHERS, ns)
+    v = run_item(_item(assignment_id, item_id), ns, 0)
+    assert v.fraction == 0.0, v.message
+    assert "finite differences earns no backward credit" in v.message["en"], v.message
