@@ -34,6 +34,7 @@ from grader.engine.spec import (
     relative_error,
 )
 from grader.specs._checks import compare, layer_numeric_grads, one_hot, partial_credit
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference.networks import TwoLayerNet
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -44,38 +45,49 @@ HIDDEN = 5
 # --- gradient ---------------------------------------------------------------------------------
 
 
+LARGE_HIDDEN = 100  # the large check's net: LARGE_COLS -> 100 -> output_size, batch LARGE_ROWS
+
+
+def _gradient_arrays(rng: np.random.Generator, task: str, n: int, d: int, h: int, o: int):
+    arrays = {
+        "W1": rng.standard_normal((d, h)),
+        "b1": 0.5 * rng.standard_normal(h),
+        "W2": rng.standard_normal((h, o)),
+        "b2": 0.5 * rng.standard_normal(o),
+        "x": rng.standard_normal((n, d)),
+    }
+    if task == "regression":
+        arrays["t"] = rng.standard_normal((n, o))
+    elif task == "binary":
+        arrays["t"] = rng.integers(0, 2, size=(n, o)).astype(np.float64)
+    else:
+        arrays["t"] = one_hot(rng.integers(0, o, size=n), o)
+    return arrays
+
+
 def gradient_inputs_maker(task: str, input_size: int, output_size: int):
-    """``make_inputs`` for the gradient item of ``task`` (sizes of the notebook's problem)."""
+    """``make_inputs`` for the gradient item of ``task`` (sizes of the notebook's problem),
+    plus a large net and batch (``_large.py``: no credit for finite differences)."""
 
     def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-        n, d, h, o = N_GRAD, input_size, HIDDEN, output_size
-        arrays = {
-            "W1": rng.standard_normal((d, h)),
-            "b1": 0.5 * rng.standard_normal(h),
-            "W2": rng.standard_normal((h, o)),
-            "b2": 0.5 * rng.standard_normal(o),
-            "x": rng.standard_normal((n, d)),
-        }
-        if task == "regression":
-            arrays["t"] = rng.standard_normal((n, o))
-        elif task == "binary":
-            arrays["t"] = rng.integers(0, 2, size=(n, o)).astype(np.float64)
-        else:
-            arrays["t"] = one_hot(rng.integers(0, o, size=n), o)
-        return arrays
+        small = _gradient_arrays(rng, task, N_GRAD, input_size, HIDDEN, output_size)
+        large = _gradient_arrays(rng, task, LARGE_ROWS, LARGE_COLS, LARGE_HIDDEN, output_size)
+        return {**small, **{"large_" + k: v for k, v in large.items()}}
 
     return make_inputs
 
 
-PROBE_GRADIENT = """
-import numpy as _np
-_net = TwoLayerNet(inp["W1"].shape[0], inp["W1"].shape[1], inp["W2"].shape[1])
+_GRADIENT_CALL = """
+_net = TwoLayerNet(inp["{p}W1"].shape[0], inp["{p}W1"].shape[1], inp["{p}W2"].shape[1])
 for _k in ("W1", "b1", "W2", "b2"):
-    _net.params[_k][...] = inp[_k]
-_g = _net.gradient(inp["x"].copy(), inp["t"].copy())
+    _net.params[_k][...] = inp["{p}" + _k]
+_g = _net.gradient(inp["{p}x"].copy(), inp["{p}t"].copy())
 for _k in ("W1", "b1", "W2", "b2"):
-    out[_k] = _np.asarray(_g[_k], dtype=_np.float64)
+    out["{p}" + _k] = _np.asarray(_g[_k], dtype=_np.float64)
 """
+PROBE_GRADIENT = (
+    "import numpy as _np\n" + _GRADIENT_CALL.format(p="") + timed(_GRADIENT_CALL.format(p="large_"))
+)
 
 
 def reference_loss(task: str) -> Callable[..., float]:
@@ -94,8 +106,17 @@ def gradient_scorer(task: str, tol: float) -> Callable[[ScoreContext], Verdict]:
     loss = reference_loss(task)
 
     def score(ctx: ScoreContext) -> Verdict:
-        expected = layer_numeric_grads(loss, ctx.inputs, None, wrt=PARAMS)
-        return compare(ctx, expected, tol=tol, batch_size=N_GRAD)
+        i = ctx.inputs
+        small_inputs = {k: i[k] for k in (*PARAMS, "x", "t")}
+        expected = layer_numeric_grads(loss, small_inputs, None, wrt=PARAMS)
+        small = compare(ctx, expected, tol=tol, batch_size=N_GRAD)
+        W1, W2 = i["large_W1"], i["large_W2"]
+        ref = TwoLayerNet(W1.shape[0], W1.shape[1], W2.shape[1], task=task)
+        for key in PARAMS:
+            ref.params[key][...] = i["large_" + key]
+        grads = ref.gradient(i["large_x"], i["large_t"])
+        # analytic vs analytic (the reference's backprop): rounding only
+        return large_verdict(ctx, small, {"large_" + k: grads[k] for k in PARAMS}, tol=1e-8)
 
     return score
 
