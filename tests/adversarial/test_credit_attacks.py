@@ -436,3 +436,37 @@ def test_numeric_backward_of_other_items_earns_nothing(assignment_id, item_id):
     v = run_item(_item(assignment_id, item_id), ns, 0)
     assert v.fraction == 0.0, v.message
     assert "finite differences earns no backward credit" in v.message["en"], v.message
+
+
+NUMERIC_TWO_LAYER = """\
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+class TwoLayerNet:
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
+        self.params = {"W1": np.zeros((input_size, hidden_size)), "b1": np.zeros(hidden_size),
+                       "W2": np.zeros((hidden_size, output_size)), "b2": np.zeros(output_size)}
+
+    def predict(self, x):
+        p = self.params
+        return sigmoid(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+
+    def loss(self, x, t):
+        return np.sum((self.predict(x) - t) ** 2) / (2 * len(x))
+
+    def gradient(self, x, t):
+        return {k: numerical_gradient(lambda _: self.loss(x, t), v)
+                for k, v in self.params.items()}
+"""
+
+
+def test_numeric_two_layer_gradient_earns_nothing():
+    """TwoLayerNet.gradient by central differences of its own loss (the notebook's
+    numerical_gradient method, full marks before) earns nothing."""
+    from mutations.harness import run_item
+
+    ns: dict = {}
+    exec(NUMERIC_SWL + NUMERIC_TWO_LAYER, ns)
+    v = run_item(_item("2-2-1_two_layer_regression", "regression_gradient"), ns, 0)
+    assert v.fraction == 0.0, v.message
+    assert "finite differences earns no backward credit" in v.message["en"], v.message
