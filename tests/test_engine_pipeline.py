@@ -13,7 +13,7 @@ from adversarial.uids import private_uid_base, worker_index
 from grader.cli import main as cli_main
 from grader.engine import exports, pipeline, sandbox
 from grader.engine.limits import Limits
-from grader.engine.mnist_sandbox import N_TRAIN, sandbox_mnist_path
+from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -122,16 +122,33 @@ def test_exports_formats(slot):
     assert pl["score"] == 1.0 and pl["gradable"] and pl["tests"][1]["max_points"] == 2.0
 
 
-def test_sandbox_mnist_file_has_no_test_labels():
-    path = sandbox_mnist_path()
-    labels = pipeline._trusted_data().mnist_test_labels
-    with np.load(path, allow_pickle=False) as z:
-        assert set(z.files) == {"x_train", "y_train", "x_test", "y_test", "__split__", "x_probe"}
+def test_sandbox_mnist_file_has_no_test_images_or_labels(tmp_path):
+    """The per-job file: training data only (train + validation), in a secret code that
+    differs per job and that the trusted side reproduces exactly."""
+    data = pipeline._trusted_data()
+    (x_tr, t_tr), (x_te, t_te) = data.mnist()
+    jobs = [write_job_mnist(tmp_path / f"{i}.npz", data) for i in range(2)]
+    assert not np.array_equal(jobs[0].pixel_perm, jobs[1].pixel_perm)
+    job = jobs[0]
+    with np.load(job.path, allow_pickle=False) as z:
+        assert set(z.files) == {"x_train", "y_train", "x_test", "y_test", "__split__"}
         assert len(z["x_train"]) == N_TRAIN and len(z["x_test"]) == 10_000
-        assert z["x_probe"].shape == (10_000, 28, 28)
+        x_val = z["x_test"].reshape(10_000, 784).astype(np.float32) / np.float32(255.0)
+        y_val = z["y_test"]
+        jail_rows = {r.tobytes() for r in z["x_train"].reshape(N_TRAIN, 784)}
+        jail_rows |= {r.tobytes() for r in z["x_test"].reshape(10_000, 784)}
         for k in z.files:
-            a = z[k]
-            assert not (a.shape == labels.shape and np.array_equal(a, labels)), k
+            assert not (z[k].shape == t_te.shape and np.array_equal(z[k], t_te)), k
+    # what the probe sees is what the trusted side compares with, label code included
+    assert np.array_equal(x_val, job.probe_images(data))
+    assert np.array_equal(y_val, job.label_perm[t_tr[job.val_order]])
+    # no test image is in the file, in either code
+    test_u8 = np.rint(x_te * 255).astype(np.uint8)
+    for code in (test_u8, job.encode_images(test_u8)):
+        assert not any(r.tobytes() in jail_rows for r in code)
+    images, labels = job.graded_test(data)
+    assert np.array_equal(images, job.encode_images(x_te))
+    assert np.array_equal(labels, job.label_perm[t_te])
 
 
 def test_cli_grade_writes_results_and_exports(tmp_path, monkeypatch, capsys):

@@ -393,13 +393,15 @@ def _execute_and_score(
     t = time.monotonic()
     data = _trusted_data()
     seed = new_seed()
+    mnist_host = None
+    if spec.uses_mnist:  # this job's own file, in a secret code (mnist_sandbox.py)
+        from grader.engine.mnist_sandbox import write_job_mnist
+
+        data.job_mnist = write_job_mnist(job.root / "mnist.npz", data)
+        mnist_host = data.job_mnist.path
+        timings["prepare.mnist"] = time.monotonic() - t
     inputs = make_inputs(spec, seed, data)
     write_inputs(job.job_in / "inputs.npz", inputs)
-    mnist_host = None
-    if spec.uses_mnist:
-        from grader.engine.mnist_sandbox import sandbox_mnist_path
-
-        mnist_host = sandbox_mnist_path()
     mnist_seen = job.mnist_seen if mode == "bwrap" else (str(mnist_host) if mnist_host else None)
     probe = nbformat.v4.new_code_cell(
         probe_source(spec, f"{job.in_seen}/inputs.npz", f"{job.out_seen}/probe", mnist_seen)
@@ -431,6 +433,8 @@ def _execute_and_score(
         job.box, limits, slot, env, mnist_host, mode, tag=f"{os.getpid()}-{slot}-{seed % 10**8}"
     )
     timings["sandbox"] = time.monotonic() - t
+    if mnist_host is not None:
+        mnist_host.unlink(missing_ok=True)
     if run.cpu_seconds is not None:
         timings["sandbox.cpu"] = run.cpu_seconds
     result.log.extend(run.weakened)

@@ -114,7 +114,7 @@ del __grader_probe__
 
 _MNIST_LINES = """\
         _m = _np.load({mnist!r}, allow_pickle=False)
-        _x = _m["x_probe"].reshape(-1, 784).astype(_np.float32) / _np.float32(255.0)
+        _x = _m["x_test"].reshape(-1, 784).astype(_np.float32) / _np.float32(255.0)
         _g["MNIST_PROBE_X"] = _x
         _m.close()
 """

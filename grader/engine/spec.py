@@ -6,8 +6,8 @@ An :class:`Assignment` lists :class:`Item` s. For each item the engine
    the arrays to the job's input file;
 2. runs ``item.probe`` (Python source) in the student's kernel, inside the sandbox, after the
    student's cells, with globals ``inp`` (the input arrays) and ``out`` (a dict the probe fills
-   with arrays); ``MNIST_PROBE_X`` (float32, (10000, 784), in [0, 1]) is there too for
-   assignments with ``uses_mnist``;
+   with arrays); ``MNIST_PROBE_X`` (float32, (10000, 784), in [0, 1]: the job's validation
+   images, ``TrustedData.mnist_probe_images``) is there too for assignments with ``uses_mnist``;
 3. reads ``out`` back as validated arrays and calls ``item.score(ctx)`` on the trusted side,
    which returns a :class:`Verdict`. ``score`` never sees a student object, only arrays.
 
@@ -103,6 +103,9 @@ class TrustedData:
 
     def __init__(self, mnist_path: Path | None = None):
         self.mnist_path = mnist_path
+        # This job's secret MNIST code (``grader.engine.mnist_sandbox.JobMnist``), set by the
+        # pipeline for MNIST assignments; None: the canonical test split plays both parts.
+        self.job_mnist = None
 
     def _mnist(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         key = f"mnist:{self.mnist_path}"
@@ -127,8 +130,22 @@ class TrustedData:
 
     @property
     def mnist_test_images(self) -> np.ndarray:
-        """float32 (10000, 784) in [0, 1]: the same images the sandbox sees as ``MNIST_PROBE_X``."""
+        """float32 (10000, 784) in [0, 1]: the canonical test images (never in the sandbox)."""
         return np.asarray(self._mnist()[1][0], dtype=np.float32)
+
+    def mnist_graded_test(self) -> tuple[np.ndarray, np.ndarray]:
+        """The images (float32 (10000, 784)) and int64 labels accuracy is graded on: the
+        test split in this job's secret code, which the sandbox never held."""
+        if self.job_mnist is None:
+            return self.mnist_test_images, self.mnist_test_labels
+        return self.job_mnist.graded_test(self)
+
+    def mnist_probe_images(self) -> np.ndarray:
+        """float32 (N, 784): the images the sandbox sees as ``MNIST_PROBE_X`` (this job's
+        validation split), on which its predictions are compared with the rebuilt network."""
+        if self.job_mnist is None:
+            return self.mnist_test_images
+        return self.job_mnist.probe_images(self)
 
     def mnist(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """The full canonical split ``(x_train, t_train), (x_test, t_test)`` (flattened, [0, 1])."""

@@ -249,7 +249,7 @@ __all__ = [
 # MNIST accuracy items
 # --------------------------------------------------------------------------------------------
 
-# Predictions of the trained ``network`` on the 10000 test images (``MNIST_PROBE_X``), in
+# Predictions of the trained ``network`` on the job's validation images (``MNIST_PROBE_X``), in
 # chunks (bounded memory), in inference mode when ``predict`` takes ``train_flg``.
 PROBE_MNIST = """
 import inspect as _inspect
@@ -270,26 +270,28 @@ out["pred"] = _np.argmax(_np.concatenate(_scores), axis=1).astype(_np.int64)
 
 
 def mnist_accuracy_verdict(ctx: ScoreContext, floor: float, threshold: float) -> Verdict:
-    """Accuracy of the sandbox's ``pred`` (int (10000,)) once its provenance holds.
+    """Accuracy of the network rebuilt from ``network.layers`` on the trusted side, once its
+    provenance holds, with linear partial credit between ``floor`` and ``threshold``.
 
-    The trusted side recomputes the predictions from the network's own layers and parameters
-    (``grader/specs/_provenance.py``); without agreement the item gets no credit. With it, the
-    credit follows the LOWER of the trusted and the sandbox accuracy (why: _provenance.py),
-    with linear partial credit between ``floor`` and ``threshold``.
+    The sandbox's ``pred`` (on its validation images, ``MNIST_PROBE_X``) must agree with the
+    rebuilt network (``grader/specs/_provenance.py``); the accuracy itself is measured by the
+    trusted side on the test images in this job's secret code (``mnist_sandbox.py``), which
+    the sandbox never held: only a network trained in this run on this job's file scores.
     """
     from grader.specs._provenance import Provenance, check_provenance
 
-    labels = ctx.data.mnist_test_labels
-    pred = ctx.require("pred", shape=labels.shape, kind="i")
+    n_probe = len(ctx.data.mnist_probe_images())
+    pred = ctx.require("pred", shape=(n_probe,), kind="i")
     prov = check_provenance(ctx, pred)
     if not isinstance(prov, Provenance):
         return prov
-    acc = min(float(np.mean(pred == labels)), prov.trusted_accuracy)
     note = (
-        f"採点側で network の層から計算し直した予測との一致率 {prov.agreement:.2%}。",
-        f"The predictions recomputed from the network's layers agree on {prov.agreement:.2%}.",
+        f"採点側で network の層から計算し直した予測との一致率 {prov.agreement:.2%}。"
+        "正解率は採点側がテスト画像で計算しました。",
+        f"The predictions recomputed from the network's layers agree on {prov.agreement:.2%}; "
+        "the grader measured the accuracy on the test images itself.",
     )
-    return verdict_for_accuracy(acc, pred, floor, threshold, note)
+    return verdict_for_accuracy(prov.trusted_accuracy, prov.trusted_pred, floor, threshold, note)
 
 
 def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: float = 3):
@@ -299,7 +301,7 @@ def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: fl
     from grader.specs._provenance import PROBE_PROVENANCE
 
     def make_inputs(rng: np.random.Generator, data) -> dict[str, np.ndarray]:
-        return {}  # the images come as MNIST_PROBE_X; the labels stay in TrustedData
+        return {}  # the images come as MNIST_PROBE_X; the graded test set stays in TrustedData
 
     def score(ctx: ScoreContext) -> Verdict:
         return mnist_accuracy_verdict(ctx, floor, threshold)

@@ -7,21 +7,34 @@ overwrites its parameters *in place* with this job's arrays (so that layers hold
 by reference see them) and calls ``gradient(x, t)``. The trusted side compares with central
 differences of the reference network's loss (``reference.networks.TwoLayerNet``).
 
-Fit: fresh test inputs from the notebook's data distribution (``grader.student.datasets``);
-the targets never enter the sandbox. They are recomputed on the trusted side from the inputs:
-the noise-free function for regression, and the Bayes label (the nearest noise-free class
-curve) for the classification sets.
+Fit: the probe reads the trained ``network.params`` (W1, b1, W2, b2) and calls
+``network.predict`` on ``N_CHECK`` fresh points; the trusted side rebuilds the network with
+the reference ``TwoLayerNet`` from those parameters, requires its own predictions on those
+points to match the sandbox's (so ``predict`` is the network's own), and scores the rebuilt
+network on ``N_FIT`` further points drawn from the notebook's data distribution with a secret
+generator: neither those inputs nor their targets ever enter the sandbox. The targets are
+computed on the trusted side: the noise-free function for regression, and the Bayes label
+(the nearest noise-free class curve) for the classification sets.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 import numpy as np
 
 from grader.engine.hints import get_hint
-from grader.engine.spec import Item, ProbeOutputError, ScoreContext, TrustedData, Verdict
+from grader.engine.spec import (
+    Item,
+    ProbeOutputError,
+    ScoreContext,
+    TrustedData,
+    Verdict,
+    relative_error,
+)
 from grader.specs._checks import compare, layer_numeric_grads, one_hot, partial_credit
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference.networks import TwoLayerNet
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -32,38 +45,49 @@ HIDDEN = 5
 # --- gradient ---------------------------------------------------------------------------------
 
 
+LARGE_HIDDEN = 100  # the large check's net: LARGE_COLS -> 100 -> output_size, batch LARGE_ROWS
+
+
+def _gradient_arrays(rng: np.random.Generator, task: str, n: int, d: int, h: int, o: int):
+    arrays = {
+        "W1": rng.standard_normal((d, h)),
+        "b1": 0.5 * rng.standard_normal(h),
+        "W2": rng.standard_normal((h, o)),
+        "b2": 0.5 * rng.standard_normal(o),
+        "x": rng.standard_normal((n, d)),
+    }
+    if task == "regression":
+        arrays["t"] = rng.standard_normal((n, o))
+    elif task == "binary":
+        arrays["t"] = rng.integers(0, 2, size=(n, o)).astype(np.float64)
+    else:
+        arrays["t"] = one_hot(rng.integers(0, o, size=n), o)
+    return arrays
+
+
 def gradient_inputs_maker(task: str, input_size: int, output_size: int):
-    """``make_inputs`` for the gradient item of ``task`` (sizes of the notebook's problem)."""
+    """``make_inputs`` for the gradient item of ``task`` (sizes of the notebook's problem),
+    plus a large net and batch (``_large.py``: no credit for finite differences)."""
 
     def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-        n, d, h, o = N_GRAD, input_size, HIDDEN, output_size
-        arrays = {
-            "W1": rng.standard_normal((d, h)),
-            "b1": 0.5 * rng.standard_normal(h),
-            "W2": rng.standard_normal((h, o)),
-            "b2": 0.5 * rng.standard_normal(o),
-            "x": rng.standard_normal((n, d)),
-        }
-        if task == "regression":
-            arrays["t"] = rng.standard_normal((n, o))
-        elif task == "binary":
-            arrays["t"] = rng.integers(0, 2, size=(n, o)).astype(np.float64)
-        else:
-            arrays["t"] = one_hot(rng.integers(0, o, size=n), o)
-        return arrays
+        small = _gradient_arrays(rng, task, N_GRAD, input_size, HIDDEN, output_size)
+        large = _gradient_arrays(rng, task, LARGE_ROWS, LARGE_COLS, LARGE_HIDDEN, output_size)
+        return {**small, **{"large_" + k: v for k, v in large.items()}}
 
     return make_inputs
 
 
-PROBE_GRADIENT = """
-import numpy as _np
-_net = TwoLayerNet(inp["W1"].shape[0], inp["W1"].shape[1], inp["W2"].shape[1])
+_GRADIENT_CALL = """
+_net = TwoLayerNet(inp["{p}W1"].shape[0], inp["{p}W1"].shape[1], inp["{p}W2"].shape[1])
 for _k in ("W1", "b1", "W2", "b2"):
-    _net.params[_k][...] = inp[_k]
-_g = _net.gradient(inp["x"].copy(), inp["t"].copy())
+    _net.params[_k][...] = inp["{p}" + _k]
+_g = _net.gradient(inp["{p}x"].copy(), inp["{p}t"].copy())
 for _k in ("W1", "b1", "W2", "b2"):
-    out[_k] = _np.asarray(_g[_k], dtype=_np.float64)
+    out["{p}" + _k] = _np.asarray(_g[_k], dtype=_np.float64)
 """
+PROBE_GRADIENT = (
+    "import numpy as _np\n" + _GRADIENT_CALL.format(p="") + timed(_GRADIENT_CALL.format(p="large_"))
+)
 
 
 def reference_loss(task: str) -> Callable[..., float]:
@@ -82,8 +106,17 @@ def gradient_scorer(task: str, tol: float) -> Callable[[ScoreContext], Verdict]:
     loss = reference_loss(task)
 
     def score(ctx: ScoreContext) -> Verdict:
-        expected = layer_numeric_grads(loss, ctx.inputs, None, wrt=PARAMS)
-        return compare(ctx, expected, tol=tol, batch_size=N_GRAD)
+        i = ctx.inputs
+        small_inputs = {k: i[k] for k in (*PARAMS, "x", "t")}
+        expected = layer_numeric_grads(loss, small_inputs, None, wrt=PARAMS)
+        small = compare(ctx, expected, tol=tol, batch_size=N_GRAD)
+        W1, W2 = i["large_W1"], i["large_W2"]
+        ref = TwoLayerNet(W1.shape[0], W1.shape[1], W2.shape[1], task=task)
+        for key in PARAMS:
+            ref.params[key][...] = i["large_" + key]
+        grads = ref.gradient(i["large_x"], i["large_t"])
+        # analytic vs analytic (the reference's backprop): rounding only
+        return large_verdict(ctx, small, {"large_" + k: grads[k] for k in PARAMS}, tol=1e-8)
 
     return score
 
@@ -104,12 +137,61 @@ def gradient_item(item_id: str, task: str, input_size: int, output_size: int, to
 
 # --- fit on fresh test points ------------------------------------------------------------------
 
-N_FIT = 500  # test points per job
+N_CHECK = 100  # points the sandbox's predict is called on (agreement with the rebuilt net)
+N_FIT = 2000  # secret points per job, seen by the trusted side only
+# The course's two-layer nets have 5-32 hidden units; the cap bounds the trusted side's work.
+MAX_HIDDEN = 4096
+# Same formula in float64 on both sides: measured ~1e-15; classes must agree on 99%.
+AGREE_TOL, MIN_CLASS_AGREEMENT = 1e-6, 0.99
 
-PROBE_PREDICT = """
+PROBE_PARAMS = """
 import numpy as _np
-out["y"] = _np.asarray(network.predict(inp["x"].copy()), dtype=_np.float64)
+for _k in ("W1", "b1", "W2", "b2"):
+    out["p_" + _k] = _np.asarray(network.params[_k], dtype=_np.float64)
 """
+PROBE_PREDICT = (
+    PROBE_PARAMS + 'out["y"] = _np.asarray(network.predict(inp["x"].copy()), dtype=_np.float64)\n'
+)
+
+
+def secret_rng() -> np.random.Generator:
+    """A generator nothing in the sandbox can know (for trusted-only test points)."""
+    return np.random.default_rng(secrets.randbits(128))
+
+
+def rebuild_two_layer(ctx: ScoreContext, task: str, input_size: int, output_size: int):
+    """The reference TwoLayerNet with the probe's ``network.params``; ProbeOutputError when
+    they are missing, misshapen, non-finite or larger than ``MAX_HIDDEN`` hidden units."""
+    W1 = ctx.require("p_W1", shape=(input_size, None))
+    hidden = W1.shape[1]
+    if not 1 <= hidden <= MAX_HIDDEN:
+        raise ProbeOutputError(
+            f"network の隠れ層のユニット数 {hidden} が範囲外です (1〜{MAX_HIDDEN})。",
+            f"network has {hidden} hidden units (allowed: 1 to {MAX_HIDDEN}).",
+        )
+    arrays = {"W1": W1}
+    for name, shape in (("b1", (hidden,)), ("W2", (hidden, output_size)), ("b2", (output_size,))):
+        a = ctx.require("p_" + name, shape=None)
+        if a.shape == (1, *shape):
+            a = a[0]  # a row-vector bias broadcasts like (M,)
+        if a.shape != shape:
+            raise ProbeOutputError(
+                f"network.params['{name}'] の形 {a.shape} が違います (期待: {shape})。",
+                f"network.params['{name}'] has shape {a.shape}, expected {shape}.",
+            )
+        arrays[name] = a
+    net = TwoLayerNet(input_size, hidden, output_size, task=task)
+    for name, a in arrays.items():
+        net.params[name][...] = a
+    return net
+
+
+def _agree(task: str, got: np.ndarray, want: np.ndarray) -> bool:
+    if task == "regression":
+        return relative_error(got, want) <= AGREE_TOL
+    if task == "binary":
+        return float(np.mean((got > 0.5) == (want > 0.5))) >= MIN_CLASS_AGREEMENT
+    return float(np.mean(got.argmax(axis=1) == want.argmax(axis=1))) >= MIN_CLASS_AGREEMENT
 
 
 def predictions(ctx: ScoreContext, n: int, width: int) -> np.ndarray:
@@ -148,15 +230,62 @@ def fit_verdict(
     )
 
 
-def fit_item(item_id: str, make_inputs, score) -> Item:
+Draw = Callable[[np.random.Generator, int], dict[str, np.ndarray]]
+Judge = Callable[[dict[str, np.ndarray], np.ndarray], Verdict]
+
+
+def _identity_io(ctx: ScoreContext):
+    return (lambda x: x), (lambda y: y)
+
+
+def fit_item(
+    item_id: str,
+    *,
+    task: str,
+    input_size: int,
+    output_size: int,
+    draw: Draw,
+    judge: Judge,
+    points: float = 1,
+    probe: str = PROBE_PREDICT,
+    io: Callable[[ScoreContext], tuple[Callable, Callable]] = _identity_io,
+    title: dict[str, str] | None = None,
+) -> Item:
+    """A fit item: ``draw(rng, n)`` gives ``n`` points of the notebook's distribution (``x``
+    and whatever ``judge`` needs), ``judge(points, y)`` the verdict on the rebuilt network's
+    predictions ``y``; ``io(ctx)`` gives the pre- and post-processing the probe read back
+    (default: none)."""
+
+    def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+        return {"x": draw(rng, N_CHECK)["x"]}
+
+    def score(ctx: ScoreContext) -> Verdict:
+        net = rebuild_two_layer(ctx, task, input_size, output_size)
+        pre, post = io(ctx)
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            with np.errstate(over="ignore", invalid="ignore"):
+                return np.asarray(post(net.predict(pre(x))), dtype=np.float64)
+
+        if not _agree(task, predictions(ctx, N_CHECK, output_size), predict(ctx.inputs["x"])):
+            return Verdict.fail(
+                "network.predict の出力が network.params から計算した予測と一致しないため、"
+                "この項目は 0 点です (予測は学習したパラメータから計算してください)。",
+                "network.predict does not return what the parameters in network.params "
+                "compute, so this item gets no credit (predict from the trained parameters).",
+            )
+        pts = draw(secret_rng(), N_FIT)
+        return judge(pts, predict(pts["x"]))
+
     return Item(
         id=item_id,
-        title={"ja": "学習済みネットワークの性能", "en": "Performance of the trained network"},
-        points=1,
-        probe=PROBE_PREDICT,
+        title=title
+        or {"ja": "学習済みネットワークの性能", "en": "Performance of the trained network"},
+        points=points,
+        probe=probe,
         make_inputs=make_inputs,
         score=score,
     )
 
 
-__all__ = ["fit_item", "fit_verdict", "gradient_item", "predictions", "N_FIT"]
+__all__ = ["N_FIT", "fit_item", "fit_verdict", "gradient_item", "predictions", "secret_rng"]

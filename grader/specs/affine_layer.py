@@ -7,6 +7,7 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import Affine
 
 # x is (N, 2, 4): the layer must flatten it; N, D = 8 and M = 3 all differ so that transposed
@@ -22,6 +23,18 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
         "W": rng.standard_normal((d, M)),
         "b": rng.standard_normal(M),
         "dout": rng.standard_normal((n, M)),
+    }
+
+
+def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
+    m = 100
+    return {
+        **make_inputs(rng, data),
+        "large_x": rng.standard_normal((LARGE_ROWS, LARGE_COLS)),
+        "large_W": rng.standard_normal((LARGE_COLS, m)),
+        "large_b": rng.standard_normal(m),
+        "large_dout": rng.standard_normal((LARGE_ROWS, m)),
     }
 
 
@@ -49,7 +62,13 @@ _layer.forward(inp["x"].copy())
 out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
 out["dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
 out["db"] = _np.asarray(_layer.db, dtype=_np.float64)
-"""
+""" + timed("""
+_layer = Affine(inp["large_W"].copy(), inp["large_b"].copy())
+_layer.forward(inp["large_x"].copy())
+out["large_dx"] = _np.asarray(_layer.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
+out["large_db"] = _np.asarray(_layer.db, dtype=_np.float64)
+""")
 
 
 def score_backward(ctx: ScoreContext) -> Verdict:
@@ -64,7 +83,12 @@ def score_backward(ctx: ScoreContext) -> Verdict:
         Mistake("affine_reshape", {"dx": expected["dx"].reshape(n, -1)}),
     ]
     # Numeric (h=1e-5) vs analytic gradients of a linear map: measured <= 8.1e-11 (40 seeds).
-    return compare(ctx, expected, tol=1e-7, mistakes=mistakes, batch_size=n)
+    small = compare(ctx, expected, tol=1e-7, mistakes=mistakes, batch_size=n)
+    ref = Affine(i["large_W"].copy(), i["large_b"].copy())
+    ref.forward(i["large_x"].copy())
+    large = {"large_dx": ref.backward(i["large_dout"].copy()), "large_dW": ref.dW}
+    large["large_db"] = ref.db
+    return large_verdict(ctx, small, large, tol=1e-9)  # analytic vs analytic: rounding only
 
 
 ASSIGNMENT = Assignment(
@@ -84,7 +108,7 @@ ASSIGNMENT = Assignment(
             title={"ja": "Affine の逆伝播 (dx, dW, db)", "en": "Affine backward pass (dx, dW, db)"},
             points=2,
             probe=PROBE_BACKWARD,
-            make_inputs=make_inputs,
+            make_inputs=make_backward_inputs,
             score=score_backward,
         ),
     ),

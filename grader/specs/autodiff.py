@@ -6,6 +6,9 @@ import numpy as np
 
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
+
+LARGE_M = 100  # output width of the large matmul: dY is (LARGE_ROWS, LARGE_M)
 
 # --- matmul_backward: Y = X @ W, upstream dY ------------------------------------------------
 
@@ -17,6 +20,10 @@ def make_matmul_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
         "X": rng.standard_normal((n, 4)),
         "W": rng.standard_normal((4, 3)),
         "dY": rng.standard_normal((n, 3)),
+        # large (``_large.py``: no credit for finite differences)
+        "large_X": rng.standard_normal((LARGE_ROWS, LARGE_COLS)),
+        "large_W": rng.standard_normal((LARGE_COLS, LARGE_M)),
+        "large_dY": rng.standard_normal((LARGE_ROWS, LARGE_M)),
     }
 
 
@@ -25,21 +32,30 @@ import numpy as _np
 _dX, _dW = matmul_backward(inp["X"].copy(), inp["W"].copy(), inp["dY"].copy())
 out["dX"] = _np.asarray(_dX, dtype=_np.float64)
 out["dW"] = _np.asarray(_dW, dtype=_np.float64)
-"""
+""" + timed("""
+_dX, _dW = matmul_backward(inp["large_X"].copy(), inp["large_W"].copy(), inp["large_dY"].copy())
+out["large_dX"] = _np.asarray(_dX, dtype=_np.float64)
+out["large_dW"] = _np.asarray(_dW, dtype=_np.float64)
+""")
 
 
 def score_matmul(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     g = layer_numeric_grads(lambda X, W: X @ W, {"X": i["X"], "W": i["W"]}, i["dY"], ("X", "W"))
     # Bilinear map, central differences exact up to rounding: measured <= 4e-11.
-    return compare(ctx, {"dX": g["X"], "dW": g["W"]}, tol=1e-7, batch_size=len(i["X"]))
+    small = compare(ctx, {"dX": g["X"], "dW": g["W"]}, tol=1e-7, batch_size=len(i["X"]))
+    X, W, dY = i["large_X"], i["large_W"], i["large_dY"]
+    # analytic vs analytic: summation order only
+    return large_verdict(ctx, small, {"large_dX": dY @ W.T, "large_dW": X.T @ dY}, tol=1e-9)
 
 
 # --- square_graph_backward: z = (a*x - y)**2, element-wise -----------------------------------
 
 
 def make_square_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    return {k: rng.standard_normal(6) for k in ("a", "x", "y")}
+    small = {k: rng.standard_normal(6) for k in ("a", "x", "y")}
+    large = {f"large_{k}": rng.standard_normal(LARGE_ROWS * LARGE_COLS) for k in ("a", "x", "y")}
+    return {**small, **large}
 
 
 PROBE_SQUARE = """
@@ -48,17 +64,26 @@ _g = square_graph_backward(inp["a"].copy(), inp["x"].copy(), inp["y"].copy())
 out["dz_da"] = _np.asarray(_g[0], dtype=_np.float64)
 out["dz_dx"] = _np.asarray(_g[1], dtype=_np.float64)
 out["dz_dy"] = _np.asarray(_g[2], dtype=_np.float64)
-"""
+""" + timed("""
+_g = square_graph_backward(inp["large_a"].copy(), inp["large_x"].copy(), inp["large_y"].copy())
+for _k, _v in zip(("large_dz_da", "large_dz_dx", "large_dz_dy"), _g):
+    out[_k] = _np.asarray(_v, dtype=_np.float64)
+""")
 
 
 def score_square(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     z = lambda a, x, y: (a * x - y) ** 2
     ones = np.ones_like(i["a"])  # element-wise graph: d(sum z)/d(entry) is the local derivative
-    g = layer_numeric_grads(z, i, ones, ("a", "x", "y"))
+    g = layer_numeric_grads(z, {k: i[k] for k in ("a", "x", "y")}, ones, ("a", "x", "y"))
     expected = {"dz_da": g["a"], "dz_dx": g["x"], "dz_dy": g["y"]}
     # Quadratic: central differences exact up to rounding, measured <= 3e-11.
-    return compare(ctx, expected, tol=1e-7, factor_two=True)
+    small = compare(ctx, expected, tol=1e-7, factor_two=True)
+    a, x, y = i["large_a"], i["large_x"], i["large_y"]
+    r = 2 * (a * x - y)
+    return large_verdict(
+        ctx, small, {"large_dz_da": r * x, "large_dz_dx": r * a, "large_dz_dy": -r}, tol=1e-9
+    )
 
 
 ASSIGNMENT = Assignment(

@@ -7,6 +7,7 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, scalar
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import BatchNormalization
 
 N, D = 8, 4  # batch >= 4; features != batch
@@ -27,6 +28,18 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
         "rv": rng.uniform(0.5, 2.0, size=D),
         "batches": shift + scale * rng.standard_normal((3, N, D)),
         "momentum": scalar(rng.uniform(0.6, 0.9)),
+    }
+
+
+def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
+    n, d = LARGE_ROWS, LARGE_COLS
+    return {
+        **make_inputs(rng, data),
+        "large_x": rng.uniform(-2, 2, d) + rng.uniform(0.5, 2, d) * rng.standard_normal((n, d)),
+        "large_gamma": rng.uniform(0.5, 2.0, size=d),
+        "large_beta": rng.standard_normal(d),
+        "large_dout": rng.standard_normal((n, d)),
     }
 
 
@@ -66,7 +79,13 @@ _bn.forward(inp["x"].copy(), train_flg=True)
 out["dx"] = _np.asarray(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
 out["dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
 out["dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
-"""
+""" + timed("""
+_bn = BatchNormalization(inp["large_gamma"].copy(), inp["large_beta"].copy())
+_bn.forward(inp["large_x"].copy(), train_flg=True)
+out["large_dx"] = _np.asarray(_bn.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
+out["large_dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+""")
 
 
 def score_backward(ctx: ScoreContext) -> Verdict:
@@ -84,7 +103,12 @@ def score_backward(ctx: ScoreContext) -> Verdict:
         Mistake("bn_backward_missing_var_term", {"dx": (dxn - dxn.mean(axis=0)) / std}),
     ]
     # Reference vs numeric: <= 2e-9; eps 1e-6 vs 1e-7 shifts dx by <= ~4e-6 relative.
-    return compare(ctx, expected, tol=1e-4, mistakes=mistakes, batch_size=N)
+    small = compare(ctx, expected, tol=1e-4, mistakes=mistakes, batch_size=N)
+    ref = BatchNormalization(i["large_gamma"].copy(), i["large_beta"].copy())
+    ref.forward(i["large_x"].copy(), train_flg=True)
+    large = {"large_dx": ref.backward(i["large_dout"].copy())}
+    large.update(large_dgamma=ref.dgamma, large_dbeta=ref.dbeta)
+    return large_verdict(ctx, small, large, tol=1e-4)  # same variance floor and eps leeway
 
 
 PROBE_RUNNING = """
@@ -143,7 +167,7 @@ ASSIGNMENT = Assignment(
             title={"ja": "BatchNorm の逆伝播", "en": "BatchNorm backward pass"},
             points=3,
             probe=PROBE_BACKWARD,
-            make_inputs=make_inputs,
+            make_inputs=make_backward_inputs,
             score=score_backward,
         ),
         Item(

@@ -7,6 +7,7 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, signed_uniform
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import Relu, Sigmoid, SigmoidWithLoss, SquaredErrorLoss
 
 D = 3  # features; the batch size is drawn from {5, 6, 7}
@@ -113,9 +114,65 @@ def score_sigmoid_loss(ctx: ScoreContext) -> Verdict:
     return compare(ctx, expected, tol=1e-4, batch_size=len(i["x"]))
 
 
+# --- the large check (``_large.py``: no credit for finite differences) ----------------------
+
+LARGE_SHAPE = {  # per item: the large input's shape (SigmoidWithLoss keeps its single column)
+    "sigmoid_layer": (LARGE_ROWS, LARGE_COLS),
+    "relu_layer": (LARGE_ROWS, LARGE_COLS),
+    "squared_error_loss": (LARGE_ROWS, LARGE_COLS),
+    "sigmoid_with_loss": (LARGE_ROWS * LARGE_COLS, 1),
+}
+
+
+def _large_inputs(item_id: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    shape = LARGE_SHAPE[item_id]
+    if item_id in ("sigmoid_layer", "relu_layer"):
+        x = 2.0 * signed_uniform(rng, shape, 0.05, 1.5)
+        arrays = {"x": x, "dout": rng.standard_normal(shape)}
+    elif item_id == "squared_error_loss":
+        arrays = {"y": rng.standard_normal(shape), "t": rng.standard_normal(shape)}
+    else:
+        arrays = {"x": 2.0 * rng.standard_normal(shape), "t": rng.integers(0, 2, shape) * 1.0}
+    return {"large_" + k: v for k, v in arrays.items()}
+
+
+def _large_expected(item_id: str, i: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The reference layer's analytic backward on the large input."""
+    if item_id in ("sigmoid_layer", "relu_layer"):
+        layer = (Sigmoid if item_id == "sigmoid_layer" else Relu)()
+        layer.forward(i["large_x"].copy())
+        return {"large_dx": layer.backward(i["large_dout"].copy())}
+    if item_id == "squared_error_loss":
+        layer = SquaredErrorLoss()
+        layer.forward(i["large_y"].copy(), i["large_t"].copy())
+        return {"large_dy": layer.backward(1)}
+    layer = SigmoidWithLoss()
+    layer.forward(i["large_x"].copy(), i["large_t"].copy())
+    return {"large_dx": layer.backward(1)}
+
+
+def _large_probe(probe: str) -> str:
+    """The same calls on the large input, under the alarm."""
+    body = probe.replace("import numpy as _np\n", "")
+    return timed(body.replace('inp["', 'inp["large_').replace('out["', 'out["large_'))
+
+
 def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:
+    def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+        return {**make(rng, data), **_large_inputs(item_id, rng)}
+
+    def score_both(ctx: ScoreContext) -> Verdict:
+        small = score(ctx)
+        # analytic vs analytic: rounding only
+        return large_verdict(ctx, small, _large_expected(item_id, ctx.inputs), tol=1e-9)
+
     return Item(
-        id=item_id, title={"ja": ja, "en": en}, points=2, probe=probe, make_inputs=make, score=score
+        id=item_id,
+        title={"ja": ja, "en": en},
+        points=2,
+        probe=probe + _large_probe(probe),
+        make_inputs=make_inputs,
+        score=score_both,
     )
 
 

@@ -8,6 +8,7 @@ from grader.engine.diagnose import Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, one_hot, student_outputs
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
 
 C = 4  # classes; the batch size N is drawn from {5, 6, 7} so that N != C
@@ -103,6 +104,16 @@ def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np
     return {"x": 1.5 * rng.standard_normal((n, C)), "t": one_hot(rng.integers(0, C, size=n), C)}
 
 
+def make_swl_backward_inputs(rng: np.random.Generator, data: TrustedData):
+    """The small batch plus a large one (``_large.py``: no credit for finite differences)."""
+    n, c = LARGE_ROWS, LARGE_COLS
+    return {
+        **make_swl_inputs(rng, data),
+        "large_x": 1.5 * rng.standard_normal((n, c)),
+        "large_t": one_hot(rng.integers(0, c, size=n), c),
+    }
+
+
 def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
     return SoftmaxWithLoss().forward(x, t)
 
@@ -128,7 +139,11 @@ import numpy as _np
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["x"].copy(), inp["t"].copy())
 out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
-"""
+""" + timed("""
+_layer = SoftmaxWithLoss()
+_layer.forward(inp["large_x"].copy(), inp["large_t"].copy())
+out["large_dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+""")
 
 
 def score_swl_backward(ctx: ScoreContext) -> Verdict:
@@ -136,7 +151,11 @@ def score_swl_backward(ctx: ScoreContext) -> Verdict:
     grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
     # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
     # textbook and reference layers).
-    return compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"]))
+    small = compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"]))
+    ref = SoftmaxWithLoss()
+    ref.forward(i["large_x"], i["large_t"])
+    # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
+    return large_verdict(ctx, small, {"large_dx": ref.backward(1)}, tol=1e-6)
 
 
 ASSIGNMENT = Assignment(
@@ -175,7 +194,7 @@ ASSIGNMENT = Assignment(
             title={"ja": "SoftmaxWithLoss の逆伝播", "en": "SoftmaxWithLoss backward pass"},
             points=3,
             probe=PROBE_SWL_BACKWARD,
-            make_inputs=make_swl_inputs,
+            make_inputs=make_swl_backward_inputs,
             score=score_swl_backward,
         ),
     ),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.spec import Assignment, ScoreContext, TrustedData, Verdict
-from grader.specs._two_layer import N_FIT, fit_item, fit_verdict, gradient_item, predictions
+from grader.engine.spec import Assignment, Verdict
+from grader.specs._two_layer import fit_item, fit_verdict, gradient_item
 
 NOISE = 0.15  # make_moons' default noise
 # Agreement with the Bayes labels on fresh points. The notebook's recipe (hidden 10, 3000 SGD
@@ -21,11 +21,11 @@ def _curves(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c0, c1
 
 
-def make_fit_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def draw_fit(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Fresh points drawn like make_moons (class, position on its curve, Gaussian noise)."""
-    cls = rng.integers(0, 2, size=N_FIT)
-    c0, c1 = _curves(rng.uniform(0.0, np.pi, size=N_FIT))
-    x = np.where(cls[:, None] == 0, c0, c1) + NOISE * rng.standard_normal((N_FIT, 2))
+    cls = rng.integers(0, 2, size=n)
+    c0, c1 = _curves(rng.uniform(0.0, np.pi, size=n))
+    x = np.where(cls[:, None] == 0, c0, c1) + NOISE * rng.standard_normal((n, 2))
     return {"x": x}
 
 
@@ -37,9 +37,8 @@ def bayes_labels(x: np.ndarray) -> np.ndarray:
     return (d1 < d0).astype(np.int64)
 
 
-def score_fit(ctx: ScoreContext) -> Verdict:
-    x = ctx.inputs["x"]
-    y = predictions(ctx, len(x), 1)
+def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
+    x = points["x"]
     acc = float(np.mean((y[:, 0] > 0.5) == bayes_labels(x)))
     what = {
         "ja": f"新しい点での正解率 {acc:.3f} (満点: {ACC_FULL} 以上)。",
@@ -58,6 +57,8 @@ ASSIGNMENT = Assignment(
         # Reference net and the notebook's code: <= 1.1e-9 (40 seeds; the 1e-7 inside the
         # notebook's log changes only the loss value, not the backprop gradient (y - t)/N).
         gradient_item("binary_gradient", "binary", 2, 1, tol=1e-6),
-        fit_item("binary_fit", make_fit_inputs, score_fit),
+        fit_item(
+            "binary_fit", task="binary", input_size=2, output_size=1, draw=draw_fit, judge=judge_fit
+        ),
     ),
 )

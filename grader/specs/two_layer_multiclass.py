@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
-from grader.specs._two_layer import N_FIT, fit_item, fit_verdict, gradient_item
+from grader.engine.spec import Assignment, Verdict
+from grader.specs._two_layer import fit_item, fit_verdict, gradient_item
 
 K, NOISE = 3, 0.2  # make_spiral's defaults
 # Agreement with the Bayes labels on fresh points. The notebook's recipe (hidden 50, 8000 SGD
@@ -14,11 +14,11 @@ K, NOISE = 3, 0.2  # make_spiral's defaults
 ACC_FULL, ACC_ZERO = 0.93, 0.60
 
 
-def make_fit_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def draw_fit(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Fresh points drawn like make_spiral: radius r ~ U(0, 1), angle 4r + 2 pi k/K + noise."""
-    k = rng.integers(0, K, size=N_FIT)
-    r = rng.uniform(0.0, 1.0, size=N_FIT)
-    theta = 4.0 * r + 2.0 * np.pi * k / K + NOISE * rng.standard_normal(N_FIT)
+    k = rng.integers(0, K, size=n)
+    r = rng.uniform(0.0, 1.0, size=n)
+    theta = 4.0 * r + 2.0 * np.pi * k / K + NOISE * rng.standard_normal(n)
     return {"x": np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)}
 
 
@@ -31,14 +31,8 @@ def bayes_labels(x: np.ndarray) -> np.ndarray:
     return np.argmin(np.abs(diff), axis=1)
 
 
-def score_fit(ctx: ScoreContext) -> Verdict:
-    x = ctx.inputs["x"]
-    y = ctx.require("y", shape=None, kind="f")
-    if y.shape != (len(x), K):
-        raise ProbeOutputError(
-            f"network.predict の出力の形が違います: {y.shape} (期待: ({len(x)}, {K}))。",
-            f"network.predict returned shape {y.shape}, expected ({len(x)}, {K}).",
-        )
+def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
+    x = points["x"]
     acc = float(np.mean(np.argmax(y, axis=1) == bayes_labels(x)))
     what = {
         "ja": f"新しい点での正解率 {acc:.3f} (満点: {ACC_FULL} 以上)。",
@@ -57,6 +51,13 @@ ASSIGNMENT = Assignment(
         # Reference net and the notebook's code: <= 1.1e-9 (40 seeds; the 1e-7 inside the
         # notebook's log changes only the loss value, not the backprop gradient (y - t)/N).
         gradient_item("multiclass_gradient", "multiclass", 2, K, tol=1e-6),
-        fit_item("multiclass_fit", make_fit_inputs, score_fit),
+        fit_item(
+            "multiclass_fit",
+            task="multiclass",
+            input_size=2,
+            output_size=K,
+            draw=draw_fit,
+            judge=judge_fit,
+        ),
     ),
 )

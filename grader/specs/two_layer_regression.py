@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.spec import Assignment, ScoreContext, TrustedData, Verdict
-from grader.specs._two_layer import N_FIT, fit_item, fit_verdict, gradient_item, predictions
+from grader.engine.spec import Assignment, Verdict
+from grader.specs._two_layer import fit_item, fit_verdict, gradient_item
 
 # RMSE against the noise-free sin(x) on fresh x ~ U(0, 2 pi): full credit at or below
 # RMSE_FULL, none at or above RMSE_ZERO (a constant prediction scores ~0.71, the best straight
@@ -14,13 +14,12 @@ from grader.specs._two_layer import N_FIT, fit_item, fit_verdict, gradient_item,
 RMSE_FULL, RMSE_ZERO = 0.30, 0.55
 
 
-def make_fit_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    return {"x": rng.uniform(0.0, 2.0 * np.pi, size=(N_FIT, 1))}
+def draw_fit(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {"x": rng.uniform(0.0, 2.0 * np.pi, size=(n, 1))}
 
 
-def score_fit(ctx: ScoreContext) -> Verdict:
-    x = ctx.inputs["x"]
-    y = predictions(ctx, len(x), 1)
+def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
+    x = points["x"]
     rmse = float(np.sqrt(np.mean((y - np.sin(x)) ** 2)))
     what = {
         "ja": f"新しい入力での sin(x) との RMSE = {rmse:.3f} (満点: {RMSE_FULL} 以下)。",
@@ -36,6 +35,13 @@ ASSIGNMENT = Assignment(
         # Smooth loss: analytic vs central differences measure <= 9.4e-10 (reference
         # and the notebook's code, 40 seeds).
         gradient_item("regression_gradient", "regression", 1, 1, tol=1e-6),
-        fit_item("regression_fit", make_fit_inputs, score_fit),
+        fit_item(
+            "regression_fit",
+            task="regression",
+            input_size=1,
+            output_size=1,
+            draw=draw_fit,
+            judge=judge_fit,
+        ),
     ),
 )

@@ -2,11 +2,12 @@
 
 ``standardize``: checked on random data against ``(x - mean) / std``.
 
-``year_prediction_fit``: the probe standardises the substitute's test features with the
-notebook's globals ``x_mean`` and ``x_std`` (through the student's ``standardize``), calls
-``network.predict`` and, when the notebook standardised the targets too (globals ``t_mean``,
-``t_std``), maps the predictions back to years. Scored by R^2 = 1 - MSE / Var(t) on the
-trusted side.
+``year_prediction_fit``: the probe reads ``network.params`` and the notebook's statistics
+``x_mean``, ``x_std`` (and ``t_mean``, ``t_std`` when it standardised the targets), and runs
+the notebook's own pipeline (its ``standardize``, ``network.predict``, the map back to years)
+on fresh points. The trusted side repeats that pipeline with the reference TwoLayerNet, checks
+it agrees, and scores it by R^2 = 1 - MSE / Var(t) on fresh examples of the synthetic
+substitute that never enter the sandbox (``_two_layer.fit_item``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 from grader.engine.diagnose import Mistake
-from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
+from grader.engine.spec import (
+    Assignment,
+    Item,
+    ProbeOutputError,
+    ScoreContext,
+    TrustedData,
+    Verdict,
+)
 from grader.specs._checks import compare
-from grader.specs._two_layer import fit_verdict, predictions
-from grader.student.yearprediction import make_synthetic
+from grader.specs._two_layer import PROBE_PARAMS, fit_item, fit_verdict
+from grader.student.yearprediction import N_FEATURES, fresh_synthetic
 
 # On the synthetic substitute the notebook's recipe (hidden 32, init std 0.1, 10 epochs of
 # batch 100, lr 0.1, standardised inputs and targets) measures R^2 = 0.565 with the reference
@@ -48,32 +56,60 @@ def score_standardize(ctx: ScoreContext) -> Verdict:
     return compare(ctx, {"z": (x - i["mean"]) / i["std"]}, tol=1e-10, mistakes=mistakes)
 
 
-def _test_split() -> tuple[np.ndarray, np.ndarray]:
-    d = make_synthetic()
-    return d.x_test.astype(np.float64), d.t_test
+def draw_fit(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """``n`` fresh examples of the synthetic substitute (features and years)."""
+    x, t = fresh_synthetic(n, rng)
+    return {"x": x.astype(np.float64), "t": t}
 
 
-def make_fit_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    return {"x": _test_split()[0]}
-
-
-PROBE_FIT = """
-import numpy as _np
+# The notebook's own pipeline: its standardize and, when it standardised the targets, the map
+# back to years; the trusted side reads the statistics it used and repeats both.
+PROBE_FIT = (
+    PROBE_PARAMS
+    + """
 _y = network.predict(standardize(inp["x"].copy(), x_mean, x_std))
 _y = _np.asarray(_y, dtype=_np.float64)
+out["x_mean"] = _np.asarray(x_mean, dtype=_np.float64)
+out["x_std"] = _np.asarray(x_std, dtype=_np.float64)
 if "t_mean" in globals() and "t_std" in globals():
-    _y = _y * _np.asarray(t_std, dtype=_np.float64) + _np.asarray(t_mean, dtype=_np.float64)
+    out["t_mean"] = _np.asarray(t_mean, dtype=_np.float64)
+    out["t_std"] = _np.asarray(t_std, dtype=_np.float64)
+    _y = _y * out["t_std"] + out["t_mean"]
 out["y"] = _y
 """
+)
 
 
-def score_fit(ctx: ScoreContext) -> Verdict:
-    x, t = ctx.inputs["x"], _test_split()[1]
-    y = predictions(ctx, len(x), 1)
+def _statistic(ctx: ScoreContext, name: str, width: int) -> np.ndarray:
+    """A finite statistic of the notebook: a scalar or one value per column."""
+    a = ctx.require(name, shape=None)
+    if a.size not in (1, width):
+        raise ProbeOutputError(
+            f"`{name}` の大きさ {a.shape} が違います (スカラーまたは {width} 個)。",
+            f"`{name}` has shape {a.shape}; a scalar or {width} values are expected.",
+        )
+    return a.reshape(-1) if a.size == width else a.reshape(())
+
+
+def fit_io(ctx: ScoreContext):
+    """Standardisation with the notebook's ``x_mean``/``x_std`` and, when present, the map of
+    the standardised predictions back to years with ``t_mean``/``t_std``."""
+    mean, std = _statistic(ctx, "x_mean", N_FEATURES), _statistic(ctx, "x_std", N_FEATURES)
+    if np.any(std == 0):
+        raise ProbeOutputError("`x_std` に 0 が含まれています。", "`x_std` contains zeros.")
+    if "t_mean" in ctx.outputs:
+        t_mean, t_std = _statistic(ctx, "t_mean", 1), _statistic(ctx, "t_std", 1)
+    else:
+        t_mean, t_std = np.float64(0.0), np.float64(1.0)
+    return (lambda x: (x - mean) / std), (lambda y: y * t_std + t_mean)
+
+
+def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
+    t = points["t"]
     r2 = float(1.0 - np.mean((y - t) ** 2) / np.var(t))
     what = {
-        "ja": f"テストデータでの決定係数 R^2 = {r2:.3f} (満点: {R2_FULL} 以上)。",
-        "en": f"R^2 on the test split: {r2:.3f} (full credit at {R2_FULL}).",
+        "ja": f"新しいテストデータでの決定係数 R^2 = {r2:.3f} (満点: {R2_FULL} 以上)。",
+        "en": f"R^2 on fresh test data: {r2:.3f} (full credit at {R2_FULL}).",
     }
     return fit_verdict(r2, R2_ZERO, R2_FULL, 1.0 - r2, 1.0 - R2_FULL, what)
 
@@ -90,13 +126,17 @@ ASSIGNMENT = Assignment(
             make_inputs=make_standardize_inputs,
             score=score_standardize,
         ),
-        Item(
-            id="year_prediction_fit",
-            title={"ja": "学習済みネットワークの性能 (R^2)", "en": "Trained network (R^2)"},
+        fit_item(
+            "year_prediction_fit",
+            task="regression",
+            input_size=N_FEATURES,
+            output_size=1,
+            draw=draw_fit,
+            judge=judge_fit,
             points=2,
             probe=PROBE_FIT,
-            make_inputs=make_fit_inputs,
-            score=score_fit,
+            io=fit_io,
+            title={"ja": "学習済みネットワークの性能 (R^2)", "en": "Trained network (R^2)"},
         ),
     ),
     notebook_timeout=600.0,

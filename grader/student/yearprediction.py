@@ -153,18 +153,39 @@ def make_synthetic(n_train: int = 8000, n_test: int = 2000, seed: int = 0) -> Ye
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     z = rng.standard_normal((n, 6))
+    model = _draw_model(rng)
+    x, t = _sample(model, z, rng)
+    return YearPredictionData(
+        x[:n_train], t[:n_train], x[n_train:], t[n_train:], True, "synthetic substitute"
+    )
+
+
+def fresh_synthetic(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new examples ``(x float32 (n, 90), years (n, 1))`` drawn with ``rng`` from the
+    distribution of ``make_synthetic()`` (its default seed and sizes): the grader's secret
+    test points for the substitute."""
+    base = np.random.default_rng(0)
+    base.standard_normal((8000 + 2000, 6))  # the factors make_synthetic() draws first
+    return _sample(_draw_model(base), rng.standard_normal((n, 6)), rng)
+
+
+def _draw_model(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The substitute's fixed part: mixing matrix, feature scales and offsets."""
     mixing = rng.standard_normal((6, N_FEATURES))
     scale = np.r_[rng.uniform(5, 50, 12), rng.uniform(50, 2000, 78)]
     offset = np.r_[rng.uniform(-20, 50, 12), rng.uniform(-200, 200, 78)]
+    return mixing, scale, offset
+
+
+def _sample(model, z: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Features and years of the hidden factors ``z`` (n, 6), with fresh noise from ``rng``."""
+    mixing, scale, offset = model
+    n = len(z)
     x = ((z @ mixing) / np.sqrt(6) + 0.5 * rng.standard_normal((n, N_FEATURES))) * scale + offset
     score = 1.2 * z[:, 0] - 0.8 * z[:, 1] + 0.8 * np.sin(2 * z[:, 2]) + 0.6 * z[:, 3] * z[:, 4]
     score = score / score.std() + 0.5 * rng.standard_normal(n)
     years = np.clip(np.round(2011 - 12 * np.log1p(np.exp(-score + 1.0))), YEAR_MIN, YEAR_MAX)
-    x = x.astype(np.float32)
-    t = years.reshape(-1, 1)
-    return YearPredictionData(
-        x[:n_train], t[:n_train], x[n_train:], t[n_train:], True, "synthetic substitute"
-    )
+    return x.astype(np.float32), years.reshape(-1, 1)
 
 
 def load_year_prediction(
