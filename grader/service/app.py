@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.service import api, web
+from grader.service import api, routes_downloads, web
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
 from grader.service.db import make_engine, make_sessionmaker, migrate
@@ -156,6 +156,7 @@ def create_app(
 
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(routes_downloads.router)
     web.mount(app)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     return app
