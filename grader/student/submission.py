@@ -13,11 +13,14 @@ library is used (the package ships with numpy, matplotlib and tqdm only).
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -95,31 +98,79 @@ def _read_notebook(assignment_id: str, path: Any, lang: str) -> tuple[str, bytes
 # --- HTTP ------------------------------------------------------------------------------
 
 
-def _request(
-    url: str, token: str, *, data: bytes | None = None, content_type: str | None = None
-) -> dict:
+def _request(url: str, token: str) -> dict:
+    """GET a JSON document of the API."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    req = urllib.request.Request(url, data=data, headers=headers)
+    req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as resp:
             return json.loads(resp.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
         raise _http_error(exc) from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SubmitError(
-            f"採点サーバ {url.split('/api/')[0]} に接続できません ({reason})。"
-            "ネットワークと URL を確かめて、しばらくしてからもう一度実行してください。",
-            f"Cannot reach the grading service at {url.split('/api/')[0]} ({reason}). "
-            "Check the network and the URL, and try again in a moment.",
-        ) from None
+        raise _unreachable(url.split("/api/")[0], getattr(exc, "reason", exc)) from None
     except ValueError:
-        raise SubmitError(
-            "採点サーバの応答を読めません。URL が採点サーバのものか確かめてください。",
-            "The service's reply is not readable. Check that the URL is the grading service.",
-        ) from None
+        raise _unreadable() from None
+
+
+def _upload(url: str, token: str, body: bytes, content_type: str) -> dict:
+    """POST the form with http.client: a service refusing a too large body answers 413 and
+    closes while the body is still going out; the answer is read after the broken pipe."""
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "Content-Type": content_type,
+        "Content-Length": str(len(body)),
+    }
+    base = f"{parts.scheme}://{parts.netloc}"
+    try:
+        conn = kind(parts.hostname, parts.port, timeout=HTTP_TIMEOUT)
+        conn.putrequest("POST", parts.path)
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        try:
+            for start in range(0, len(body), 64 * 1024):
+                conn.send(body[start : start + 64 * 1024])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the service stopped reading: its answer says why
+        resp = conn.getresponse()
+        data = resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise _unreachable(base, exc) from None
+    if resp.status >= 400:
+        raise _http_error(
+            urllib.error.HTTPError(url, resp.status, resp.reason, resp.headers, io.BytesIO(data))
+        )
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError:
+        raise _unreadable() from None
+
+
+def _unreadable() -> SubmitError:
+    return SubmitError(
+        "採点サーバの応答を読めません。URL が採点サーバのものか確かめてください。",
+        "The service's reply is not readable. Check that the URL is the grading service.",
+    )
+
+
+def _unreachable(base: str, reason: object) -> SubmitError:
+    if isinstance(reason, ConnectionRefusedError):  # the host answers, the service does not
+        return SubmitError(
+            f"採点サーバ {base} が動いていません (接続が拒否されました)。"
+            "しばらくしてからもう一度実行し、続くようなら教員に知らせてください。",
+            f"The grading service at {base} is down (connection refused). "
+            "Try again in a moment, and tell your instructor if it goes on.",
+        )
+    return SubmitError(
+        f"採点サーバ {base} に接続できません ({reason})。"
+        "ネットワークにつながっているか、URL が正しいかを確かめてください。",
+        f"Cannot reach the grading service at {base} ({reason}). "
+        "Check that you are online and that the URL is right.",
+    )
 
 
 def _http_error(exc: urllib.error.HTTPError) -> SubmitError:
@@ -272,7 +323,7 @@ def submit(
         filename, content = _read_notebook(assignment_id, path, lang)
         body, ctype = _multipart({"assignment_id": assignment_id}, filename, content)
         try:
-            view = _request(f"{base}/api/v1/submissions", token, data=body, content_type=ctype)
+            view = _upload(f"{base}/api/v1/submissions", token, body, ctype)
         except SubmitError as exc:
             if exc.code == "bad_token" and not from_env:
                 forget_token(base)
