@@ -26,9 +26,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from grader.student.progress import GRADED_RUN_ENV  # never submit from the graded run
 from grader.student.tokens import forget_token, load_token, save_token
 
-GRADED_RUN_ENV = "DL_COURSE_GRADED_RUN"  # set by the grader's sandbox: never submit from there
 POLL_SECONDS = 1.0
 WAIT_SECONDS = 600.0
 HTTP_TIMEOUT = 30.0
