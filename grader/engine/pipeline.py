@@ -572,6 +572,13 @@ def _score_item(item, index, inputs, outs, data, reason, result) -> ItemResult:
             "ja": f"あなたのコードを呼び出したときにエラーが発生しました: {first}",
             "en": f"Your code raised an error when the grader called it: {first}",
         }
+        if first.startswith("NotImplementedError"):  # the stub left as released: say so
+            res.message = {
+                "ja": "まだ実装されていません (NotImplementedError)。"
+                "# YOUR CODE HERE の部分を実装してください。",
+                "en": "Not implemented yet (NotImplementedError): "
+                "replace # YOUR CODE HERE with your code.",
+            }
         return res
     if not outs.done:
         res.message = dict(reason)
