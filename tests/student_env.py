@@ -42,9 +42,16 @@ def kernel_dirs(py: Path, where: Path) -> Path:
     return where / "kernels"
 
 
-def run_cells(nb, workdir: Path, *, kernels: Path | None = None, env: dict | None = None):
-    """Execute every cell of ``nb`` in order (errors kept as outputs, the run goes on only if
-    ``allow_errors``); returns the executed notebook."""
+def run_cells(
+    nb,
+    workdir: Path,
+    *,
+    kernels: Path | None = None,
+    env: dict | None = None,
+    allow_errors: bool = False,
+):
+    """Execute every cell of ``nb`` in order; returns the executed notebook. An error stops
+    the run (``metadata.stopped_by`` says so) unless ``allow_errors``."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
@@ -58,7 +65,11 @@ def run_cells(nb, workdir: Path, *, kernels: Path | None = None, env: dict | Non
     run_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run_env.update(env or {})
     client = NotebookClient(
-        nb, km=km, timeout=300, allow_errors=False, resources={"metadata": {"path": str(workdir)}}
+        nb,
+        km=km,
+        timeout=300,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(workdir)}},
     )
     try:
         client.execute(env=run_env, cwd=str(workdir))
