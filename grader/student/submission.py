@@ -29,7 +29,6 @@ from typing import Any
 from grader.student.progress import GRADED_RUN_ENV  # never submit from the graded run
 from grader.student.tokens import forget_token, load_token, save_token
 
-POLL_SECONDS = 1.0
 WAIT_SECONDS = 600.0
 HTTP_TIMEOUT = 30.0
 
@@ -251,17 +250,39 @@ def print_result(view: dict, lang: str) -> None:
             print(f"      {'ヒント' if lang != 'en' else 'hint'}: {hint[lang]}")
 
 
+def _status_events(base: str, token: str, submission_id: str):
+    """The submission's statuses as the service announces them (Server-Sent Events; the
+    service ends the stream after ``graded`` or ``failed`` and keeps it alive meanwhile)."""
+    url = f"{base}/api/v1/submissions/{submission_id}/events"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=HTTP_TIMEOUT
+        ) as resp:
+            for raw in resp:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if line.startswith("data:"):
+                    yield json.loads(line[5:]).get("status")
+                else:
+                    yield None  # a keep-alive or an event's other fields: time passes
+    except urllib.error.HTTPError as exc:
+        raise _http_error(exc) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise _unreachable(base, getattr(exc, "reason", exc)) from None
+    except ValueError:
+        raise _unreadable() from None
+
+
 def _wait(base: str, token: str, submission_id: str, lang: str, wait: float) -> dict:
     started = time.monotonic()
     label = {"queued": ("順番待ち", "queued"), "running": ("採点中", "grading")}
-    while True:
-        view = _request(f"{base}/api/v1/submissions/{submission_id}", token)
-        if view.get("status") in ("graded", "failed"):
-            print("\r" + " " * 40 + "\r", end="")
-            return view
+    for status in _status_events(base, token, submission_id):
+        if status in ("graded", "failed"):
+            break
         elapsed = time.monotonic() - started
-        ja, en = label.get(view.get("status"), (view.get("status"), view.get("status")))
-        print(f"\r{en if lang == 'en' else ja} ... {elapsed:.0f} s", end="", flush=True)
+        if status:
+            ja, en = label.get(status, (status, status))
+            print(f"\r{en if lang == 'en' else ja} ... ({elapsed:.0f} s)", end="", flush=True)
         if elapsed > wait:
             raise SubmitError(
                 f"提出は受け付けられましたが、{wait:.0f} 秒たっても採点が終わりません。"
@@ -269,7 +290,8 @@ def _wait(base: str, token: str, submission_id: str, lang: str, wait: float) -> 
                 f"The submission was accepted but is not graded after {wait:.0f} s; "
                 "see its result on the service's web page.",
             )
-        time.sleep(POLL_SECONDS)
+    print("\r" + " " * 40 + "\r", end="")
+    return _request(f"{base}/api/v1/submissions/{submission_id}", token)
 
 
 def _ask_token(base: str, lang: str) -> str:
