@@ -7,7 +7,7 @@ Layout::
     DIR/dl-course-student/             an installable distribution of the student helpers:
         dl_course_student-*.whl        as a wheel (the notebooks' first cell installs it from
                                        here when they are opened in DIR/assignments/)
-        pyproject.toml                 (generated; deps numpy, matplotlib, tqdm)
+        pyproject.toml                 (generated; deps numpy, matplotlib, tqdm, pandas)
         grader/__init__.py
         grader/student/**
 
@@ -41,7 +41,8 @@ README = """\
    セルから順に実行します。**最初のコードセル**が補助パッケージ `grader.student` を準備します:
    入っていればそのまま、無ければこのフォルダの wheel か採点サーバからインストールします。
    どちらもできないときは、実行すべきコマンドを示して止まります。
-   自分で入れる場合: `pip install ./{dist}/{wheel} jupyterlab` (Python 3.10 以上)。
+   自分で入れる場合: `pip install ./{dist}/{wheel} jupyterlab` (Python 3.10 以上。
+   NumPy, Matplotlib, tqdm, pandas も一緒に入ります)。
    採点サーバのホーム画面からも、各課題のノートブックと補助パッケージをダウンロードできます。
 2. `# YOUR CODE HERE` と `raise NotImplementedError()` の部分を自分のコードで置き換えます。
 3. `check("...")` のセルは自分の実装を数値微分などで確かめるセルフチェックです。合格しても
@@ -75,7 +76,8 @@ This folder holds the exercise notebooks (`assignments/`) and the helper package
    from the top. Its **first code cell** sets up the helper package `grader.student`: nothing
    to do when it is installed, otherwise it installs it from this folder's wheel or from the
    grading service; when neither works it stops and says what to run. To install it yourself:
-   `pip install ./{dist}/{wheel} jupyterlab` (Python 3.10+). The service's home page also
+   `pip install ./{dist}/{wheel} jupyterlab` (Python 3.10+; it brings NumPy, Matplotlib,
+   tqdm and pandas). The service's home page also
    offers each assignment's notebook and the helper wheel for download.
 2. Replace each `# YOUR CODE HERE` / `raise NotImplementedError()` with your code.
 3. The `check("...")` cells are self-checks of your own code (numeric gradients, shapes,

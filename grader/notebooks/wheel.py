@@ -19,7 +19,8 @@ import grader
 from grader.notebooks.course_cells import WHEEL_NAME
 
 STUDENT_DIST = "dl-course-student"
-STUDENT_DEPS = ("numpy>=1.26", "matplotlib>=3.8", "tqdm>=4.66")
+# pandas: the notebooks practise it (2-2-x, 2-6); the helpers themselves do not import it
+STUDENT_DEPS = ("numpy>=1.26", "matplotlib>=3.8", "tqdm>=4.66", "pandas>=1.5")
 PACKAGE_ROOT = Path(grader.__file__).resolve().parents[1]  # the folder holding grader/
 _SKIP = {"__pycache__", ".ipynb_checkpoints"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
