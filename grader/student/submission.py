@@ -65,7 +65,9 @@ def _colab_notebook() -> bytes | None:
 def _notebook_path(assignment_id: str, path: str | os.PathLike | None) -> Path:
     candidates = [path] if path else []
     main = sys.modules.get("__main__")
-    candidates += [os.environ.get("JPY_SESSION_NAME"), getattr(main, "__vsc_ipynb_file__", None)]
+    session = os.environ.get("JPY_SESSION_NAME")  # a path from the server's root folder
+    candidates += [session, session and Path(session).name]  # (the kernel runs in its folder)
+    candidates.append(getattr(main, "__vsc_ipynb_file__", None))
     candidates.append(f"{assignment_id}.ipynb")
     for candidate in candidates:
         if candidate and str(candidate).endswith(".ipynb") and Path(candidate).is_file():
