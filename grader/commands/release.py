@@ -18,6 +18,10 @@ def register(subparsers) -> None:
     p.add_argument("dir", type=Path, help="target folder (must be empty or absent)")
     p.add_argument("--force", action="store_true", help="replace DIR if it is not empty")
     p.add_argument(
+        "--service-url",
+        help="the grading service's URL, written into every notebook (install and submit())",
+    )
+    p.add_argument(
         "--repo",
         type=Path,
         default=Path("."),
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        files = make_release(args.repo, args.dir, force=args.force)
+        files = make_release(args.repo, args.dir, force=args.force, service_url=args.service_url)
     except ReleaseError as exc:
         print(f"grader release: {exc}", file=sys.stderr)
         return 1

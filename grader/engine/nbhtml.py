@@ -8,22 +8,21 @@ printed, its errors and its images.
 Safety by construction (the notebook is student-controlled): every string goes through
 ``html.escape``; the only non-text content is a PNG/JPEG image whose base64 payload is checked
 against the base64 alphabet and embedded as a ``data:`` URI; HTML, SVG, JavaScript and
-markdown-embedded HTML are shown as text or dropped. Markdown gets a minimal rendering
-(headings, fenced code, paragraphs, inline code), never raw HTML.
+markdown-embedded HTML are shown as text or dropped. Markdown is rendered by markdown-it-py
+with raw HTML off, and its math ($...$, $$...$$, dollarmath plugin) becomes MathML through
+latex2mathml, so formulas read as formulas with no script on the page.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from typing import Any
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_INLINE_CODE = re.compile(r"`([^`\n]+)`")
-_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
-_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
+_BETWEEN_TAGS = re.compile(r">\n+<")  # markdown-it's newlines between block tags
 _IMAGE_MIME = ("image/png", "image/jpeg")
 MAX_TEXT = 200_000  # characters of one output shown; the rest is cut with a note
 
@@ -34,7 +33,8 @@ font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
 .nb .src{background:#f6f8fa;border-left:3px solid #8aa4c8}
 .nb .prompt{color:#888;font-size:.75em;font-family:ui-monospace,monospace}
 .nb .out{border-left:3px solid #ddd}
-.nb .stderr{background:#fff5f5}
+.nb .stderr{background:#f7f7f4;color:#555;border-left-color:#c9c2a6}
+.nb .stderr::before{content:"stderr";display:block;font-size:.75em;color:#888}
 .nb .error{background:#fbeaea;color:#700}
 .nb .md{padding:0 .6rem}
 .nb img{max-width:100%}
@@ -55,65 +55,51 @@ def _pre(text: str, cls: str) -> str:
     return f'<pre class="{cls}">{html.escape(text)}</pre>'
 
 
-def _inline(text: str) -> str:
-    """Escaped text with `code` spans and **bold** (applied after escaping)."""
-    parts = _INLINE_CODE.split(text)
-    return "".join(
-        f"<code>{html.escape(p)}</code>" if i % 2 else _BOLD.sub(r"<b>\1</b>", html.escape(p))
-        for i, p in enumerate(parts)
+def _math(tex: str, display: bool) -> str:
+    """TeX as MathML (no script needed under the page's CSP); the escaped TeX when
+    latex2mathml cannot parse it."""
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(tex, display="block" if display else "inline")
+    except Exception:  # any parse failure of student-written TeX: show the source
+        return f'<code class="tex">{html.escape(tex)}</code>'
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    """CommonMark (+ tables, strikethrough) with $...$ / $$...$$ math; raw HTML off, images
+    shown as their alt text (nothing remote loads)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.add_render_rule("image", lambda self, tokens, idx, *a: html.escape(tokens[idx].content))
+    md.use(
+        dollarmath_plugin,
+        allow_space=True,
+        double_inline=True,
+        renderer=lambda tex, opts: _math(tex, bool(opts.get("display_mode"))),
     )
+
+    def heading(self, tokens, idx, options, env):  # noqa: ANN001 - markdown-it's signature
+        token = tokens[idx]
+        token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"  # h1/h2 belong to the report itself
+        return self.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("heading_open", heading)
+    md.add_render_rule("heading_close", heading)
+    md.add_render_rule("strong_open", lambda *a: "<b>")
+    md.add_render_rule("strong_close", lambda *a: "</b>")
+    return md
 
 
 def render_markdown(source: str) -> str:
-    """Headings, bullet lists, fenced code blocks and paragraphs; no raw HTML, no links, no
-    images (math stays as its TeX source)."""
-    out: list[str] = []
-    para: list[str] = []
-    items: list[str] = []
-    fence: list[str] | None = None
-
-    def flush() -> None:
-        if para:
-            out.append("<p>" + "<br>".join(_inline(line) for line in para) + "</p>")
-            para.clear()
-        if items:
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-            items.clear()
-
-    for line in source.splitlines():
-        if line.strip().startswith("```"):
-            if fence is None:
-                flush()
-                fence = []
-            else:
-                out.append(_pre("\n".join(fence), "md-code"))
-                fence = None
-            continue
-        if fence is not None:
-            fence.append(line)
-            continue
-        bullet = _BULLET.match(line)
-        m = _HEADING.match(line)
-        if bullet:
-            if para:
-                flush()
-            items.append(bullet.group(1))
-        elif items and line.startswith((" ", "\t")) and line.strip():
-            items[-1] += " " + line.strip()  # continuation of a list item
-        elif m:
-            flush()
-            h = min(len(m.group(1)) + 2, 6)  # h1/h2 belong to the report itself
-            out.append(f"<h{h}>{_inline(m.group(2))}</h{h}>")
-        elif not line.strip():
-            flush()
-        else:
-            if items:
-                flush()
-            para.append(line)
-    if fence is not None:
-        out.append(_pre("\n".join(fence), "md-code"))
-    flush()
-    return '<div class="md">' + "".join(out) + "</div>"
+    """Markdown with math rendered server-side (markdown-it-py, dollarmath, latex2mathml):
+    headings, lists, tables, code, emphasis, links; raw HTML is shown as text, an image as its
+    alt text."""
+    body = _markdown().render(source)
+    return '<div class="md">' + _BETWEEN_TAGS.sub("><", body).strip() + "</div>"
 
 
 def _image(mime: str, payload: Any) -> str | None:
@@ -129,7 +115,7 @@ def render_output(out: dict) -> str:
     kind = out.get("output_type")
     if kind == "stream":
         cls = "out stderr" if out.get("name") == "stderr" else "out"
-        return _pre(_text(out.get("text")), cls)
+        return _pre(as_terminal(_text(out.get("text"))), cls)
     if kind == "error":
         tb = out.get("traceback")
         text = "\n".join(_text(t) for t in tb) if isinstance(tb, list) and tb else None
@@ -150,6 +136,32 @@ def render_output(out: dict) -> str:
     return ""
 
 
+def as_terminal(text: str) -> str:
+    """What a terminal (and Jupyter) shows: a carriage return rewrites its line, so a
+    progress bar's updates collapse to its last state."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def merge_streams(outputs: list) -> list:
+    """Consecutive outputs of one stream as one (the kernel sends a progress bar's updates
+    separately; joined, their carriage returns apply)."""
+    merged: list = []
+    for out in outputs:
+        if not isinstance(out, dict):
+            continue
+        last = merged[-1] if merged else None
+        if (
+            out.get("output_type") == "stream"
+            and last is not None
+            and last.get("output_type") == "stream"
+            and last.get("name") == out.get("name")
+        ):
+            merged[-1] = {**last, "text": _text(last.get("text")) + _text(out.get("text"))}
+        else:
+            merged.append(out)
+    return merged
+
+
 def render_cell(cell: dict) -> str:
     kind = cell.get("cell_type")
     source = _text(cell.get("source"))
@@ -161,9 +173,8 @@ def render_cell(cell: dict) -> str:
     prompt = f"In [{count if isinstance(count, int) else ' '}]:"
     parts = [f'<div class="cell"><div class="prompt">{prompt}</div>', _pre(source, "src")]
     outputs = cell.get("outputs")
-    for out in outputs if isinstance(outputs, list) else []:
-        if isinstance(out, dict):
-            parts.append(render_output(out))
+    for out in merge_streams(outputs) if isinstance(outputs, list) else []:
+        parts.append(render_output(out))
     parts.append("</div>")
     return "".join(parts)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine import sandbox, slots
+from grader.engine.hostpaths import hide_host_paths
 from grader.engine.limits import Limits, slot_uid
 from grader.engine.outputs import UnsafeOutput, open_dirs, read_file, read_item_outputs
 from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
@@ -525,7 +526,7 @@ def _read_executed(out_dir: Path) -> str | None:
             for c in nb["cells"]
             if isinstance(c, dict) and not (c.get("metadata") or {}).get(PROBE_MARK)
         ]
-        return json.dumps(nb, ensure_ascii=False)
+        return hide_host_paths(json.dumps(nb, ensure_ascii=False))
     except (UnsafeOutput, ValueError, RecursionError):
         return None
     finally:
@@ -576,6 +577,13 @@ def _score_item(item, index, inputs, outs, data, reason, result) -> ItemResult:
             "ja": f"あなたのコードを呼び出したときにエラーが発生しました: {first}",
             "en": f"Your code raised an error when the grader called it: {first}",
         }
+        if first.startswith("NotImplementedError"):  # the stub left as released: say so
+            res.message = {
+                "ja": "まだ実装されていません (NotImplementedError)。"
+                "# YOUR CODE HERE の部分を実装してください。",
+                "en": "Not implemented yet (NotImplementedError): "
+                "replace # YOUR CODE HERE with your code.",
+            }
         return res
     if not outs.done:
         res.message = dict(reason)

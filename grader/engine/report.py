@@ -111,8 +111,17 @@ def render_notebook(nb_json: str) -> str:
     return render(_safe_notebook(nb_json))
 
 
-def feedback_html(result: GradeResult, lang: str = "ja") -> str:
-    """The whole report as one HTML page with no external resources."""
+_NOT_GRADED = {
+    "rejected": "提出を受け付けられませんでした / submission refused",
+    "error": "採点できませんでした / could not be graded",
+}
+
+
+def feedback_html(result: GradeResult, lang: str = "ja", *, with_scores: bool = True) -> str:
+    """The whole report as one HTML page with no external resources.
+
+    ``with_scores=False``: the executed notebook and notes only, for the service's submission
+    page, which shows the one score (late penalty applied) and the item table itself."""
     title = result.title.get(lang) or result.title.get("ja") or result.assignment
     parts = [
         "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
@@ -124,11 +133,12 @@ def feedback_html(result: GradeResult, lang: str = "ja") -> str:
         f"<h1>{html.escape(title)} <small>({html.escape(result.assignment)})</small></h1>",
     ]
     if result.status != "graded":
+        heading = _NOT_GRADED.get(result.status, result.status)
         parts.append(
-            f'<div class="warn"><b>{html.escape(result.status)}</b>'
+            f'<div class="warn"><b>{html.escape(heading)}</b>'
             f"{_both(result.error_message, lang)}</div>"
         )
-    else:
+    elif with_scores:
         parts.append(
             f'<p class="summary">得点 / score: <b>{result.score:g}</b> / {result.max_score:g}</p>'
         )

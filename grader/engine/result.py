@@ -92,8 +92,8 @@ class GradeResult:
             "log": list(self.log),
         }
 
-    def feedback_html(self, lang: str = "ja") -> str:
+    def feedback_html(self, lang: str = "ja", *, with_scores: bool = True) -> str:
         """Self-contained HTML: per-item table + the executed notebook (see report.py)."""
         from grader.engine.report import feedback_html
 
-        return feedback_html(self, lang=lang)
+        return feedback_html(self, lang=lang, with_scores=with_scores)

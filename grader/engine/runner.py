@@ -237,6 +237,10 @@ with open(sys.argv[1], encoding="utf-8") as _f:
 for _d in ("HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
     if os.environ.get(_d):
         os.makedirs(os.environ[_d], exist_ok=True)
+# matplotlib's first font scan runs fc-list, which without a config prints "Fontconfig error"
+if os.environ.get("FONTCONFIG_FILE") and not os.path.exists(os.environ["FONTCONFIG_FILE"]):
+    with open(os.environ["FONTCONFIG_FILE"], "w", encoding="utf-8") as _f:
+        _f.write("<fontconfig></fontconfig>\n")
 PRE_KERNEL = launch_kernel(CFG)
 
 import nbformat  # noqa: E402

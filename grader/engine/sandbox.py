@@ -537,6 +537,8 @@ def sandbox_env(
         "MKL_NUM_THREADS": str(threads),
         "GRADER_LANG": lang,
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "DL_COURSE_GRADED_RUN": "1",  # submit() does nothing, progress bars stay quiet
+        "FONTCONFIG_FILE": f"{home}/.fonts.conf",  # the runner writes an empty one
     }
     if mnist:
         env["DL_COURSE_MNIST"] = mnist

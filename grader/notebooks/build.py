@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 
+from grader.notebooks.course_cells import ensure_course_cells
 from grader.notebooks.markers import has_markers, student_source, whole_cell_stub
 from grader.notebooks.metadata import nbgrader, validate_notebook
 
@@ -22,10 +23,15 @@ from grader.notebooks.metadata import nbgrader, validate_notebook
 _SESSION_METADATA = ("widgets", "toc", "varInspector", "execution")
 
 
-def build_assignment(solution_nb: Any, where: str = "notebook") -> nbformat.NotebookNode:
-    """The student notebook built from a validated solution notebook (input left unchanged)."""
+def build_assignment(
+    solution_nb: Any, where: str = "notebook", assignment_id: str | None = None
+) -> nbformat.NotebookNode:
+    """The student notebook built from a validated solution notebook (input left unchanged);
+    with ``assignment_id`` it also gets (or refreshes) its install and submit cells."""
     validate_notebook(solution_nb, where)
     nb = nbformat.from_dict(copy.deepcopy(dict(solution_nb)))
+    if assignment_id:
+        ensure_course_cells(nb, assignment_id)
     for key in _SESSION_METADATA:
         nb.metadata.pop(key, None)
     for index, cell in enumerate(nb.cells):
@@ -71,7 +77,7 @@ def build_all(solutions: Path, assignments: Path, *, check: bool = False) -> Bui
     sources = sorted(solutions.glob("*.ipynb"))
     for source in sources:
         nb = nbformat.read(source, as_version=4)
-        text = dumps(build_assignment(nb, where=str(source)))
+        text = dumps(build_assignment(nb, where=str(source), assignment_id=source.stem))
         target = assignments / source.name
         old = target.read_text(encoding="utf-8") if target.exists() else None
         if old == text:

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.service import api, web
+from grader.service import api, routes_downloads, web
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
 from grader.service.db import make_engine, make_sessionmaker, migrate
@@ -160,6 +160,7 @@ def create_app(
 
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(routes_downloads.router)
     web.mount(app)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     # the last added runs first: forged forms are refused before their body is read, and

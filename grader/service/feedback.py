@@ -50,9 +50,9 @@ def grade_result_from_payload(payload: dict[str, Any], executed_notebook: str | 
 def render(payload_json: str, executed_notebook: str | None) -> str:
     """The self-contained HTML report of one stored result."""
     try:
-        return grade_result_from_payload(
-            json.loads(payload_json), executed_notebook
-        ).feedback_html()
+        # the submission page holds the one score (late penalty applied) and the item table
+        result = grade_result_from_payload(json.loads(payload_json), executed_notebook)
+        return result.feedback_html(with_scores=False)
     except Exception as exc:  # the report is a convenience; never fail the download hard
         log.exception("feedback report failed")
         return f"<p>feedback report failed: {type(exc).__name__}: {exc}</p>"

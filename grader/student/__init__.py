@@ -14,6 +14,7 @@ __all__ = [
     "register_check",
     "load_mnist",
     "plot_history",
+    "submit",
 ]
 
 
@@ -27,4 +28,8 @@ def __getattr__(name):
         from grader.student.plotting import plot_history
 
         return plot_history
+    if name == "submit":
+        from grader.student.submission import submit
+
+        return submit
     raise AttributeError(name)

@@ -3,6 +3,7 @@
 * ``plot_history(history)``: learning curves, one line per key (e.g. train/test loss).
 * ``plot_decision_boundary(predict, x, t)``: class regions of a 2-D classifier and the data.
 * ``plot_regression_1d(predict, x, t)``: a 1-D regression fit over its data.
+* ``plot_graph(edges, labels, edge_labels)``: a computational graph as a picture.
 """
 
 from __future__ import annotations
@@ -123,3 +124,75 @@ def plot_regression_1d(
     if show:
         plt.show()
     return ax
+
+
+def _graph_layers(edges: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Each node's column: the length of the longest path reaching it (inputs at 0)."""
+    nodes = list(dict.fromkeys(n for edge in edges for n in edge))
+    depth = dict.fromkeys(nodes, 0)
+    for _ in nodes:  # longest paths in a DAG: relax every edge |nodes| times
+        for src, dst in edges:
+            depth[dst] = max(depth[dst], depth[src] + 1)
+    return depth
+
+
+def plot_graph(
+    edges: Sequence[tuple[str, str]],
+    labels: Mapping[str, str] | None = None,
+    edge_labels: Mapping[tuple[str, str], str] | None = None,
+    title: str | None = None,
+    ax=None,  # noqa: ANN001 - a Matplotlib Axes
+):
+    """Draw a computational graph as a picture: ``edges`` are ``(from, to)`` pairs of node
+    names, laid out left (inputs) to right (output); ``labels`` the text in a node (default
+    its name), ``edge_labels`` the text on an arrow (a value, a local derivative). Draws into
+    ``ax`` when given, else into a new figure that it shows."""
+    plt = _plt()
+    depth = _graph_layers(edges)
+    columns: dict[int, list[str]] = {}
+    for node, d in depth.items():
+        columns.setdefault(d, []).append(node)
+    where = {
+        node: (d, (len(col) - 1) / 2 - i)
+        for d, col in columns.items()
+        for i, node in enumerate(col)
+    }
+    own_figure = ax is None
+    if own_figure:
+        width = 2.4 * (max(columns) + 1)
+        height = 1.3 * max(len(col) for col in columns.values()) + 0.6
+        _, ax = plt.subplots(figsize=(width, height))
+    boxes = {
+        node: ax.text(
+            x,
+            y,
+            (labels or {}).get(node, node),
+            ha="center",
+            va="center",
+            bbox={"boxstyle": "round,pad=0.4", "fc": "#e8f0fb", "ec": "#4a6fa5"},
+        )
+        for node, (x, y) in where.items()
+    }
+    for src, dst in edges:  # from the right edge of one box to the left edge of the next
+        ax.annotate(
+            "",
+            xy=(0.0, 0.5),
+            xycoords=boxes[dst],
+            xytext=(1.0, 0.5),
+            textcoords=boxes[src],
+            arrowprops={"arrowstyle": "-|>", "color": "#555", "shrinkA": 4, "shrinkB": 4},
+        )
+        text = (edge_labels or {}).get((src, dst))
+        if text:
+            (x0, y0), (x1, y1) = where[src], where[dst]
+            ax.text(
+                (x0 + x1) / 2, (y0 + y1) / 2 + 0.12, text, ha="center", fontsize=9, color="#a33"
+            )
+    ax.set_xlim(-0.6, max(columns) + 0.6)
+    spread = max(len(col) for col in columns.values())
+    ax.set_ylim(-spread / 2 - 0.3, spread / 2 + 0.3)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    if own_figure:
+        plt.show()

@@ -17,7 +17,12 @@ _REGISTRY: dict[str, Callable[[CheckContext], None]] = {}
 
 
 class CheckFailed(AssertionError):
-    """Raised by ``check`` when a self-check fails (so the cell also works in nbgrader)."""
+    """Raised by ``check`` when a self-check fails (so the cell also works in nbgrader: the
+    cell still ends in an error). IPython shows it as one line under the printed report,
+    not as a traceback into this package."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"CheckFailed: {self}"]
 
 
 @dataclass
