@@ -27,7 +27,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the student-machine helpers the tests use
 
-from grader.service.launcher import LiveService, cli, solution_notebook  # noqa: E402
+from live_service import LiveService, cli, solution_notebook  # noqa: E402
 from student_env import bare_venv, cells_until, kernel_dirs, outputs, run_cells  # noqa: E402
 
 A = "3-1-2_softmax_with_loss"

@@ -11,7 +11,7 @@ import json
 import httpx
 import nbformat
 import pytest
-from grader.service.launcher import REPO, LiveService, cli, free_port, released_env
+from live_service import REPO, LiveService, cli, free_port, released_env
 from student_env import bare_venv, cells_until, kernel_dirs, outputs, run_cells
 
 from grader.notebooks.course_cells import INSTALL, WHEEL_NAME, role

@@ -11,7 +11,7 @@ import stat
 
 import nbformat
 import pytest
-from grader.service.launcher import (
+from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,

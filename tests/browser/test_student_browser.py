@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from chromium import PHONE, headless_chromium, phone_width
-from grader.service.launcher import (
+from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,
