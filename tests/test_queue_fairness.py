@@ -328,3 +328,40 @@ def test_light_first_lane_and_unknown_lane_refused(engine):
 def test_serve_gives_slot_0_the_light_first_lane_only_with_two_or_more_workers():
     assert [serve_lane(s, 1) for s in range(1)] == ["any"]
     assert [serve_lane(s, 3) for s in range(3)] == ["light-first", "any", "any"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_backfills_jobs_queued_before_the_upgrade(backend, tmp_path, request):
+    from alembic import command
+    from alembic.config import Config
+
+    from grader.service.db import MIGRATIONS_DIR
+
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_cluster").new_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    eng = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_initial")
+    add_users(eng, ["a"])
+    with eng.begin() as conn:  # a queued job as the old schema stored it
+        conn.execute(
+            insert(Submission).values(
+                id="s1", user_id="a", assignment_id="nb", filename="a.ipynb", notebook=b"{}",
+                sha256="x", size=2, created_at=0.0, status="queued",
+            )
+        )  # fmt: skip
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (submission_id, idempotency_key, status, attempts, max_attempts, "
+            "created_at) VALUES ('s1', 's1:x:1', 'queued', 0, 3, 0)"
+        )
+    migrate(eng)
+    with eng.connect() as conn:
+        row = conn.execute(select(Job.user_id, Job.assignment_id, Job.fair_key)).one()
+    assert tuple(row) == ("a", "nb", 0)
+    assert queue.claim(eng, "w", 60).submission_id == "s1"
+    eng.dispose()
