@@ -365,3 +365,16 @@ def test_migration_backfills_jobs_queued_before_the_upgrade(backend, tmp_path, r
     assert tuple(row) == ("a", "nb", 0)
     assert queue.claim(eng, "w", 60).submission_id == "s1"
     eng.dispose()
+
+
+def test_worker_refuses_an_unknown_lane_with_the_choices():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "worker", "--lane", "fastest"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "invalid choice: 'fastest'" in out.stderr and "light-first" in out.stderr
