@@ -36,7 +36,7 @@ def add_users(engine, users) -> None:  # noqa: ANN001
         conn.execute(insert(User), [{"id": u, "created_at": 0.0} for u in users])
 
 
-def submit(engine, user: str, assignment: str, now: float, n: itertools.count) -> int:  # noqa: ANN001
+def submit(engine, user: str, assignment: str, now: float, n: itertools.count, nb=b"{}") -> int:  # noqa: ANN001
     """A stored submission and its job, as create_submission makes them; returns the job id."""
     sid = f"{user}-{next(n)}"
     with engine.begin() as conn:
@@ -46,7 +46,7 @@ def submit(engine, user: str, assignment: str, now: float, n: itertools.count) -
                 user_id=user,
                 assignment_id=assignment,
                 filename="a.ipynb",
-                notebook=b"{}",
+                notebook=nb,
                 sha256=sid,
                 size=2,
                 created_at=now,
@@ -378,3 +378,34 @@ def test_worker_refuses_an_unknown_lane_with_the_choices():
     )
     assert out.returncode == 2
     assert "invalid choice: 'fastest'" in out.stderr and "light-first" in out.stderr
+
+
+def test_real_worker_grades_the_newcomer_before_the_monopolists_next_job(engine):
+    """Finding 11 through the real worker loop (structural grade sleeping 1 s per notebook):
+    student a queues three slow notebooks, b submits while a's first is being graded; b's is
+    graded second, not fourth."""
+    import json
+    import threading
+    import time
+
+    from grader.service.structural import grade
+    from grader.service.worker import Worker, WorkerOptions
+
+    slow = json.dumps({"metadata": {"structural_grader_seconds": 1.0}, "cells": []}).encode()
+    n = itertools.count()
+    a = [submit(engine, "a", "nb", time.time(), n, slow) for _ in range(3)]
+    worker = Worker(engine, grade, None, WorkerOptions(max_jobs=4, poll_interval=0.01))
+    t = threading.Thread(target=worker.run)
+    t.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(select(Job.status).where(Job.id == a[0])).scalar() == "running":
+                break
+        time.sleep(0.01)
+    b = submit(engine, "b", "nb", time.time(), n, b"{}")
+    t.join(60)
+    assert not t.is_alive()
+    with engine.connect() as conn:
+        order = list(conn.execute(select(Job.id).order_by(Job.claimed_at)).scalars())
+    assert order == [a[0], b, a[1], a[2]]
