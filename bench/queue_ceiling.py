@@ -100,22 +100,30 @@ def work(url: str, index: int, lane: str, ready, go, out) -> None:  # noqa: ANN0
     engine.dispose()
 
 
+def _stat(pid: int | str) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (index 1: ppid, 11-14: utime, stime,
+    cutime, cstime in clock ticks)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def server_cpu(cluster: PgCluster | None) -> float:
-    """CPU seconds used so far by the postmaster's children (backends, writers)."""
+    """CPU seconds used so far by the server: its live processes (backends, writers) plus the
+    children that already exited (the postmaster's cutime + cstime)."""
     if cluster is None:
         return 0.0
     postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    own = _stat(postmaster)
+    total = sum(int(x) for x in own[11:15]) / tick
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(pid)
         except OSError:
             continue
-        if int(fields[1]) == postmaster:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
