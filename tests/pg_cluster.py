@@ -83,21 +83,30 @@ class PgCluster:
         if out.returncode != 0:
             raise RuntimeError(f"{tool} failed ({out.returncode}): {out.stderr or out.stdout}")
 
-    def start(self) -> PgCluster:
+    def start(
+        self, settings: tuple[str, ...] = FAST_SETTINGS, tcp_port: int | None = None
+    ) -> PgCluster:
+        """``settings``: server settings (bench/queue_ceiling.py passes durable ones);
+        ``tcp_port``: also listen on 127.0.0.1 there (``url(tcp=True)``)."""
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if tcp_port is not None:
+            self.port = tcp_port
+        listen = "127.0.0.1" if tcp_port is not None else "''"
         opts = " ".join(
-            [f"-c {s}" for s in FAST_SETTINGS]
-            + [f"-c unix_socket_directories={self.root}", "-c listen_addresses=''"]
+            [f"-c {s}" for s in settings]
+            + [f"-c unix_socket_directories={self.root}", f"-c listen_addresses={listen}"]
             + [f"-p {self.port}"]
         )
         log = str(self.root / "server.log")
         self._pg("pg_ctl", "-D", str(self.data), "-l", log, "-o", opts, "-w", "start")
         return self
 
-    def url(self, database: str = "postgres") -> str:
+    def url(self, database: str = "postgres", tcp: bool = False) -> str:
+        if tcp:
+            return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
         return f"postgresql+psycopg://postgres@/{database}?host={self.root}&port={self.port}"
 
-    def new_database(self) -> str:
+    def new_database(self, tcp: bool = False) -> str:
         import psycopg
 
         name = f"t{os.getpid()}_{next(self._names)}"
@@ -105,7 +114,7 @@ class PgCluster:
             host=str(self.root), port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        return self.url(name, tcp=tcp)
 
     def stop(self) -> None:
         try:

@@ -105,7 +105,18 @@ class WorkerPool:
         self._thread = threading.Thread(target=self._supervise, daemon=True)
 
     def _spawn(self, slot: int) -> None:
-        cmd = [*self.base_cmd, "--slot", str(slot), "--parent-pid", str(os.getpid())]
+        from grader.service.lanes import serve_lane
+
+        lane = serve_lane(slot, self.n)
+        cmd = [
+            *self.base_cmd,
+            "--slot",
+            str(slot),
+            "--lane",
+            lane,
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         # Own process group: a Ctrl-C in the terminal reaches the server only, which then
         # shuts the workers down in order.
         self.procs[slot] = subprocess.Popen(cmd, start_new_session=True)

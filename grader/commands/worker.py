@@ -8,6 +8,7 @@ import os
 import sys
 
 from grader.commands import argtypes
+from grader.service.lanes import LANES, LIGHT_SECONDS
 
 
 def add_grading_options(p: argparse.ArgumentParser) -> None:
@@ -61,6 +62,21 @@ def register(subparsers) -> None:
         action="store_true",
         help="grade even when bubblewrap is unavailable (process limits only)",
     )
+    p.add_argument(
+        "--lane",
+        choices=LANES,
+        default="any",
+        help="claim order: 'any' takes the next job in the fair order (per-student round "
+        "robin), 'light-first' takes jobs its assignment's past gradings expect to finish "
+        "within --light-seconds first (grader serve gives slot 0 this lane when it runs two "
+        "or more workers), 'fifo' the oldest first (a benchmark's baseline) (default any)",
+    )
+    p.add_argument(
+        "--light-seconds",
+        type=argtypes.positive_seconds,
+        default=LIGHT_SECONDS,
+        help=f"light-first: a light job's expected run time at most (default {LIGHT_SECONDS:g})",
+    )
     p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -99,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             poll_interval=args.poll_interval,
             parent_pid=args.parent_pid,
             max_jobs=args.max_jobs,
+            lane=args.lane,
+            light_seconds=args.light_seconds,
         ),
     )
     worker.install_signal_handlers()

@@ -100,7 +100,18 @@ class Job(Base):
     claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
+    # The claim order (grader/service/queue.py): whose job, which notebook, its round-robin
+    # key and the run time its assignment's past gradings predict (None: never graded yet).
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignment_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    fair_key: Mapped[int] = mapped_column(Integer, default=0)
+    expected_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (
+        Index("ix_jobs_status_id", "status", "id"),
+        Index("ix_jobs_status_fair_key", "status", "fair_key", "id"),
+        Index("ix_jobs_user_fair_key", "user_id", "fair_key"),
+        Index("ix_jobs_assignment_status", "assignment_id", "status", "id"),
+    )
 
 
 class Result(Base):

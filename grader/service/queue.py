@@ -5,20 +5,44 @@ lease expiry that heartbeats push forward) → ``done`` with exactly one ``resul
 back to ``queued`` when the lease expires (worker died), or ``failed`` after
 ``max_attempts`` claims. Execution is at-least-once; results are written at most once per
 job, by the holder of the current lease only, so the effect is exactly-once.
+
+Claim order (fair share: one mechanism for both a deadline's mixed load and one student
+queuing many slow notebooks):
+
+* **Per-student round robin.** Each job gets a ``fair_key`` when it is queued: the round now
+  being served (the lower of the highest key claimed so far and the lowest key still queued),
+  or one more than the same student's newest key, whichever is larger. Workers take the lowest
+  key, oldest first. A student's keys strictly increase, so a student's k-th pending job waits
+  in round k; a student with nothing pending joins the current round, ahead of everyone's
+  later jobs. Another student's queued jobs can therefore get ahead of a job by at most one
+  (the tie in its own round), and it waits otherwise only for the jobs already running: at
+  most one job's run time per worker.
+* **Starvation-free.** The round being served never goes back (except for a job returned by an
+  expired lease), new jobs get keys at or above it and each student has at most one job per
+  key, so only finitely many jobs (students x rounds) can ever be claimed before a given job.
+* **Lanes.** Each job also carries the run time its assignment's own past gradings predict
+  (``expected_seconds``: the median of the last ``COST_SAMPLES`` finished runs; None until it
+  has been graded once). A ``light-first`` worker takes, in the same fair order, jobs expected
+  to finish within ``light_seconds`` before any other; every other worker (``any``) ignores the
+  lanes. ``grader serve`` makes slot 0 light-first when it runs two or more workers, so a
+  1-second notebook is not stuck behind 20-second ones and heavy jobs always have a worker.
+  ``fifo`` (oldest first, the order before this) is kept as bench/fairness.py's baseline.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.service.db import reader
+from grader.service.lanes import LANES, LIGHT_SECONDS
 from grader.service.models import Job, Result, Submission
 
 EXPIRED_MESSAGE = (
@@ -42,7 +66,18 @@ def idempotency_key(submission_id: str, sha256: str, run: int) -> str:
     return f"{submission_id}:{sha256}:{run}"
 
 
-def enqueue(conn, submission_id: str, sha256: str, run: int, max_attempts: int) -> bool:  # noqa: ANN001
+COST_SAMPLES = 20  # finished runs of an assignment its expected run time is learned from
+SERVED_STATES = ("running", "done", "failed")
+
+
+def enqueue(
+    conn,  # noqa: ANN001
+    submission_id: str,
+    sha256: str,
+    run: int,
+    max_attempts: int,
+    now: float | None = None,
+) -> bool:
     """Add a job for run ``run`` of a submission, inside the caller's transaction.
 
     Returns False when a job with the same idempotency key already exists (nothing added).
@@ -51,6 +86,9 @@ def enqueue(conn, submission_id: str, sha256: str, run: int, max_attempts: int) 
     exists = conn.execute(select(Job.id).where(Job.idempotency_key == key)).first()
     if exists:
         return False
+    user_id, assignment_id = conn.execute(
+        select(Submission.user_id, Submission.assignment_id).where(Submission.id == submission_id)
+    ).one()
     conn.execute(
         insert(Job).values(
             submission_id=submission_id,
@@ -58,32 +96,68 @@ def enqueue(conn, submission_id: str, sha256: str, run: int, max_attempts: int) 
             status="queued",
             attempts=0,
             max_attempts=max_attempts,
-            created_at=time.time(),
+            created_at=time.time() if now is None else now,
+            user_id=user_id,
+            assignment_id=assignment_id,
+            fair_key=next_fair_key(conn, user_id),
+            expected_seconds=expected_seconds(conn, assignment_id),
         )
     )
     return True
 
 
-_CLAIM_SQLITE = text(
-    """
+def next_fair_key(conn, user_id: str) -> int:  # noqa: ANN001
+    """The round a new job of ``user_id`` joins (module docstring). Each part is a lookup on
+    the index (status, fair_key) or (user_id, fair_key), not a scan of the queue."""
+    per_state = [
+        select(func.max(Job.fair_key).label("k")).where(Job.status == state)
+        for state in SERVED_STATES
+    ]
+    served = conn.execute(select(func.max(union_all(*per_state).subquery().c.k))).scalar()
+    waiting = conn.execute(select(func.min(Job.fair_key)).where(Job.status == "queued")).scalar()
+    rounds = [k for k in (served, waiting) if k is not None]
+    current = min(rounds) if rounds else 0
+    last = conn.execute(select(func.max(Job.fair_key)).where(Job.user_id == user_id)).scalar()
+    return current if last is None else max(current, last + 1)
+
+
+def expected_seconds(conn, assignment_id: str) -> float | None:  # noqa: ANN001
+    """Median run time of the assignment's last finished jobs; None when it has none yet."""
+    runs = conn.execute(
+        select(Job.finished_at - Job.claimed_at)
+        .where(Job.assignment_id == assignment_id, Job.status == "done")
+        .order_by(Job.id.desc())
+        .limit(COST_SAMPLES)
+    ).scalars()
+    known = [r for r in runs if r is not None]
+    return statistics.median(known) if known else None
+
+
+_SET_RUNNING = """
     UPDATE jobs SET status = 'running', lease_token = :token, worker_id = :worker,
         attempts = attempts + 1, lease_expires_at = :expires, heartbeat_at = :now,
         claimed_at = :now
-    WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
-      AND status = 'queued'
-    RETURNING id, submission_id, attempts
-    """
-)
-_CLAIM_POSTGRES = text(
-    """
-    UPDATE jobs SET status = 'running', lease_token = :token, worker_id = :worker,
-        attempts = attempts + 1, lease_expires_at = :expires, heartbeat_at = :now,
-        claimed_at = :now
-    WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1
-                FOR UPDATE SKIP LOCKED)
-    RETURNING id, submission_id, attempts
-    """
-)
+"""
+_ORDERS = {"fair": "fair_key, id", "fifo": "id"}
+
+
+def _claim_sql(dialect: str, order: str, light_only: bool):  # noqa: ANN202
+    """One statement that picks the first queued job in ``order`` and marks it running."""
+    lane = " AND expected_seconds <= :light" if light_only else ""
+    pick = f"SELECT id FROM jobs WHERE status = 'queued'{lane} ORDER BY {_ORDERS[order]} LIMIT 1"
+    if dialect == "sqlite":  # the statement holds the write lock (BEGIN IMMEDIATE)
+        where = f"WHERE id = ({pick}) AND status = 'queued'"
+    else:  # rows other transactions are claiming are skipped, not waited for
+        where = f"WHERE id = ({pick} FOR UPDATE SKIP LOCKED)"
+    return text(f"{_SET_RUNNING} {where} RETURNING id, submission_id, attempts")
+
+
+_CLAIM = {
+    (dialect, order, light): _claim_sql(dialect, order, light)
+    for dialect in ("sqlite", "postgresql")
+    for order in _ORDERS
+    for light in (False, True)
+}
 
 
 def has_queued(engine: Engine) -> bool:
@@ -94,21 +168,42 @@ def has_queued(engine: Engine) -> bool:
     return row is not None
 
 
-def claim(engine: Engine, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
-    """Atomically take the oldest queued job, or return None when the queue is empty.
+def claim(
+    engine: Engine,
+    worker_id: str,
+    lease_seconds: float,
+    *,
+    lane: str = "any",
+    light_seconds: float = LIGHT_SECONDS,
+    now: float | None = None,
+) -> ClaimedJob | None:
+    """Atomically take the next queued job in the fair order for this worker's ``lane``
+    (module docstring), or return None when the queue is empty.
 
     One statement picks and marks the row, so two workers can never both get it: SQLite
     holds the database write lock for the statement (``BEGIN IMMEDIATE``), PostgreSQL skips
     rows other transactions have locked.
     """
+    if lane not in LANES:
+        raise ValueError(f"lane must be one of {', '.join(LANES)}, got {lane!r}")
+    now = time.time() if now is None else now
     token = secrets.token_hex(16)
-    now = time.time()
-    stmt = _CLAIM_SQLITE if engine.dialect.name == "sqlite" else _CLAIM_POSTGRES
+    dialect = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
+    order = "fifo" if lane == "fifo" else "fair"
+    tries = (True, False) if lane == "light-first" else (False,)
+    params = {
+        "token": token,
+        "worker": worker_id,
+        "expires": now + lease_seconds,
+        "now": now,
+        "light": light_seconds,
+    }
     with engine.begin() as conn:
-        row = conn.execute(
-            stmt,
-            {"token": token, "worker": worker_id, "expires": now + lease_seconds, "now": now},
-        ).first()
+        row = None
+        for light_only in tries:
+            row = conn.execute(_CLAIM[dialect, order, light_only], params).first()
+            if row is not None:
+                break
         if row is None:
             return None
         job_id, submission_id, attempts = row
@@ -204,10 +299,11 @@ def complete(
     executed_notebook: str | None,
     feedback_html: str | None,
     worker_id: str,
+    now: float | None = None,
 ) -> bool:
     """Write the job's result once. False when this worker no longer holds the lease (another
     worker owns the job now) or a result already exists; then nothing is written."""
-    now = time.time()
+    now = time.time() if now is None else now
     try:
         with engine.begin() as conn:
             res = conn.execute(

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from grader.service import feedback, queue
 from grader.service.catalog import Catalog, LatePolicy
 from grader.service.grading import GradeFn
+from grader.service.lanes import LIGHT_SECONDS
 
 log = logging.getLogger("grader.worker")
 MIN_POLL = 0.01  # first idle poll; doubles up to WorkerOptions.poll_interval
@@ -38,6 +39,8 @@ class WorkerOptions:
     idle_render_after: float = 2.0  # idle this long: pre-render pending feedback reports
     parent_pid: int | None = None
     max_jobs: int | None = None  # stop after this many jobs (tests, benchmarks)
+    lane: str = "any"  # claim order (grader/service/queue.py): any | light-first | fifo
+    light_seconds: float = LIGHT_SECONDS  # light-first: what counts as a light job
 
 
 class Worker:
@@ -88,7 +91,13 @@ class Worker:
                 last_sweep = now
             job = None
             if queue.has_queued(self.engine):
-                job = queue.claim(self.engine, self.worker_id, self.opts.lease_seconds)
+                job = queue.claim(
+                    self.engine,
+                    self.worker_id,
+                    self.opts.lease_seconds,
+                    lane=self.opts.lane,
+                    light_seconds=self.opts.light_seconds,
+                )
             if job is None:
                 idle_since = idle_since or now
                 if now - idle_since >= self.opts.idle_render_after and self._render_pending():
