@@ -14,6 +14,7 @@ from grader.cli import main as cli_main
 from grader.engine import exports, pipeline, sandbox
 from grader.engine.limits import Limits
 from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
+from grader.engine.spec import TrustedData
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -125,7 +126,7 @@ def test_exports_formats(slot):
 def test_sandbox_mnist_file_has_no_test_images_or_labels(tmp_path):
     """The per-job file: training data only (train + validation), in a secret code that
     differs per job and that the trusted side reproduces exactly."""
-    data = pipeline._trusted_data()
+    data = TrustedData()
     (x_tr, t_tr), (x_te, t_te) = data.mnist()
     jobs = [write_job_mnist(tmp_path / f"{i}.npz", data) for i in range(2)]
     assert not np.array_equal(jobs[0].pixel_perm, jobs[1].pixel_perm)

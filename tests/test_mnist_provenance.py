@@ -445,7 +445,7 @@ def test_e2e_pasted_labels_score_nothing(tmp_path):
 
     if not bwrap_usable()[0]:
         pytest.skip("bubblewrap cannot run here")
-    data = pipeline._trusted_data()
+    data = TrustedData()
     images, labels = data.mnist_test_images, data.mnist_test_labels
     keys = " ".join(hashlib.sha1(r.tobytes()).hexdigest()[:16] for r in images)
     assert len(set(keys.split())) == len(images)  # the table really identifies each image

@@ -23,6 +23,9 @@ and offline-fitted weights, not that reverse engineering.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -77,6 +80,37 @@ def _canonical_uint8(data) -> tuple[np.ndarray, np.ndarray]:
             _uint8_cache.clear()
             _uint8_cache[key] = (x.reshape(len(x), N_PIXELS), np.asarray(t_train, np.uint8))
         return _uint8_cache[key]
+
+
+KEY_NAME = "mnist-code.key"
+
+
+def _installation_key() -> bytes:
+    """This grader installation's secret (32 bytes, mode 0600 in the state directory), made
+    on first use; two processes racing to make it agree on the first one written."""
+    from grader.engine.limits import state_dir
+
+    path = state_dir() / KEY_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+        raise RuntimeError(f"{path} is not a 32-byte key; remove it to make a new one") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def job_rng(notebook: bytes) -> np.random.Generator:
+    """The generator of a job's secret code, keyed by this installation's secret and the
+    notebook that runs: grading the same notebook twice gives the same code, hence the same
+    score (DESIGN: "grading the same notebook twice gives the same score"), while nobody
+    without the key can compute it, and any edit to the notebook draws a new one."""
+    digest = hmac.new(_installation_key(), notebook, hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))
 
 
 def write_job_mnist(dest: Path, data, rng: np.random.Generator | None = None) -> JobMnist:

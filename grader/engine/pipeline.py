@@ -107,11 +107,6 @@ def load_released(assignment_id: str, directory: Path | None = None) -> Any:
     return _released_cached(str(path), path.stat().st_mtime_ns)
 
 
-@lru_cache(maxsize=1)
-def _trusted_data() -> TrustedData:
-    return TrustedData()
-
-
 def sandbox_status() -> dict[str, Any]:
     """For health endpoints and the CLI: can bwrap run here, and what mode would be used."""
     ok, why = sandbox.bwrap_usable()
@@ -392,13 +387,16 @@ def _execute_and_score(
     import nbformat
 
     t = time.monotonic()
-    data = _trusted_data()
+    # One TrustedData per job (its arrays are cached per process): the job's own MNIST code
+    # lives on it, and two jobs graded at once in one process must not share one.
+    data = TrustedData()
     seed = new_seed()
     mnist_host = None
     if spec.uses_mnist:  # this job's own file, in a secret code (mnist_sandbox.py)
-        from grader.engine.mnist_sandbox import write_job_mnist
+        from grader.engine.mnist_sandbox import job_rng, write_job_mnist
 
-        data.job_mnist = write_job_mnist(job.root / "mnist.npz", data)
+        code_rng = job_rng(json.dumps(nb, sort_keys=True).encode())  # same notebook, same code
+        data.job_mnist = write_job_mnist(job.root / "mnist.npz", data, code_rng)
         mnist_host = data.job_mnist.path
         timings["prepare.mnist"] = time.monotonic() - t
     inputs = make_inputs(spec, seed, data)

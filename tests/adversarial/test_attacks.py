@@ -25,6 +25,7 @@ from adversarial.uids import private_uid_base, worker_index
 from grader.engine import pipeline
 from grader.engine.limits import MB, Limits, slot_uid
 from grader.engine.sandbox import bwrap_usable
+from grader.engine.spec import TrustedData
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -115,7 +116,7 @@ def _processes_of(uid: int) -> list[str]:
 
 
 def _label_hashes() -> set[str]:
-    labels = pipeline._trusted_data().mnist_test_labels
+    labels = TrustedData().mnist_test_labels
     return {
         hashlib.sha256(np.ascontiguousarray(labels.astype(dt)).tobytes()).hexdigest()
         for dt in (np.uint8, np.int64)

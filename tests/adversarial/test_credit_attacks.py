@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from adversarial.tiny import _meta
-from grader.engine.spec import Assignment
+from grader.engine.spec import Assignment, TrustedData
 from grader.specs import all_assignments, get_assignment
 
 SANDBOX_SETUP = """\
@@ -72,9 +72,8 @@ network_pasted = Net(Affine(_W1, np.zeros({hidden})), Relu(), Affine(_z["W2"], _
 
 def _offline_fit(hidden: int) -> str:
     """The read-out of the random-feature network fitted on the canonical test split."""
-    from grader.engine import pipeline
 
-    data = pipeline._trusted_data()
+    data = TrustedData()
     x, t = data.mnist_test_images.astype(np.float64), data.mnist_test_labels
     W1 = np.random.default_rng(0).standard_normal((784, hidden)) * 0.05
     h = np.c_[np.maximum(x @ W1, 0), np.ones(len(x))]
@@ -228,11 +227,10 @@ class _BN:
 
 def _mnist_score(network, monkeypatch=None):
     """The real 2-8 accuracy item's probe run in-process on ``network``, then its scorer."""
-    from grader.engine import pipeline
     from grader.engine.spec import ScoreContext
 
     item = _item("2-8_deep_optimization", "mnist_accuracy_2_8")
-    data = pipeline._trusted_data()
+    data = TrustedData()
     g = {"network": network, "MNIST_PROBE_X": data.mnist_probe_images(), "out": {}}
     exec(compile(item.probe, "<probe>", "exec"), g)
     outputs = {k: np.asarray(v) for k, v in g["out"].items()}
@@ -470,3 +468,60 @@ def test_numeric_two_layer_gradient_earns_nothing():
     v = run_item(_item("2-2-1_two_layer_regression", "regression_gradient"), ns, 0)
     assert v.fraction == 0.0, v.message
     assert "finite differences earns no backward credit" in v.message["en"], v.message
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_mnist_jobs_at_once_keep_their_own_code_and_a_notebook_keeps_its_score():
+    """Two MNIST jobs graded at the same time in one process (``grader grade --jobs 2``, two
+    threads) each score with their own secret code: a job scored with the other's code would
+    answer at chance. Grading the same notebook again gives the same code, hence the same
+    accuracy (the code is keyed by the installation's secret and the notebook)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    item = _item("2-4_multilayer_mnist", "mnist_accuracy_2_4")
+    spec = Assignment(
+        id="credit_mnist_pair",
+        title={"ja": "MNIST", "en": "MNIST"},
+        items=(item,),
+        notebook_timeout=300.0,
+        cell_timeout=120.0,
+        uses_mnist=True,
+    )
+
+    def notebook(extra: str):
+        return _notebook(
+            [
+                (SANDBOX_SETUP, _meta("setup", locked=True)),
+                (LAYERS + HONEST + extra, _meta("net_impl", solution=True)),
+                (
+                    f'check("{item.id}", network=network)',
+                    _meta(item.id, grade=True, locked=True, points=3),
+                ),
+            ]
+        )
+
+    first, second = notebook(""), notebook("# another notebook, another code\n")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.map(lambda nb: _grade(spec, *nb)[item.id], [first, second])
+    for res in (a, b):
+        assert "agree on 100.00%" in res.message["en"], res.message
+        assert res.error is not None and res.error < 0.3, res.message  # far from chance (0.9)
+    again = _grade(spec, *first)[item.id]
+    assert again.error == a.error, (again.message, a.message)
+
+
+def test_job_code_is_keyed_by_installation_and_notebook(tmp_path, monkeypatch):
+    """``job_rng``: the same notebook draws the same code, another notebook or another
+    installation's key another one; the key is made once, 32 bytes, mode 0600."""
+    from grader.engine import mnist_sandbox
+
+    monkeypatch.setenv("GRADER_STATE_DIR", str(tmp_path / "one"))
+    perm = lambda nb: mnist_sandbox.job_rng(nb).permutation(784)  # noqa: E731
+    same = perm(b"notebook A")
+    assert np.array_equal(same, perm(b"notebook A"))
+    assert not np.array_equal(same, perm(b"notebook B"))
+    key = tmp_path / "one" / mnist_sandbox.KEY_NAME
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    monkeypatch.setenv("GRADER_STATE_DIR", str(tmp_path / "two"))
+    assert not np.array_equal(same, perm(b"notebook A"))
