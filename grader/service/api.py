@@ -16,18 +16,18 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 from sqlalchemy import func, select, text
 
 from grader import __version__
-from grader.service import auth, exports, schemas
+from grader.service import auth, course_settings, exports, schemas
 from grader.service.auth import Principal
 from grader.service.db import reader
 from grader.service.errors import ApiError
 from grader.service.feedback import feedback_for
 from grader.service.models import Job, Submission
 from grader.service.state import AppState
+from grader.service.student_rule import visible_assignments
 from grader.service.submissions import (
     create_submission,
     current_result,
     get_visible,
-    iso,
     list_submissions,
     regrade,
     submission_view,
@@ -121,26 +121,13 @@ def me(who: Who) -> dict:
     return {"user_id": who.user_id, "name": who.name, "role": who.role}
 
 
-def assignment_view(info, now: float) -> dict:  # noqa: ANN001
-    p = info.policy
-    return {
-        "id": info.id,
-        "title": info.title,
-        "max_score": info.max_score,
-        "items": [{"id": i.id, "title": i.title, "points": i.points} for i in info.items],
-        "deadline": iso(p.deadline),
-        "late_policy": p.mode,
-        "penalty_per_day": p.penalty_per_day,
-        "max_late_days": p.max_late_days,
-        "open": not p.refuses(now),
-    }
-
-
 @router.get("/assignments", response_model=list[schemas.AssignmentOut], tags=["students"])
 def assignments(request: Request, who: Who) -> list[dict]:
-    """The assignments with their graded items, points, deadlines and late policy."""
-    now = time.time()
-    return [assignment_view(a, now) for a in app_state(request).catalog]
+    """The released assignments with their graded items, points and the late rule that applies
+    to the caller (their own deadline, extension included)."""
+    st = app_state(request)
+    with st.sessions() as s:
+        return visible_assignments(s, st.catalog, who)
 
 
 @router.post(
@@ -240,6 +227,10 @@ def _status_mark(st: AppState, submission_id: str) -> tuple | None:
 def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str):
     with st.sessions() as s:
         sub = get_visible(s, who, submission_id)
+        if not who.is_instructor and not course_settings.results_visible(
+            s, sub.assignment_id, sub.user_id
+        ):
+            raise ApiError("results_hidden", assignment_id=sub.assignment_id)
         res = current_result(s, sub)
         if res is None:
             raise ApiError("not_ready")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -13,13 +14,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.service import api, web
+from grader.service import api, routes_settings, web
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
+from grader.service.course_settings import import_policy_file_at_start
 from grader.service.db import make_engine, make_sessionmaker, migrate
 from grader.service.errors import ApiError
 from grader.service.sandbox import sandbox_mode as detect_sandbox_mode
 from grader.service.state import AppState
+
+log = logging.getLogger("grader.service")
 
 # Multipart framing and the assignment field on top of the notebook itself.
 FORM_OVERHEAD = 64 * 1024
@@ -115,9 +119,14 @@ def create_app(
         config=config,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        catalog=Catalog(config.policy_file, catalog_source),
+        catalog=Catalog(catalog_source),
         sandbox_mode=sandbox_mode or detect_sandbox_mode(),
     )
+    with state.sessions.begin() as s:
+        if import_policy_file_at_start(s, config.policy_file, list(state.catalog.assignments)):
+            log.info(
+                "course settings imported from %s (edit them in the UI now)", config.policy_file
+            )
     app = FastAPI(
         title="深層学習 Part 2 grader",
         version=__version__,
@@ -156,6 +165,7 @@ def create_app(
 
     app.include_router(api.health)
     app.include_router(api.router)
+    app.include_router(routes_settings.router)
     web.mount(app)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     return app

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.service.catalog import Catalog
+from grader.service.course_settings import get_settings
 from grader.service.models import Result, Submission, User
 from grader.service.submissions import best_graded, final_score, iso, latest_graded
 
@@ -59,7 +60,7 @@ def nbgrader_csv(s: Session, catalog: Catalog, assignment_id: str | None = None)
     for info in catalog:
         if assignment_id and info.id != assignment_id:
             continue
-        due = iso(info.policy.deadline) or ""
+        due = iso(get_settings(s, info.id).deadline) or ""
         for u in students:
             sub, res = graded.get((u.id, info.id), (None, None))
             raw = res.score if res else 0.0

@@ -82,6 +82,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "back_home": ("課題一覧へ戻る", "Back to the assignments"),
     "back_dashboard": ("ダッシュボードへ戻る", "Back to the dashboard"),
     "closed": ("受付終了", "closed"),
+    "results_after_deadline": (
+        "受付済み・採点済み (点数は締切後に表示されます)",
+        "Received and graded (the score is shown after the deadline)",
+    ),
     "navigation": ("メニュー", "Menu"),
     "logged_in_as": ("ログイン中のユーザ", "Logged in as"),
     "gradebook_short": ("成績一覧", "Gradebook"),

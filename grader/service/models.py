@@ -120,3 +120,35 @@ class Result(Base):
     worker_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
     __table_args__ = (UniqueConstraint("job_id", name="uq_results_job_id"),)
+
+
+class AssignmentSetting(Base):
+    """The instructor's settings of one assignment (edited in the UI/API, read at every use,
+    so a change is effective at once). No row: no deadline, released, results shown at once."""
+
+    __tablename__ = "assignment_settings"
+    assignment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deadline: Mapped[float | None] = mapped_column(Float, nullable=True)  # UNIX seconds
+    late_policy: Mapped[str] = mapped_column(String(16), default="penalty")  # none|penalty|refuse
+    penalty_per_day: Mapped[float] = mapped_column(Float, default=0.1)  # fraction of max score
+    max_late_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    release_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: released
+    results_visible: Mapped[str] = mapped_column(String(16), default="immediately")
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Extension(Base):
+    """A new deadline for one student and one assignment (replaces the assignment's)."""
+
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    assignment_id: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        UniqueConstraint("user_id", "assignment_id", name="uq_extensions_user_assignment"),
+    )

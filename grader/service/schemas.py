@@ -84,6 +84,15 @@ class ItemInfoOut(BaseModel):
     points: float
 
 
+class ExtensionOut(BaseModel):
+    student_id: str
+    assignment_id: str
+    deadline: str
+    reason: str
+    granted_at: str
+    granted_by: str
+
+
 class AssignmentOut(BaseModel):
     id: str
     title: Message
@@ -93,6 +102,12 @@ class AssignmentOut(BaseModel):
     late_policy: Literal["none", "penalty", "refuse"]
     penalty_per_day: float
     max_late_days: int | None
+    course_deadline: str | None = Field(description="the assignment's deadline for everyone")
+    release_at: str | None
+    results_visible: Literal["immediately", "after_deadline"]
+    extension: ExtensionOut | None = Field(description="the caller's own extension")
+    rule: Message = Field(description="the rule that applies to the caller, in words")
+    results_shown: bool = Field(description="whether the caller sees scores of it now")
     open: bool = Field(description="whether a student may submit now")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.service import queue
+from grader.service import course_settings, queue
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.models import Job, Result, Submission, User
@@ -39,12 +39,18 @@ def create_submission(
     name = check_filename(filename)
     check_notebook_bytes(data, cfg.max_upload_bytes)
     now = time.time()
-    if not who.is_instructor and info.policy.refuses(now):
-        raise ApiError(
-            "deadline_passed", assignment_id=assignment_id, deadline=iso(info.policy.deadline)
-        )
     with st.sessions.begin() as s:
+        policy = course_settings.policy_for(s, assignment_id, who.user_id)
         if not who.is_instructor:
+            if not course_settings.is_released(s, assignment_id, who.user_id, now):
+                release_at = course_settings.get_settings(s, assignment_id).release_at
+                raise ApiError(
+                    "not_released", assignment_id=assignment_id, release_at=iso(release_at)
+                )
+            if policy.refuses(now):
+                raise ApiError(
+                    "deadline_passed", assignment_id=assignment_id, deadline=iso(policy.deadline)
+                )
             pending = s.scalar(
                 select(func.count(Submission.id)).where(
                     Submission.user_id == who.user_id,
@@ -74,7 +80,7 @@ def create_submission(
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),
             created_at=now,
-            late_days=info.policy.late_days(now),
+            late_days=policy.late_days(now),
             status="queued",
             runs=1,
         )
@@ -92,6 +98,10 @@ def regrade(st: AppState, submission_id: str) -> Submission:
             raise ApiError("submission_not_found")
         sub.runs += 1
         sub.status = "queued"
+        # late days from today's rule (an extension granted since counts at the regrade)
+        sub.late_days = course_settings.policy_for(s, sub.assignment_id, sub.user_id).late_days(
+            sub.created_at
+        )
         sub.error = None
         queue.enqueue(s.connection(), sub.id, sub.sha256, sub.runs, st.config.max_job_attempts)
     return sub
@@ -154,8 +164,12 @@ def submission_view(
         "status": sub.status,
         "error": _message(sub.error),
         "result": None,
+        "results_hidden": False,
     }
-    if with_result:
+    if not instructor and not course_settings.results_visible(s, sub.assignment_id, sub.user_id):
+        # "received, graded" only: score and items wait for the student's deadline
+        view["results_hidden"] = True
+    elif with_result:
         view["result"] = result_view(current_result(s, sub))
     else:
         res = current_result(s, sub)

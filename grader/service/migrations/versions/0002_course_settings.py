@@ -1,0 +1,46 @@
+"""Course settings: per-assignment deadline, late policy, release date, result visibility;
+per-student extensions.
+
+Revision ID: 0002_course_settings
+Revises: 0001_initial
+Create Date: issue 9
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_course_settings"
+down_revision = "0001_initial"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "assignment_settings",
+        sa.Column("assignment_id", sa.String(100), primary_key=True),
+        sa.Column("deadline", sa.Float, nullable=True),
+        sa.Column("late_policy", sa.String(16), nullable=False),
+        sa.Column("penalty_per_day", sa.Float, nullable=False),
+        sa.Column("max_late_days", sa.Integer, nullable=True),
+        sa.Column("release_at", sa.Float, nullable=True),
+        sa.Column("results_visible", sa.String(16), nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+        sa.Column("updated_by", sa.String(64), nullable=False),
+    )
+    op.create_table(
+        "extensions",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.String(64), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("assignment_id", sa.String(100), nullable=False),
+        sa.Column("deadline", sa.Float, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("created_by", sa.String(64), nullable=False),
+        sa.UniqueConstraint("user_id", "assignment_id", name="uq_extensions_user_assignment"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("extensions")
+    op.drop_table("assignment_settings")
