@@ -58,7 +58,7 @@ def _state(url: str, home) -> AppState:  # noqa: ANN001
     cfg = ServiceConfig(home=home, db_url=url, max_queued_per_student=100)
     engine = make_engine(url)
     migrate(engine)
-    st = AppState(cfg, engine, make_sessionmaker(engine), Catalog(None, lambda: source), "bwrap")
+    st = AppState(cfg, engine, make_sessionmaker(engine), Catalog(lambda: source), "bwrap")
     with st.sessions.begin() as s:
         auth.ensure_user(s, "s1")
     return st

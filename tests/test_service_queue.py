@@ -60,7 +60,7 @@ def st(request, tmp_path):
     engine = make_engine(cfg.db_url)
     migrate(engine)
     assert engine.dialect.name == request.param
-    state = AppState(cfg, engine, make_sessionmaker(engine), Catalog(None, _source), "bwrap")
+    state = AppState(cfg, engine, make_sessionmaker(engine), Catalog(_source), "bwrap")
     with state.sessions.begin() as s:
         auth.ensure_user(s, "s1")
     return state

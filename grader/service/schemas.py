@@ -73,6 +73,9 @@ class SubmissionOut(BaseModel):
     status: Literal["queued", "running", "graded", "failed"]
     error: Message | None = None
     result: ResultOut | None = None
+    results_hidden: bool = Field(
+        False, description="graded, but score and items are shown after the deadline"
+    )
     score: float | None = None
     max_score: float | None = None
     job: JobInfo | None = None
