@@ -40,13 +40,14 @@ def test_migration_on_postgresql_is_complete_and_idempotent(pg_cluster):
     migrate(engine)  # every start runs it again
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0001_initial"
+            "0002_course_settings"
         )
         insp = inspect(conn)
         tables = set(insp.get_table_names())
         cols = {c["name"]: c for c in insp.get_columns("submissions")}
         uniques = {u["name"] for u in insp.get_unique_constraints("results")}
     assert tables >= {"users", "tokens", "web_sessions", "submissions", "jobs", "results"}
+    assert tables >= {"assignment_settings", "extensions"}
     assert str(cols["notebook"]["type"]) == "BYTEA"
     assert "uq_results_job_id" in uniques
     engine.dispose()

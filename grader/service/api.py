@@ -352,18 +352,17 @@ async def import_roster(
     tags=["instructor"],
     responses={200: {"content": {"text/csv": {}}}},
 )
-def gradebook_csv(request: Request, who: Instructor, assignment_id: str | None = None):
-    """Gradebook in the column layout of ``nbgrader export`` (the best graded submission)."""
+def gradebook_csv(
+    request: Request, who: Instructor, assignment_id: str | None = None, bom: bool = False
+):
+    """Gradebook in the column layout of ``nbgrader export`` (the best graded submission);
+    ``bom=true``: UTF-8 with a byte order mark, for Excel."""
     st = app_state(request)
     if assignment_id and st.catalog.get(assignment_id) is None:
         raise ApiError("unknown_assignment", assignment_id=assignment_id)
     with st.sessions() as s:
         body = exports.nbgrader_csv(s, st.catalog, assignment_id)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
-    )
+    return exports.csv_response(body, "grades.csv", bom)
 
 
 @router.get("/instructor/gradebook", tags=["instructor"])
@@ -380,17 +379,13 @@ def gradebook_table(request: Request, who: Instructor) -> dict:
     tags=["instructor"],
     responses={200: {"content": {"text/csv": {}}}},
 )
-def gradebook_table_csv(request: Request, who: Instructor):
+def gradebook_table_csv(request: Request, who: Instructor, bom: bool = False):
     """The gradebook table as CSV: student_id, name, email, one column per assignment (best
     final score, empty when nothing is graded), total."""
     st = app_state(request)
     with st.sessions() as s:
         body = exports.gradebook_table_csv(exports.gradebook(s, st.catalog))
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
-    )
+    return exports.csv_response(body, "gradebook.csv", bom)
 
 
 @router.get("/instructor/gradebook/{assignment_id}/gradescope.json", tags=["instructor"])

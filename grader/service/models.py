@@ -32,6 +32,9 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # student id or "instructor"
     name: Mapped[str] = mapped_column(String(200), default="")
+    # as the roster gives them (columns family_name, given_name); empty when it gives only name
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    given_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default="student")  # student | instructor
     created_at: Mapped[float] = mapped_column(Float)

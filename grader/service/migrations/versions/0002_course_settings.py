@@ -1,5 +1,5 @@
 """Course settings: per-assignment deadline, late policy, release date, result visibility;
-per-student extensions.
+per-student extensions; students' family and given names from the roster.
 
 Revision ID: 0002_course_settings
 Revises: 0001_initial
@@ -16,6 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users") as users:  # batch: SQLite cannot alter in place
+        users.add_column(
+            sa.Column("family_name", sa.String(200), nullable=False, server_default="")
+        )
+        users.add_column(sa.Column("given_name", sa.String(200), nullable=False, server_default=""))
     op.create_table(
         "assignment_settings",
         sa.Column("assignment_id", sa.String(100), primary_key=True),
@@ -44,3 +49,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("extensions")
     op.drop_table("assignment_settings")
+    with op.batch_alter_table("users") as users:
+        users.drop_column("given_name")
+        users.drop_column("family_name")
