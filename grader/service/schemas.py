@@ -153,6 +153,20 @@ class Histogram(BaseModel):
     max_score: float
 
 
+class HintCount(BaseModel):
+    item_id: str
+    hint_id: str
+    text: Message
+    count: int = Field(description="students whose latest graded submission got this hint")
+    submissions: list[str] = Field(description="those submissions' ids")
+
+
+class StudentRef(BaseModel):
+    id: str
+    name: str
+    email: str
+
+
 class StatsOut(BaseModel):
     assignment_id: str
     students: int
@@ -160,3 +174,5 @@ class StatsOut(BaseModel):
     max_score: float
     items: list[ItemRate]
     histogram: Histogram
+    hints: list[HintCount] = Field(description="diagnosed mistakes, most frequent first")
+    non_submitters: list[StudentRef] = Field(description="roster students with no submission")

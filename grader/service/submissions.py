@@ -107,6 +107,30 @@ def regrade(st: AppState, submission_id: str) -> Submission:
     return sub
 
 
+def regrade_assignment(st: AppState, assignment_id: str, only_failed: bool) -> list[str]:
+    """Queue a new run of every submission of an assignment (``only_failed``: those whose
+    grading failed or whose result is short of full marks). Submissions already waiting or
+    running are left alone. Returns the ids queued."""
+    with st.sessions.begin() as s:
+        subs = list(
+            s.scalars(
+                select(Submission).where(
+                    Submission.assignment_id == assignment_id,
+                    Submission.status.in_(("graded", "failed")),
+                )
+            )
+        )
+        chosen = []
+        for sub in subs:
+            res = current_result(s, sub)
+            perfect = res is not None and res.outcome == "graded" and res.score >= res.max_score
+            if not (only_failed and perfect):
+                chosen.append(sub.id)
+    for sid in chosen:
+        regrade(st, sid)
+    return chosen
+
+
 def get_visible(s: Session, who: Principal, submission_id: str) -> Submission:
     """The submission if ``who`` may see it; others' ids look exactly like missing ones."""
     sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
