@@ -20,7 +20,10 @@ from grader.service.launcher import solution_notebook
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
 
-A = "3-1-2_softmax_with_loss"
+# 3-1-1: no other notebook carries its answers (the release-order check stays out of the way)
+A = "3-1-1_affine_layer"
+OTHER = "3-1-3_other_layers"
+MAX = 3.0  # affine_forward 1 + affine_backward 2
 DAY = 86400.0
 
 
@@ -51,7 +54,7 @@ def submit(c, who="s1", assignment=A):
         "/api/v1/submissions",
         headers=H(c, who),
         data={"assignment_id": assignment},
-        files={"notebook": ("hw.ipynb", solution_notebook())},
+        files={"notebook": ("hw.ipynb", solution_notebook(assignment))},
     )
 
 
@@ -181,7 +184,7 @@ def test_refuse_policy_refuses_one_second_late_and_none_never_penalises():
 
 def test_extension_api_late_days_and_penalty_from_the_students_own_deadline(svc):
     now = time.time()
-    # the course deadline passed 1 day and 1 hour ago: 2 started days, 0.25 of 6 points each
+    # the course deadline passed 1 day and 1 hour ago: 2 started days, 0.25 of 3 points each
     assert put(svc, deadline=at(now - DAY - 3600), penalty_per_day=0.25).status_code == 200
     ext = svc.put(
         f"/api/v1/instructor/extensions/{A}/s2",
@@ -198,7 +201,7 @@ def test_extension_api_late_days_and_penalty_from_the_students_own_deadline(svc)
             sid: s.get(Result, s.get(Submission, sid).current_result_id).penalty
             for sid in (late["id"], extended["id"])
         }
-    assert pen[late["id"]] == pytest.approx(3.0) and pen[extended["id"]] == 0.0
+    assert pen[late["id"]] == pytest.approx(2 * 0.25 * MAX) and pen[extended["id"]] == 0.0
     # shown to that student only
     mine = listed(svc, "s2")[A]
     assert mine["extension"]["reason"] == "忌引 (bereavement)"
@@ -238,7 +241,7 @@ def test_extension_granted_after_a_late_submission_counts_at_the_regrade(svc):
     svc.post(f"/api/v1/instructor/submissions/{sid}/regrade", headers=H(svc, "instructor"))
     grade_all(svc, 1)
     r = svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s1")).json()
-    assert r["late_days"] == 0 and r["result"]["penalty"] == 0 and r["result"]["final_score"] == 6
+    assert r["late_days"] == 0 and r["result"]["penalty"] == 0 and r["result"]["final_score"] == MAX
 
 
 # -- the rule the student sees --------------------------------------------------------------------
@@ -250,13 +253,13 @@ def test_student_sees_their_rule_in_both_languages(svc):
         penalty_per_day=0.1,
         max_late_days=3,
     )
-    put(svc, "3-1-1_affine_layer", deadline="2030-04-17T23:59:00+09:00", late_policy="refuse")
+    put(svc, OTHER, deadline="2030-04-17T23:59:00+09:00", late_policy="refuse")
     a = listed(svc)
     rule = a[A]["rule"]
     assert "2030-04-17 23:59 JST" in rule["ja"] and "2030-04-17 23:59 JST" in rule["en"]
     assert "1 日と 8 時間の遅れで 2 日" in rule["ja"] and "started days" in rule["en"]
     assert "10%" in rule["en"] and "3 日を超えて" in rule["ja"] and "3 day(s)" in rule["en"]
-    refuse = a["3-1-1_affine_layer"]["rule"]
+    refuse = a[OTHER]["rule"]
     assert "受け付けません" in refuse["ja"] and "Late submissions are refused" in refuse["en"]
     home = page(svc, "s1", "/")
     assert "2030-04-17 23:59 JST" in home and "始まった日" in home
@@ -300,11 +303,11 @@ def test_results_hidden_until_the_deadline_then_shown(svc):
     assert "点数は締切後" in page(svc, "s1", "/")
     # the instructor sees the score all along
     ir = svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "instructor")).json()
-    assert ir["result"]["final_score"] == 6
+    assert ir["result"]["final_score"] == MAX
     # the deadline passes (moved into the past): shown
     put(svc, deadline=at(time.time() - 1), results_visible="after_deadline")
     r = svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s1")).json()
-    assert r["results_hidden"] is False and r["result"]["final_score"] == 6
+    assert r["results_hidden"] is False and r["result"]["final_score"] == MAX
     assert svc.get(f"/api/v1/submissions/{sid}/feedback", headers=H(svc, "s1")).status_code == 200
 
 
@@ -312,13 +315,13 @@ def test_results_hidden_until_the_deadline_then_shown(svc):
 def test_policy_toml_export_import_round_trip_and_bad_file_changes_nothing(svc):
     ih = H(svc, "instructor")
     put(svc, deadline="2030-04-17T23:59:00", late_policy="refuse", results_visible="after_deadline")
-    put(svc, "3-1-1_affine_layer", release_at="2030-04-10T09:00:00+09:00", max_late_days=2)
+    put(svc, OTHER, release_at="2030-04-10T09:00:00+09:00", max_late_days=2)
     text = svc.get("/api/v1/instructor/settings/policy.toml", headers=ih).text
     data = tomllib.loads(text)
     assert data["assignments"][A]["late_policy"] == "refuse"
     assert data["assignments"][A]["deadline"].isoformat() == "2030-04-17T23:59:00+09:00"
     before = svc.get("/api/v1/instructor/settings", headers=ih).json()
-    for aid in (A, "3-1-1_affine_layer"):
+    for aid in (A, OTHER):
         svc.delete(f"/api/v1/instructor/settings/{aid}", headers=ih)
     r = svc.put(
         "/api/v1/instructor/settings/policy.toml",
@@ -353,13 +356,13 @@ def test_example_policy_parses_and_policy_file_is_read_on_first_start_only(tmp_p
 
     ids = list(Catalog().assignments)
     values = parse_policy_toml(EXAMPLE_POLICY, ids)
-    assert values[A]["late_policy"] == "refuse" and values["2-1_autodiff"]["max_late_days"] == 7
+    assert values[OTHER]["late_policy"] == "refuse" and values["2-1_autodiff"]["max_late_days"] == 7
     home = tmp_path / "h"
     home.mkdir()
     (home / "policy.toml").write_text(EXAMPLE_POLICY, encoding="utf-8")
     app = create_app(ServiceConfig(home=home), sandbox_mode="bwrap")
     with app.state.grader.sessions.begin() as s:
-        assert course_settings.get_settings(s, A).late_policy == "refuse"
+        assert course_settings.get_settings(s, OTHER).late_policy == "refuse"
         course_settings.put_settings(
             s, A, course_settings.validate({"late_policy": "none"}), "instructor"
         )
@@ -379,7 +382,7 @@ def test_cli_writes_the_example_imports_it_and_refuses_a_bad_file(tmp_path, caps
     assert "imported the settings of 16 assignments" in capsys.readouterr().out
     assert main(["settings", "export", "--home", str(home)]) == 0
     exported = tomllib.loads(capsys.readouterr().out)
-    assert exported["assignments"][A]["late_policy"] == "refuse"
+    assert exported["assignments"][OTHER]["late_policy"] == "refuse"
     assert exported["assignments"]["2-1_autodiff"]["max_late_days"] == 7
     bad = tmp_path / "bad.toml"
     bad.write_text('[assignments."3-1-2_softmax_with_loss"]\nmax_late_days = -3\n', "utf-8")

@@ -67,10 +67,11 @@ def run_import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"grader settings import: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    catalog = Catalog()
     try:
         with _store(args).begin() as s:
             n = course_settings.import_policy(
-                s, text, list(Catalog().assignments), "instructor", args.file
+                s, text, list(catalog.assignments), "instructor", args.file, catalog.reveals
             )
     except ApiError as exc:
         print(f"grader settings import: {exc.message['en']}", file=sys.stderr)

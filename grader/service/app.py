@@ -123,7 +123,8 @@ def create_app(
         sandbox_mode=sandbox_mode or detect_sandbox_mode(),
     )
     with state.sessions.begin() as s:
-        if import_policy_file_at_start(s, config.policy_file, list(state.catalog.assignments)):
+        known = list(state.catalog.assignments)
+        if import_policy_file_at_start(s, config.policy_file, known, state.catalog.reveals):
             log.info(
                 "course settings imported from %s (edit them in the UI now)", config.policy_file
             )

@@ -26,6 +26,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,10 +190,12 @@ results_visible = "immediately" # or "after_deadline": score hidden until the de
 release_at = 2026-04-10T09:00:00
 deadline = 2026-04-17T23:59:00
 
-[assignments."3-1-2_softmax_with_loss"]
+[assignments."3-1-3_other_layers"]
 release_at = 2026-04-17T09:00:00
 deadline = 2026-04-24T23:59:00
 late_policy = "refuse"
+# A notebook whose locked cells carry answers of another assignment cannot be released before
+# that assignment's deadline (e.g. 2-4_multilayer_mnist after 3-1-2_softmax_with_loss).
 """
 
 
@@ -212,6 +215,17 @@ def _spec_assignments() -> list[Any]:
     return found
 
 
+def _course_reveals() -> dict[str, set[str]]:
+    from grader.engine.pipeline import assignments_dir
+    from grader.notebooks.leaks import leak_map
+
+    solutions = Path(__file__).resolve().parents[2] / "solutions"
+    if not solutions.is_dir() or not assignments_dir().is_dir():
+        log.warning("no solutions/ or assignments/ notebooks: release-order check disabled")
+        return {}
+    return leak_map(solutions, assignments_dir())
+
+
 def _title(value: Any, fallback: str) -> dict[str, str]:
     if isinstance(value, dict):
         return {"ja": str(value.get("ja", fallback)), "en": str(value.get("en", fallback))}
@@ -223,8 +237,15 @@ class Catalog:
     (``id``, ``title``, ``items`` with ``id``, ``title``, ``points``); injectable for tests of
     the queue that run without the course's specs."""
 
-    def __init__(self, source: Callable[[], Iterable[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        source: Callable[[], Iterable[Any]] | None = None,
+        reveals: dict[str, set[str]] | None = None,
+    ) -> None:
         self.assignments: dict[str, AssignmentInfo] = {}
+        # {B: {A, ...}}: B's locked cells carry answers of A (grader.notebooks.leaks); derived
+        # from the course's notebooks unless given (tests, or a source without notebooks)
+        self.reveals = reveals if reveals is not None else ({} if source else _course_reveals())
         for spec in (source or _spec_assignments)():
             items = tuple(
                 ItemInfo(it.id, _title(getattr(it, "title", None), it.id), float(it.points))

@@ -218,9 +218,17 @@ def results_visible(s: Session, assignment_id: str, user_id: str, now: float | N
 
 
 # -- policy.toml import / export ------------------------------------------------------------------
-def import_policy(s: Session, text: str, known_ids: list[str], by: str, where: str) -> int:
+def import_policy(
+    s: Session,
+    text: str,
+    known_ids: list[str],
+    by: str,
+    where: str,
+    reveals: dict[str, set[str]] | None = None,
+) -> int:
     """Replace the settings of every known assignment by ``policy.toml`` text; all or nothing
-    (everything is checked before anything is written). Returns how many were set."""
+    (everything, the release order included, is checked before anything is written).
+    Returns how many were set."""
     try:
         parsed = parse_policy_toml(text, known_ids, where)
     except PolicyError as exc:
@@ -231,6 +239,7 @@ def import_policy(s: Session, text: str, known_ids: list[str], by: str, where: s
             checked[aid] = validate(values)
         except ApiError as exc:
             raise ApiError("bad_policy_file", detail=f"{where} {aid}: {exc.message['en']}") from exc
+    check_release_order(s, reveals or {}, checked)
     for aid, settings in checked.items():
         put_settings(s, aid, settings, by)
     return len(checked)
@@ -241,16 +250,54 @@ def export_policy(s: Session, known_ids: list[str]) -> str:
     return policy_toml({aid: stored.get(aid, Settings()).as_dict() for aid in known_ids})
 
 
-def import_policy_file_at_start(s: Session, path: Path | None, known_ids: list[str]) -> bool:
+def import_policy_file_at_start(
+    s: Session, path: Path | None, known_ids: list[str], reveals: dict[str, set[str]]
+) -> bool:
     """A ``policy.toml`` in the service's home is read into the database on the first start
     (while the database holds no settings); afterwards the database is the one home and the
     file is only read again by an explicit import. Returns whether it was imported."""
     if path is None or not Path(path).exists() or s.scalar(select(AssignmentSetting).limit(1)):
         return False
     try:
-        import_policy(
-            s, Path(path).read_text(encoding="utf-8"), known_ids, "policy.toml", str(path)
-        )
+        text = Path(path).read_text(encoding="utf-8")
+        import_policy(s, text, known_ids, "policy.toml", str(path), reveals)
     except ApiError as exc:
         raise PolicyError(exc.message["en"]) from exc
     return True
+
+
+# -- release order --------------------------------------------------------------------------------
+def release_order_problems(
+    settings: dict[str, Settings], reveals: dict[str, set[str]], now: float
+) -> list[tuple[str, str, float]]:
+    """``(B, A, A's deadline)`` for every released notebook B that carries answers of A and is
+    (or will be) out before A's deadline, while that deadline is still ahead."""
+    problems = []
+    for released, blockers in sorted(reveals.items()):
+        release_at = settings.get(released, Settings()).release_at
+        for blocker in sorted(blockers):
+            deadline = settings.get(blocker, Settings()).deadline
+            if deadline is None or deadline <= now:
+                continue  # no deadline to protect, or the answers are no secret any more
+            if release_at is None or release_at < deadline:
+                problems.append((released, blocker, deadline))
+    return problems
+
+
+def check_release_order(
+    s: Session, reveals: dict[str, set[str]], changed: dict[str, Settings], now: float | None = None
+) -> None:
+    """Refuse ``changed`` (ApiError "release_leak", naming the blocking assignment) when it
+    would let a notebook out before the deadline of an assignment whose answers it carries.
+    Only pairs that involve a changed assignment count, so an old problem never blocks an
+    unrelated edit."""
+    merged = {**all_settings(s), **changed}
+    for released, blocker, deadline in release_order_problems(
+        merged, reveals, time.time() if now is None else now
+    ):
+        if released in changed or blocker in changed:
+            from grader.service.submissions import iso
+
+            raise ApiError(
+                "release_leak", released=released, blocker=blocker, deadline=iso(deadline)
+            )

@@ -103,6 +103,14 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "課題 {assignment_id} はまだ公開されていません (公開 {release_at})。",
         "Assignment {assignment_id} is not released yet (release {release_at}).",
     ),
+    "release_leak": (
+        409,
+        "課題 {released} の固定セルには課題 {blocker} の解答が含まれているため、{blocker} の締切"
+        " ({deadline}) より前には公開できません。{released} の公開日を締切以降にしてください。",
+        "The locked cells of {released} contain answers of {blocker}, so {released} cannot be"
+        " released before the deadline of {blocker} ({deadline}). Set the release date of"
+        " {released} to that deadline or later.",
+    ),
     "bad_setting": (422, "課題の設定が不正です: {detail}", "Invalid assignment setting: {detail}"),
     "bad_policy_file": (
         400,

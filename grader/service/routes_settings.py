@@ -110,7 +110,12 @@ async def import_policy(request: Request, who: Instructor) -> dict:
     def _do() -> int:
         with st.sessions.begin() as s:
             return course_settings.import_policy(
-                s, text, list(st.catalog.assignments), who.user_id, "policy.toml"
+                s,
+                text,
+                list(st.catalog.assignments),
+                who.user_id,
+                "policy.toml",
+                st.catalog.reveals,
             )
 
     return {"imported": await run_in_threadpool(_do)}
@@ -135,7 +140,9 @@ def put_settings(request: Request, who: Instructor, assignment_id: str, body: Se
     values["deadline"] = _time(body.deadline, "deadline")
     values["release_at"] = _time(body.release_at, "release_at")
     settings = course_settings.validate(values)
-    with app_state(request).sessions.begin() as s:
+    st = app_state(request)
+    with st.sessions.begin() as s:
+        course_settings.check_release_order(s, st.catalog.reveals, {assignment_id: settings})
         course_settings.put_settings(s, assignment_id, settings, who.user_id)
         row = s.get(AssignmentSetting, assignment_id)
         return settings_view(assignment_id, settings, row)
@@ -145,7 +152,11 @@ def put_settings(request: Request, who: Instructor, assignment_id: str, body: Se
 def delete_settings(request: Request, who: Instructor, assignment_id: str) -> dict:
     """Back to the defaults (no deadline, released, results at once)."""
     _known(request, assignment_id)
-    with app_state(request).sessions.begin() as s:
+    st = app_state(request)
+    with st.sessions.begin() as s:
+        course_settings.check_release_order(
+            s, st.catalog.reveals, {assignment_id: course_settings.Settings()}
+        )
         removed = course_settings.delete_settings(s, assignment_id)
     return {"assignment_id": assignment_id, "removed": removed}
 
