@@ -111,6 +111,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         " released before the deadline of {blocker} ({deadline}). Set the release date of"
         " {released} to that deadline or later.",
     ),
+    "bad_adjustment": (422, "調整が不正です: {detail}", "Invalid adjustment: {detail}"),
     "bad_setting": (422, "課題の設定が不正です: {detail}", "Invalid assignment setting: {detail}"),
     "bad_policy_file": (
         400,

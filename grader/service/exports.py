@@ -126,7 +126,7 @@ def nbgrader_csv(s: Session, catalog: Catalog, assignment_id: str | None = None)
                     u.email,
                     _num(raw),
                     _num(pen),
-                    _num(max(0.0, raw - pen)),
+                    _num(final_score(res) if res else 0.0),
                     _num(res.max_score if res else info.max_score),
                 ]
             )

@@ -82,6 +82,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "back_home": ("課題一覧へ戻る", "Back to the assignments"),
     "back_dashboard": ("ダッシュボードへ戻る", "Back to the dashboard"),
     "closed": ("受付終了", "closed"),
+    "score_overridden": ("教員が点数を調整しました", "score adjusted by the instructor"),
+    "instructor_comment": ("教員からのコメント", "Instructor's comment"),
     "results_after_deadline": (
         "受付済み・採点済み (点数は締切後に表示されます)",
         "Received and graded (the score is shown after the deadline)",

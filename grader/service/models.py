@@ -117,6 +117,8 @@ class Result(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)  # engine score before penalty
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     penalty: Mapped[float] = mapped_column(Float, default=0.0)  # late penalty in points
+    # the instructor's score for this result (replaces score - penalty); history in adjustments
+    override_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     payload: Mapped[str] = mapped_column(Text)  # GradeResult.to_dict() as JSON
     executed_notebook: Mapped[str | None] = mapped_column(Text, nullable=True)
     feedback_html: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -155,3 +157,18 @@ class Extension(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "assignment_id", name="uq_extensions_user_assignment"),
     )
+
+
+class Adjustment(Base):
+    """The audit trail of instructor adjustments, append-only: a score override (``score``,
+    reason in ``text``; ``score`` None clears it) or a comment the student sees."""
+
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    result_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # override: on which
+    kind: Mapped[str] = mapped_column(String(16))  # override | comment
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))

@@ -45,7 +45,10 @@ class ResultOut(BaseModel):
     score: float = Field(description="engine score before any late penalty")
     max_score: float
     penalty: float = Field(description="late penalty in points")
-    final_score: float = Field(description="max(0, score - penalty)")
+    final_score: float = Field(
+        description="the instructor's override if any, else max(0, score - penalty)"
+    )
+    override_score: float | None = Field(None, description="the instructor's score override")
     items: list[ItemResult]
     sandbox_mode: str | None
     timings: dict[str, float]
@@ -61,6 +64,13 @@ class JobInfo(BaseModel):
     status: str
 
 
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    at: str
+    by: str
+
+
 class SubmissionOut(BaseModel):
     id: str
     assignment_id: str
@@ -73,6 +83,7 @@ class SubmissionOut(BaseModel):
     status: Literal["queued", "running", "graded", "failed"]
     error: Message | None = None
     result: ResultOut | None = None
+    comments: list[CommentOut] = Field([], description="the instructor's comments")
     results_hidden: bool = Field(
         False, description="graded, but score and items are shown after the deadline"
     )

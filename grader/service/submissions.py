@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.service import course_settings, queue
+from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.models import Job, Result, Submission, User
@@ -162,7 +162,8 @@ def result_view(res: Result | None) -> dict[str, Any] | None:
         "score": res.score,
         "max_score": res.max_score,
         "penalty": res.penalty,
-        "final_score": max(0.0, res.score - res.penalty),
+        "final_score": final_score(res),
+        "override_score": res.override_score,
         "items": payload.get("items", []),
         "sandbox_mode": payload.get("sandbox_mode"),
         "timings": payload.get("timings", {}),
@@ -195,10 +196,11 @@ def submission_view(
         view["results_hidden"] = True
     elif with_result:
         view["result"] = result_view(current_result(s, sub))
+        view["comments"] = adjustments.comments(s, sub.id)
     else:
         res = current_result(s, sub)
         if res is not None:
-            view["score"] = max(0.0, res.score - res.penalty)
+            view["score"] = final_score(res)
             view["max_score"] = res.max_score
     if instructor:
         job = s.execute(
@@ -234,7 +236,10 @@ def list_submissions(
 
 
 def final_score(res: Result) -> float:
-    """What a result counts for in the grade: the score minus the late penalty, at least 0."""
+    """What a result counts for in the grade: the instructor's override when there is one,
+    else the score minus the late penalty, at least 0."""
+    if res.override_score is not None:
+        return res.override_score
     return max(0.0, res.score - res.penalty)
 
 

@@ -1,5 +1,6 @@
 """Course settings: per-assignment deadline, late policy, release date, result visibility;
-per-student extensions; students' family and given names from the roster.
+per-student extensions; students' family and given names from the roster; instructor
+adjustments (score overrides, comments) with their audit trail.
 
 Revision ID: 0002_course_settings
 Revises: 0001_initial
@@ -21,6 +22,20 @@ def upgrade() -> None:
             sa.Column("family_name", sa.String(200), nullable=False, server_default="")
         )
         users.add_column(sa.Column("given_name", sa.String(200), nullable=False, server_default=""))
+    with op.batch_alter_table("results") as results:
+        results.add_column(sa.Column("override_score", sa.Float, nullable=True))
+    op.create_table(
+        "adjustments",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("submission_id", sa.String(32), sa.ForeignKey("submissions.id"), nullable=False),
+        sa.Column("result_id", sa.Integer, nullable=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("score", sa.Float, nullable=True),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("created_by", sa.String(64), nullable=False),
+    )
+    op.create_index("ix_adjustments_submission_id", "adjustments", ["submission_id"])
     op.create_table(
         "assignment_settings",
         sa.Column("assignment_id", sa.String(100), primary_key=True),
@@ -47,6 +62,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("adjustments")
+    with op.batch_alter_table("results") as results:
+        results.drop_column("override_score")
     op.drop_table("extensions")
     op.drop_table("assignment_settings")
     with op.batch_alter_table("users") as users:
