@@ -14,7 +14,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.service import api, routes_exports, routes_instructor, routes_settings, web
+from grader.service import (
+    api,
+    routes_exports,
+    routes_instructor,
+    routes_settings,
+    web,
+    web_course,
+)
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
 from grader.service.course_settings import import_policy_file_at_start
@@ -170,5 +177,6 @@ def create_app(
     app.include_router(routes_exports.router)
     app.include_router(routes_instructor.router)
     web.mount(app)
+    app.include_router(web_course.router)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     return app

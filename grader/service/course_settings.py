@@ -28,6 +28,7 @@ from grader.service.catalog import (
     LatePolicy,
     PolicyError,
     parse_policy_toml,
+    parse_time,
     policy_toml,
 )
 from grader.service.errors import ApiError
@@ -301,3 +302,29 @@ def check_release_order(
             raise ApiError(
                 "release_leak", released=released, blocker=blocker, deadline=iso(deadline)
             )
+
+
+def apply_settings(
+    s: Session, reveals: dict[str, set[str]], assignment_id: str, raw: dict[str, Any], by: str
+) -> Settings:
+    """The one path of an edit (API and web form): ``raw`` with ISO date-time strings (no
+    offset: JST) or None for ``deadline`` / ``release_at``, checked, release order included,
+    then stored."""
+    values = dict(raw)
+    for name in ("deadline", "release_at"):
+        if values.get(name) is not None:
+            try:
+                values[name] = parse_time(values[name], name)
+            except PolicyError as exc:
+                raise ApiError("bad_setting", detail=str(exc)) from exc
+    settings = validate(values)
+    check_release_order(s, reveals, {assignment_id: settings})
+    put_settings(s, assignment_id, settings, by)
+    return settings
+
+
+def parse_deadline(value: str) -> float:
+    try:
+        return parse_time(value, "deadline")
+    except PolicyError as exc:
+        raise ApiError("bad_setting", detail=str(exc)) from exc

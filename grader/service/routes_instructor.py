@@ -3,15 +3,22 @@ on a submission, with their audit trail (also as CSV)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 
 from grader.service import adjustments, exports
 from grader.service.api import ERRORS, Instructor, app_state
+from grader.service.db import reader
 from grader.service.errors import ApiError
-from grader.service.models import Submission
+from grader.service.models import Result, Submission
 from grader.service.submissions import final_score, regrade_assignment
 
 router = APIRouter(prefix="/api/v1/instructor", responses=ERRORS, tags=["instructor"])
@@ -102,3 +109,48 @@ def adjustments_csv(request: Request, who: Instructor, bom: bool = False):
                 [v["at"], v["by"], sub.user_id, sub.assignment_id, sub.id, a.kind, score, a.text]
             )
     return exports.csv_response(exports.csv_text(ADJUSTMENT_COLUMNS, rows), "adjustments.csv", bom)
+
+
+DASHBOARD_POLL = 0.5  # seconds between reads of the queue counts
+
+
+def dashboard_mark(st) -> dict:  # noqa: ANN001
+    """What the live dashboard shows: submissions waiting and running, graded results so far
+    (the newest result id changes whenever a grading run ends)."""
+    with reader(st.engine) as conn:
+        counts = dict(
+            conn.execute(select(Submission.status, func.count()).group_by(Submission.status)).all()
+        )
+        last = conn.execute(select(func.max(Result.id))).scalar() or 0
+    return {
+        "queued": counts.get("queued", 0),
+        "running": counts.get("running", 0),
+        "graded": counts.get("graded", 0),
+        "failed": counts.get("failed", 0),
+        "last_result": last,
+    }
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def dashboard_events(request: Request, who: Instructor) -> StreamingResponse:
+    """Server-Sent Events for the live dashboard: an ``update`` event with the queue counts
+    (``dashboard_mark``) whenever they change."""
+    st = app_state(request)
+
+    async def stream():
+        last, quiet = None, time.monotonic()
+        while not await request.is_disconnected():
+            mark = await run_in_threadpool(dashboard_mark, st)
+            if mark != last:
+                yield f"event: update\ndata: {json.dumps(mark)}\n\n"
+                last, quiet = mark, time.monotonic()
+            elif time.monotonic() - quiet > 15:
+                yield ": keep-alive\n\n"
+                quiet = time.monotonic()
+            await asyncio.sleep(DASHBOARD_POLL)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

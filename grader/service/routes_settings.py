@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grader.service import course_settings
 from grader.service.api import ERRORS, Instructor, app_state
-from grader.service.catalog import PolicyError, parse_time
 from grader.service.errors import ApiError
 from grader.service.models import AssignmentSetting
 from grader.service.submissions import iso
@@ -40,15 +39,6 @@ class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     deadline: str = Field(description="the student's own deadline, ISO date-time")
     reason: str = Field("", max_length=500)
-
-
-def _time(value: str | None, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value, name)
-    except PolicyError as exc:
-        raise ApiError("bad_setting", detail=str(exc)) from exc
 
 
 def _known(request: Request, assignment_id: str) -> None:
@@ -136,16 +126,12 @@ def get_settings(request: Request, who: Instructor, assignment_id: str) -> dict:
 def put_settings(request: Request, who: Instructor, assignment_id: str, body: SettingsIn) -> dict:
     """Set an assignment's settings; effective for the next request."""
     _known(request, assignment_id)
-    values = body.model_dump()
-    values["deadline"] = _time(body.deadline, "deadline")
-    values["release_at"] = _time(body.release_at, "release_at")
-    settings = course_settings.validate(values)
     st = app_state(request)
     with st.sessions.begin() as s:
-        course_settings.check_release_order(s, st.catalog.reveals, {assignment_id: settings})
-        course_settings.put_settings(s, assignment_id, settings, who.user_id)
-        row = s.get(AssignmentSetting, assignment_id)
-        return settings_view(assignment_id, settings, row)
+        settings = course_settings.apply_settings(
+            s, st.catalog.reveals, assignment_id, body.model_dump(), who.user_id
+        )
+        return settings_view(assignment_id, settings, s.get(AssignmentSetting, assignment_id))
 
 
 @router.delete("/settings/{assignment_id}")
@@ -176,7 +162,7 @@ def put_extension(
 ) -> dict:
     """Give one student their own deadline for one assignment (replaces an earlier one)."""
     _known(request, assignment_id)
-    deadline = _time(body.deadline, "deadline")
+    deadline = course_settings.parse_deadline(body.deadline)
     with app_state(request).sessions.begin() as s:
         ext = course_settings.put_extension(
             s, student_id, assignment_id, deadline, body.reason, who.user_id
