@@ -127,3 +127,27 @@ def test_bad_adjustments_are_refused_and_change_nothing(svc):
     assert r.status_code == 403
     assert svc.get(f"/api/v1/instructor/submissions/{sid}/adjustments", headers=ih).json() == []
     assert nbgrader_score(svc) == "6"
+
+
+def test_instructor_forms_on_the_submission_page(svc):
+    sid = submit(svc)
+    assert Worker(svc.st.engine, structural.grade, WorkerOptions(max_jobs=1)).run() == 1
+    svc.post("/login", data={"token": svc.tokens["instructor"]})
+    page = svc.get(f"/submissions/{sid}").text
+    assert 'id="override-form"' in page and 'id="gradescope-results"' in page
+    r = svc.post(
+        f"/instructor/submissions/{sid}/override",
+        data={"score": "4", "reason": "partial credit for the idea"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    svc.post(f"/instructor/submissions/{sid}/comment", data={"text": "よくできました"})
+    bad = svc.post(f"/instructor/submissions/{sid}/override", data={"score": "x", "reason": "r"})
+    assert bad.status_code == 422 and "調整が不正です" in bad.text  # the site's error page
+    svc.cookies.clear()
+    mine = svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s1")).json()
+    assert mine["result"]["final_score"] == 4 and mine["comments"][0]["text"] == "よくできました"
+    trail = svc.get(
+        f"/api/v1/instructor/submissions/{sid}/adjustments", headers=H(svc, "instructor")
+    )
+    assert [a["kind"] for a in trail.json()] == ["override", "comment"]

@@ -198,6 +198,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "regraded_n": ("%s 件を再採点の列に入れました", "%s submissions queued for regrading"),
     "live_counts": ("採点の状況", "Grading now"),
     "export_moodle": ("Moodle 用 CSV", "Moodle CSV"),
+    "adjust": ("教員による調整", "Instructor adjustments"),
+    "override_score": ("点数を上書き (空欄: 上書きを解除)", "Override score (empty: clear)"),
+    "add_comment": ("コメントを追加", "Add comment"),
+    "audit_trail": ("調整の記録", "Audit trail"),
 }
 
 

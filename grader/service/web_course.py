@@ -1,17 +1,19 @@
 """Instructor web pages of issue 9: course settings and extensions (``/instructor/settings``),
-and the bulk-regrade form of the dashboard. They call the same functions as the API
-(``course_settings.apply_settings``, ``regrade_assignment``), so a form and a request behave
-alike, refusals included (shown on the page in the user's language)."""
+the bulk-regrade form of the dashboard, and a submission's score-override and comment forms.
+They call the same functions as the API (``course_settings.apply_settings``,
+``regrade_assignment``, ``adjustments``), so a form and a request behave alike, refusals
+included (shown on the site's error page, in the user's language)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from grader.service import course_settings
+from grader.service import adjustments, course_settings
 from grader.service.api import app_state
 from grader.service.catalog import COURSE_TZ
 from grader.service.errors import ApiError
+from grader.service.models import Submission
 from grader.service.submissions import regrade_assignment
 from grader.service.web import _check_origin, _require_instructor, render
 
@@ -162,3 +164,42 @@ def bulk_regrade_form(request: Request, assignment_id: str, only: str = Form("al
     return RedirectResponse(
         f"/instructor?regraded={len(queued)}#stats-{assignment_id}", status_code=303
     )
+
+
+def _back_to(submission_id: str) -> RedirectResponse:
+    return RedirectResponse(f"/submissions/{submission_id}#adjust", status_code=303)
+
+
+@router.post("/instructor/submissions/{submission_id}/override")
+def override_form(
+    request: Request, submission_id: str, score: str = Form(""), reason: str = Form("")
+):
+    """Override the score (empty score: clear the override), with a reason."""
+    _check_origin(request)
+    who = _require_instructor(request)
+    if isinstance(who, Response):
+        return who
+    try:
+        value = float(score) if score.strip() else None
+    except ValueError as exc:
+        raise ApiError("bad_adjustment", detail=f"score {score!r} is not a number") from exc
+    with app_state(request).sessions.begin() as s:
+        sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
+        if sub is None:
+            raise ApiError("submission_not_found")
+        adjustments.override(s, sub, value, reason, who.user_id)
+    return _back_to(submission_id)
+
+
+@router.post("/instructor/submissions/{submission_id}/comment")
+def comment_form(request: Request, submission_id: str, text: str = Form("")):
+    _check_origin(request)
+    who = _require_instructor(request)
+    if isinstance(who, Response):
+        return who
+    with app_state(request).sessions.begin() as s:
+        sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
+        if sub is None:
+            raise ApiError("submission_not_found")
+        adjustments.comment(s, sub, text, who.user_id)
+    return _back_to(submission_id)
