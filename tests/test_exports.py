@@ -16,7 +16,8 @@ from grader.engine.exports import gradescope
 from grader.service import auth, structural
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
-from grader.service.exports import MOODLE_ID_COLUMNS, safe_cell
+from grader.service.csv_cells import safe_cell
+from grader.service.exports import MOODLE_ID_COLUMNS
 from grader.service.launcher import solution_notebook
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
@@ -217,3 +218,14 @@ def test_validator_rejects_what_gradescope_would_not_read():
         validate_gradescope({"score": 1, "submissions": []})  # the old bundle's shape
     with pytest.raises(AssertionError):
         validate_gradescope({"tests": [{"name": "x", "score": 2, "max_score": 1}]})
+
+
+def test_roster_token_list_neutralises_formula_names_too():
+    from grader.service.auth import RosterEntry, tokens_csv
+
+    text = tokens_csv([(RosterEntry("b002", EVIL, "e@example.ac.jp"), "gt_abc")])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [
+        ["student_id", "name", "email", "token"],
+        ["b002", "'" + EVIL, "e@example.ac.jp", "gt_abc"],
+    ]

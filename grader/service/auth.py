@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from grader.service.csv_cells import csv_text
 from grader.service.models import Token, User, WebSession
 
 INSTRUCTOR_ID = "instructor"
@@ -185,12 +186,9 @@ def import_roster(s: Session, entries: list[RosterEntry]) -> list[tuple[RosterEn
 
 
 def tokens_csv(issued: list[tuple[RosterEntry, str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["student_id", "name", "email", "token"])
-    for e, tok in issued:
-        w.writerow([e.student_id, e.name, e.email, tok])
-    return buf.getvalue()
+    """The issued tokens as CSV (names from the roster neutralised like every export)."""
+    rows = [[e.student_id, e.name, e.email, tok] for e, tok in issued]
+    return csv_text(["student_id", "name", "email", "token"], rows)
 
 
 # -- browser sessions --------------------------------------------------------------------------

@@ -29,8 +29,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -41,6 +39,7 @@ from sqlalchemy.orm import Session
 from grader.engine.exports import gradescope
 from grader.service.catalog import Catalog
 from grader.service.course_settings import get_settings
+from grader.service.csv_cells import csv_bytes, csv_text
 from grader.service.models import Result, Submission, User
 from grader.service.submissions import best_graded, final_score, iso, latest_graded
 
@@ -61,29 +60,6 @@ NBGRADER_COLUMNS = [
 
 def _num(x: float) -> str:
     return f"{x:g}"
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> object:
-    """A cell a spreadsheet will not run as a formula (OWASP "CSV injection")."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_text(header: list[str], rows: list[list[object]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows([safe_cell(c) for c in row] for row in rows)
-    return buf.getvalue()
-
-
-def csv_bytes(text: str, bom: bool) -> bytes:
-    """UTF-8, with a byte order mark for Excel when ``bom``."""
-    return text.encode("utf-8-sig" if bom else "utf-8")
 
 
 def csv_response(text: str, filename: str, bom: bool) -> Response:
