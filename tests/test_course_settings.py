@@ -159,7 +159,9 @@ def test_late_rule_boundaries_with_and_without_extension(svc, offset, days, refu
             }
         )
         course_settings.put_settings(s, A, settings, "instructor")
-        course_settings.put_extension(s, "s2", A, deadline + 2 * DAY, "illness", "instructor")
+        course_settings.put_extension(
+            s, "s2", A, deadline + 2 * DAY, "illness", "instructor", reveals=svc.st.catalog.reveals
+        )
     with svc.st.sessions() as s:
         own = course_settings.policy_for(s, A, "s1")
         extended = course_settings.policy_for(s, A, "s2")

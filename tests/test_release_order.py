@@ -76,6 +76,10 @@ def svc(tmp_path):
     return c
 
 
+def svc_state(c):
+    return c.app.state.grader
+
+
 def put(c, aid, **values):
     return c.put(f"/api/v1/instructor/settings/{aid}", headers=c.ih, json=values)
 
@@ -118,3 +122,26 @@ def test_policy_import_checks_the_release_order_too(svc):
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "release_leak"
     assert svc.get(f"/api/v1/instructor/settings/{SWL}", headers=svc.ih).json()["deadline"] is None
+
+
+def test_an_extension_past_the_release_of_a_carrier_is_refused(svc):
+    """A student with an extension on SWL must not get MLP (which carries SWL's answers)
+    before their own deadline either."""
+    now = time.time()
+    with svc_state(svc).sessions.begin() as s:
+        auth.ensure_user(s, "s1")
+    for b in sorted(b for b, a in svc.reveals.items() if SWL in a):
+        assert put(svc, b, release_at=at(now + 25 * DAY)).status_code == 200
+    assert put(svc, SWL, deadline=at(now + 20 * DAY)).status_code == 200
+    url = f"/api/v1/instructor/extensions/{SWL}/s1"
+    ok = svc.put(url, headers=svc.ih, json={"deadline": at(now + 24 * DAY), "reason": "ill"})
+    assert ok.status_code == 200
+    late = svc.put(url, headers=svc.ih, json={"deadline": at(now + 30 * DAY), "reason": "ill"})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "release_leak"
+    assert SWL in late.json()["error"]["message"]["en"]
+    kept = svc.get("/api/v1/instructor/extensions", headers=svc.ih).json()
+    assert [e["deadline"] for e in kept] == [
+        ok.json()["deadline"]
+    ]  # the refused one changed nothing
+    # with the extension in place, moving a carrier's release before it is refused as well
+    assert put(svc, MLP, release_at=at(now + 22 * DAY)).json()["error"]["code"] == "release_leak"

@@ -146,13 +146,22 @@ def extension_for(s: Session, user_id: str, assignment_id: str) -> Extension | N
 
 
 def put_extension(
-    s: Session, user_id: str, assignment_id: str, deadline: float, reason: str, by: str
+    s: Session,
+    user_id: str,
+    assignment_id: str,
+    deadline: float,
+    reason: str,
+    by: str,
+    *,
+    reveals: dict[str, set[str]],
 ) -> Extension:
-    """Grant or replace one student's extension (a student id not on the roster: 404)."""
+    """Grant or replace one student's extension (a student id not on the roster: 404; an
+    extension past the release of a notebook carrying this assignment's answers: 409)."""
     if s.get(User, user_id) is None or s.get(User, user_id).role != "student":
         raise ApiError("unknown_student", student_id=user_id[:64])
     if not isinstance(deadline, int | float) or not math.isfinite(deadline):
         raise ApiError("bad_setting", detail=f"deadline must be a time stamp, got {deadline!r}")
+    check_release_order(s, reveals, {}, extension=(user_id, assignment_id, float(deadline)))
     ext = extension_for(s, user_id, assignment_id)
     if ext is None:
         ext = Extension(user_id=user_id, assignment_id=assignment_id)
@@ -269,15 +278,19 @@ def import_policy_file_at_start(
 
 # -- release order --------------------------------------------------------------------------------
 def release_order_problems(
-    settings: dict[str, Settings], reveals: dict[str, set[str]], now: float
+    settings: dict[str, Settings],
+    deadlines: dict[str, float],
+    reveals: dict[str, set[str]],
+    now: float,
 ) -> list[tuple[str, str, float]]:
-    """``(B, A, A's deadline)`` for every released notebook B that carries answers of A and is
-    (or will be) out before A's deadline, while that deadline is still ahead."""
+    """``(B, A, A's last deadline)`` for every released notebook B that carries answers of A
+    and is (or will be) out before A's last deadline (``deadlines``: extensions included),
+    while that deadline is still ahead."""
     problems = []
     for released, blockers in sorted(reveals.items()):
         release_at = settings.get(released, Settings()).release_at
         for blocker in sorted(blockers):
-            deadline = settings.get(blocker, Settings()).deadline
+            deadline = deadlines.get(blocker)
             if deadline is None or deadline <= now:
                 continue  # no deadline to protect, or the answers are no secret any more
             if release_at is None or release_at < deadline:
@@ -285,18 +298,38 @@ def release_order_problems(
     return problems
 
 
+def last_deadlines(
+    s: Session, settings: dict[str, Settings], extra: tuple[str, str, float] | None = None
+) -> dict[str, float]:
+    """Per assignment with a deadline: the last one of anybody (its extensions included;
+    ``extra`` = an extension ``(student, assignment, deadline)`` about to be granted)."""
+    found = {aid: st.deadline for aid, st in settings.items() if st.deadline is not None}
+    extensions = [(e.user_id, e.assignment_id, e.deadline) for e in list_extensions(s)]
+    if extra is not None:
+        extensions = [x for x in extensions if x[:2] != extra[:2]] + [extra]
+    for _user, aid, deadline in extensions:
+        if aid in found:
+            found[aid] = max(found[aid], deadline)
+    return found
+
+
 def check_release_order(
-    s: Session, reveals: dict[str, set[str]], changed: dict[str, Settings], now: float | None = None
+    s: Session,
+    reveals: dict[str, set[str]],
+    changed: dict[str, Settings],
+    now: float | None = None,
+    extension: tuple[str, str, float] | None = None,
 ) -> None:
-    """Refuse ``changed`` (ApiError "release_leak", naming the blocking assignment) when it
-    would let a notebook out before the deadline of an assignment whose answers it carries.
-    Only pairs that involve a changed assignment count, so an old problem never blocks an
-    unrelated edit."""
+    """Refuse ``changed`` settings or a new ``extension`` (ApiError "release_leak", naming the
+    blocking assignment) when it would let a notebook out before the last deadline of an
+    assignment whose answers it carries. Only pairs that involve the changed assignments
+    count, so an old problem never blocks an unrelated edit."""
     merged = {**all_settings(s), **changed}
+    involved = set(changed) | ({extension[1]} if extension else set())
     for released, blocker, deadline in release_order_problems(
-        merged, reveals, time.time() if now is None else now
+        merged, last_deadlines(s, merged, extension), reveals, time.time() if now is None else now
     ):
-        if released in changed or blocker in changed:
+        if released in involved or blocker in involved:
             from grader.service.submissions import iso
 
             raise ApiError(

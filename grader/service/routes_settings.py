@@ -163,9 +163,16 @@ def put_extension(
     """Give one student their own deadline for one assignment (replaces an earlier one)."""
     _known(request, assignment_id)
     deadline = course_settings.parse_deadline(body.deadline)
-    with app_state(request).sessions.begin() as s:
+    st = app_state(request)
+    with st.sessions.begin() as s:
         ext = course_settings.put_extension(
-            s, student_id, assignment_id, deadline, body.reason, who.user_id
+            s,
+            student_id,
+            assignment_id,
+            deadline,
+            body.reason,
+            who.user_id,
+            reveals=st.catalog.reveals,
         )
         s.flush()
         return course_settings.extension_view(ext)

@@ -131,7 +131,13 @@ def extension_post(
         when = course_settings.parse_deadline(deadline)
         with st.sessions.begin() as s:
             course_settings.put_extension(
-                s, student_id.strip(), assignment_id, when, reason.strip()[:500], who.user_id
+                s,
+                student_id.strip(),
+                assignment_id,
+                when,
+                reason.strip()[:500],
+                who.user_id,
+                reveals=st.catalog.reveals,
             )
     except ApiError as err:
         return settings_page(request, who, err, err.status)
