@@ -229,3 +229,23 @@ def test_roster_token_list_neutralises_formula_names_too():
         ["student_id", "name", "email", "token"],
         ["b002", "'" + EVIL, "e@example.ac.jp", "gt_abc"],
     ]
+
+
+def test_cli_writes_one_gradescope_results_json_per_notebook(tmp_path):
+    """grader grade --gradescope: each notebook's file is exactly the service's document
+    (the one formatter), and valid against Gradescope's fields."""
+    from argparse import Namespace
+
+    from grader.commands.grade import write_exports
+
+    outs = {n: structural.grade(A, solution_notebook(), 0).payload for n in ("alice", "bob")}
+    outcomes = [{"name": n, "result": r} for n, r in outs.items()]
+    args = Namespace(gradescope=tmp_path / "gs", prairielearn=None, lang="en")
+    write_exports(args, outcomes)
+    for name, result in outs.items():
+        doc = json.loads((tmp_path / "gs" / name / "results.json").read_text())
+        validate_gradescope(doc)
+        assert doc == gradescope(result, "en")
+    one = Namespace(gradescope=tmp_path / "one.json", prairielearn=None, lang="ja")
+    write_exports(one, outcomes[:1])
+    assert json.loads((tmp_path / "one.json").read_text()) == gradescope(outs["alice"], "ja")
