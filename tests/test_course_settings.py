@@ -394,3 +394,26 @@ def test_cli_writes_the_example_imports_it_and_refuses_a_bad_file(tmp_path, caps
     assert main(["settings", "export", "--home", str(home)]) == 0
     again = tomllib.loads(capsys.readouterr().out)
     assert again == exported  # the refused import changed nothing
+
+
+def test_migration_0002_upgrades_downgrades_and_upgrades_again(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from grader.service.db import MIGRATIONS_DIR, make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    migrate(engine)
+    new_tables = {"assignment_settings", "extensions", "adjustments"}
+    assert new_tables <= set(inspect(engine).get_table_names())
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001_initial")
+    insp = inspect(engine)
+    assert not new_tables & set(insp.get_table_names())
+    assert "family_name" not in {c["name"] for c in insp.get_columns("users")}
+    migrate(engine)
+    assert "override_score" in {c["name"] for c in inspect(engine).get_columns("results")}
