@@ -275,6 +275,7 @@ def test_release_date_hides_then_shows_and_refuses_early_submits(svc):
     assert A in listed(svc, "instructor")  # the instructor sees every assignment
     body = expect(submit(svc), 403, "not_released")
     assert A in body["error"]["message"]["en"] and "公開" in body["error"]["message"]["ja"]
+    assert "JST" in body["error"]["message"]["en"]
     with svc.st.sessions() as s:
         assert course_settings.is_released(s, A, "s1") is False
         assert course_settings.is_released(s, A, "s1", now=time.time() + 31 * DAY) is True

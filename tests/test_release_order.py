@@ -97,6 +97,7 @@ def test_a_release_setting_that_would_leak_is_refused_naming_the_blocker(svc):
     err = r.json()["error"]
     assert err["code"] == "release_leak"
     assert MLP in err["message"]["en"] and SWL in err["message"]["en"]
+    assert " JST)" in err["message"]["en"]  # the deadline as the course reads times
     assert MLP in err["message"]["ja"] and "公開できません" in err["message"]["ja"]
     got = svc.get(f"/api/v1/instructor/settings/{SWL}", headers=svc.ih).json()
     assert got["deadline"] is None  # nothing changed

@@ -107,6 +107,11 @@ def parse_time(value: Any, where: str) -> float:
     return dt.timestamp()
 
 
+def course_time(ts: float) -> str:
+    """A time stamp as people in the course read it: ``2026-04-17 23:59 JST``."""
+    return datetime.fromtimestamp(ts, COURSE_TZ).strftime("%Y-%m-%d %H:%M JST")
+
+
 POLICY_KEYS = (
     "deadline",
     "late_policy",

@@ -27,6 +27,7 @@ from grader.service.catalog import (
     LATE_POLICIES,
     LatePolicy,
     PolicyError,
+    course_time,
     parse_policy_toml,
     parse_time,
     policy_toml,
@@ -330,10 +331,8 @@ def check_release_order(
         merged, last_deadlines(s, merged, extension), reveals, time.time() if now is None else now
     ):
         if released in involved or blocker in involved:
-            from grader.service.submissions import iso
-
             raise ApiError(
-                "release_leak", released=released, blocker=blocker, deadline=iso(deadline)
+                "release_leak", released=released, blocker=blocker, deadline=course_time(deadline)
             )
 
 

@@ -6,29 +6,24 @@ English. Shared by ``GET /api/v1/assignments`` and the home page."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from grader.service import course_settings
 from grader.service.auth import Principal
-from grader.service.catalog import COURSE_TZ, AssignmentInfo, Catalog, LatePolicy
+from grader.service.catalog import AssignmentInfo, Catalog, LatePolicy, course_time
 from grader.service.course_settings import Settings
 from grader.service.models import Extension
 from grader.service.submissions import iso
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, COURSE_TZ).strftime("%Y-%m-%d %H:%M JST")
 
 
 def rule_text(policy: LatePolicy, settings: Settings, ext: Extension | None) -> dict[str, str]:
     """The rule in one paragraph per language."""
     if policy.deadline is None:
         return {"ja": "締切はありません。", "en": "There is no deadline."}
-    ja = [f"締切: {_when(policy.deadline)}。"]
-    en = [f"Deadline: {_when(policy.deadline)}."]
+    ja = [f"締切: {course_time(policy.deadline)}。"]
+    en = [f"Deadline: {course_time(policy.deadline)}."]
     if ext is not None:
         ja.append(f"あなたの締切は延長されています (理由: {ext.reason or '-'})。")
         en.append(f"Your deadline has been extended (reason: {ext.reason or '-'}).")

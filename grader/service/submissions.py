@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
+from grader.service.catalog import course_time
 from grader.service.errors import ApiError
 from grader.service.models import Job, Result, Submission, User
 from grader.service.state import AppState
@@ -45,7 +46,9 @@ def create_submission(
             if not course_settings.is_released(s, assignment_id, who.user_id, now):
                 release_at = course_settings.get_settings(s, assignment_id).release_at
                 raise ApiError(
-                    "not_released", assignment_id=assignment_id, release_at=iso(release_at)
+                    "not_released",
+                    assignment_id=assignment_id,
+                    release_at=course_time(release_at) if release_at else "-",
                 )
             if policy.refuses(now):
                 raise ApiError(
