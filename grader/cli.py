@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "grader.commands.worker",
     "grader.commands.roster",
     "grader.commands.token",
+    "grader.commands.settings",
 ]
 
 

@@ -14,7 +14,7 @@ import structural_grader as structural
 from fastapi.testclient import TestClient
 from live_service import FAST_ASSIGNMENT, released_env, solution_notebook
 
-from grader.service import auth
+from grader.service import auth, course_settings
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.exports import NBGRADER_COLUMNS
@@ -245,7 +245,8 @@ def test_deadline_refuse_and_penalty(tmp_path):
         files={"notebook": ("a.ipynb", minimal_nb())},
     )
     assert r.status_code == 202 and r.json()["late_days"] > 365
-    policy = app.state.grader.catalog.get("3-1-1_affine_layer").policy
+    with app.state.grader.sessions() as s:
+        policy = course_settings.policy_for(s, "3-1-1_affine_layer", "s1")
     assert policy.penalty(3, score=3.0, max_score=3.0) == pytest.approx(2.25)
     assert policy.penalty(10, score=3.0, max_score=3.0) == 3.0  # never below zero
 
@@ -326,7 +327,7 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
         if "### BEGIN SOLUTION" in src and "def softmax" in src:
             cell["source"] = src.replace("def softmax(x):", "def softmax(x):\n    return x\n", 1)
     bad = post(svc, "s2", data=json.dumps(nb).encode()).json()["id"]
-    w = Worker(svc.st.engine, engine_grade, svc.st.catalog, WorkerOptions(max_jobs=2))
+    w = Worker(svc.st.engine, engine_grade, WorkerOptions(max_jobs=2))
     assert w.run() == 2
     r = svc.get(f"/api/v1/submissions/{good}", headers=H(svc, "s1")).json()
     assert r["status"] == "graded", r
@@ -374,7 +375,7 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     # regrade: a new run, graded again, exactly one more result
     rg = svc.post(f"/api/v1/instructor/submissions/{good}/regrade", headers=ih)
     assert rg.status_code == 202 and rg.json()["status"] == "queued"
-    assert Worker(svc.st.engine, engine_grade, svc.st.catalog, WorkerOptions(max_jobs=1)).run() == 1
+    assert Worker(svc.st.engine, engine_grade, WorkerOptions(max_jobs=1)).run() == 1
     assert svc.get(f"/api/v1/submissions/{good}", headers=ih).json()["status"] == "graded"
 
 
@@ -390,7 +391,7 @@ def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
     s2_late = post(svc, "s2", data=solution_notebook()).json()["id"]
     with svc.st.sessions.begin() as s:
         s.get(Submission, s2_late).late_days = 2  # default policy: 10% of the maximum per day
-    w = Worker(svc.st.engine, structural.grade, svc.st.catalog, WorkerOptions(max_jobs=3))
+    w = Worker(svc.st.engine, structural.grade, WorkerOptions(max_jobs=3))
     assert w.run() == 3
     ih = H(svc, "instructor")
     expect(svc.get("/api/v1/instructor/gradebook", headers=H(svc, "s1")), 403, "instructor_only")

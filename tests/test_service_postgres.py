@@ -57,6 +57,7 @@ def test_migration_on_postgresql_is_complete_and_idempotent(pg_cluster):
         cols = {c["name"]: c for c in insp.get_columns("submissions")}
         uniques = {u["name"] for u in insp.get_unique_constraints("results")}
     assert tables >= {"users", "tokens", "web_sessions", "submissions", "jobs", "results"}
+    assert tables >= {"assignment_settings", "extensions"}
     assert str(cols["notebook"]["type"]) == "BYTEA"
     assert "uq_results_job_id" in uniques
     engine.dispose()
@@ -68,7 +69,7 @@ def _state(url: str, home) -> AppState:  # noqa: ANN001
     cfg = ServiceConfig(home=home, db_url=url, max_queued_per_student=100)
     engine = make_engine(url)
     migrate(engine)
-    st = AppState(cfg, engine, make_sessionmaker(engine), Catalog(None, lambda: source), "bwrap")
+    st = AppState(cfg, engine, make_sessionmaker(engine), Catalog(lambda: source), "bwrap")
     with st.sessions.begin() as s:
         auth.ensure_user(s, "s1")
     return st

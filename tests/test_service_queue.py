@@ -60,7 +60,7 @@ def st(request, tmp_path):
     engine = make_engine(cfg.db_url)
     migrate(engine)
     assert engine.dialect.name == request.param
-    state = AppState(cfg, engine, make_sessionmaker(engine), Catalog(None, _source), "bwrap")
+    state = AppState(cfg, engine, make_sessionmaker(engine), Catalog(_source), "bwrap")
     with state.sessions.begin() as s:
         auth.ensure_user(s, "s1")
     return state
@@ -171,7 +171,7 @@ def test_release_gives_the_job_back_without_counting_the_attempt(st):
 
 def test_heartbeat_keeps_a_long_job_from_being_requeued(st):
     (sid,) = submit(st, seconds=2.0)
-    worker = Worker(st.engine, grade, st.catalog, WorkerOptions(lease_seconds=0.8, max_jobs=1))
+    worker = Worker(st.engine, grade, WorkerOptions(lease_seconds=0.8, max_jobs=1))
     t = threading.Thread(target=worker.run)
     t.start()
     requeued = 0
@@ -192,7 +192,7 @@ def test_worker_records_a_grader_crash_as_failed(st):
     def broken(assignment_id, nb, slot):
         raise ValueError("boom")
 
-    Worker(st.engine, broken, st.catalog, WorkerOptions(max_jobs=1, poll_interval=0.01)).process(
+    Worker(st.engine, broken, WorkerOptions(max_jobs=1, poll_interval=0.01)).process(
         queue.claim(st.engine, "w", 60)
     )
     with st.sessions() as s:

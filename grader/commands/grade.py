@@ -39,7 +39,13 @@ def register(subparsers) -> None:
         "--jobs", "-j", type=argtypes.count, default=0, help="parallel jobs (default: cores)"
     )
     p.add_argument("--out", type=Path, help="output folder (default: next to each notebook)")
-    p.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope results")
+    p.add_argument(
+        "--gradescope",
+        type=Path,
+        metavar="PATH",
+        help="write Gradescope's results.json: to PATH for one notebook, to "
+        "PATH/<notebook>/results.json for several",
+    )
     p.add_argument(
         "--prairielearn", type=Path, metavar="DIR", help="write PrairieLearn results.json"
     )
@@ -235,12 +241,15 @@ def write_exports(args: argparse.Namespace, outcomes: list[dict]) -> None:
     from grader.engine.exports import gradescope, prairielearn
 
     if args.gradescope:
-        if len(outcomes) == 1:
-            doc = gradescope(outcomes[0]["result"], args.lang)
-        else:
-            doc = {o["name"]: gradescope(o["result"], args.lang) for o in outcomes}
-        args.gradescope.parent.mkdir(parents=True, exist_ok=True)
-        args.gradescope.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+        # Gradescope reads one results.json per submission: FILE for one notebook, else
+        # FILE/<notebook>/results.json (as --prairielearn does)
+        for o in outcomes:
+            path = args.gradescope
+            if len(outcomes) > 1:
+                path = args.gradescope / o["name"] / "results.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            doc = gradescope(o["result"], args.lang)
+            path.write_text(json.dumps(doc, ensure_ascii=False, indent=1))
     if args.prairielearn:
         for o in outcomes:
             d = args.prairielearn if len(outcomes) == 1 else args.prairielearn / o["name"]

@@ -82,7 +82,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.service.catalog import Catalog
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
         UNSANDBOXED_BANNER,
@@ -108,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     worker = Worker(
         engine,
         load_grade_fn(args.grade_fn),
-        Catalog(cfg.policy_file),
         WorkerOptions(
             slot=args.slot,
             lease_seconds=args.lease_seconds,

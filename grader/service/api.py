@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 from sqlalchemy import func, select, text
 
 from grader import __version__
-from grader.service import auth, exports, schemas
+from grader.service import auth, course_settings, exports, schemas
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.events import STATUS_POLL, ReleasingStream
@@ -26,11 +26,11 @@ from grader.service.models import Job
 from grader.service.ratelimit import client_address
 from grader.service.security import SAFE_METHODS
 from grader.service.state import AppState
+from grader.service.student_rule import visible_assignments
 from grader.service.submissions import (
     create_submission,
     current_result,
     get_visible,
-    iso,
     list_submissions,
     regrade,
     submission_view,
@@ -131,26 +131,13 @@ def me(who: Who) -> dict:
     return {"user_id": who.user_id, "name": who.name, "role": who.role}
 
 
-def assignment_view(info, now: float) -> dict:  # noqa: ANN001
-    p = info.policy
-    return {
-        "id": info.id,
-        "title": info.title,
-        "max_score": info.max_score,
-        "items": [{"id": i.id, "title": i.title, "points": i.points} for i in info.items],
-        "deadline": iso(p.deadline),
-        "late_policy": p.mode,
-        "penalty_per_day": p.penalty_per_day,
-        "max_late_days": p.max_late_days,
-        "open": not p.refuses(now),
-    }
-
-
 @router.get("/assignments", response_model=list[schemas.AssignmentOut], tags=["students"])
 def assignments(request: Request, who: Who) -> list[dict]:
-    """The assignments with their graded items, points, deadlines and late policy."""
-    now = time.time()
-    return [assignment_view(a, now) for a in app_state(request).catalog]
+    """The released assignments with their graded items, points and the late rule that applies
+    to the caller (their own deadline, extension included)."""
+    st = app_state(request)
+    with st.sessions() as s:
+        return visible_assignments(s, st.catalog, who)
 
 
 @router.post(
@@ -244,6 +231,10 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
 def _result_or_error(st: AppState, who: Principal, submission_id: str, what: str):
     with st.sessions() as s:
         sub = get_visible(s, who, submission_id)
+        if not who.is_instructor and not course_settings.results_visible(
+            s, sub.assignment_id, sub.user_id
+        ):
+            raise ApiError("results_hidden", assignment_id=sub.assignment_id)
         res = current_result(s, sub)
         if res is None:
             raise ApiError("not_ready")
@@ -367,18 +358,17 @@ async def import_roster(
     tags=["instructor"],
     responses={200: {"content": {"text/csv": {}}}},
 )
-def gradebook_csv(request: Request, who: Instructor, assignment_id: str | None = None):
-    """Gradebook in the column layout of ``nbgrader export`` (the best graded submission)."""
+def gradebook_csv(
+    request: Request, who: Instructor, assignment_id: str | None = None, bom: bool = False
+):
+    """Gradebook in the column layout of ``nbgrader export`` (the best graded submission);
+    ``bom=true``: UTF-8 with a byte order mark, for Excel."""
     st = app_state(request)
     if assignment_id and st.catalog.get(assignment_id) is None:
         raise ApiError("unknown_assignment", assignment_id=assignment_id)
     with st.sessions() as s:
         body = exports.nbgrader_csv(s, st.catalog, assignment_id)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="grades.csv"'},
-    )
+    return exports.csv_response(body, "grades.csv", bom)
 
 
 @router.get("/instructor/gradebook", tags=["instructor"])
@@ -395,17 +385,13 @@ def gradebook_table(request: Request, who: Instructor) -> dict:
     tags=["instructor"],
     responses={200: {"content": {"text/csv": {}}}},
 )
-def gradebook_table_csv(request: Request, who: Instructor):
+def gradebook_table_csv(request: Request, who: Instructor, bom: bool = False):
     """The gradebook table as CSV: student_id, name, email, one column per assignment (best
     final score, empty when nothing is graded), total."""
     st = app_state(request)
     with st.sessions() as s:
         body = exports.gradebook_table_csv(exports.gradebook(s, st.catalog))
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="gradebook.csv"'},
-    )
+    return exports.csv_response(body, "gradebook.csv", bom)
 
 
 @router.get("/instructor/gradebook/{assignment_id}/gradescope.json", tags=["instructor"])

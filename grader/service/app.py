@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,14 +15,25 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.service import api, routes_downloads, web
+from grader.service import (
+    api,
+    routes_downloads,
+    routes_exports,
+    routes_instructor,
+    routes_settings,
+    web,
+    web_course,
+)
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
+from grader.service.course_settings import import_policy_file_at_start
 from grader.service.db import make_engine, make_sessionmaker, migrate
 from grader.service.errors import ApiError
 from grader.service.sandbox import sandbox_mode as detect_sandbox_mode
 from grader.service.security import SameOriginForms, SecurityHeaders
 from grader.service.state import AppState
+
+log = logging.getLogger("grader.service")
 
 # Multipart framing and the assignment field on top of the notebook itself.
 FORM_OVERHEAD = 64 * 1024
@@ -117,9 +129,15 @@ def create_app(
         config=config,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        catalog=Catalog(config.policy_file, catalog_source),
+        catalog=Catalog(catalog_source),
         sandbox_mode=sandbox_mode or detect_sandbox_mode(),
     )
+    with state.sessions.begin() as s:
+        known = list(state.catalog.assignments)
+        if import_policy_file_at_start(s, config.policy_file, known, state.catalog.reveals):
+            log.info(
+                "course settings imported from %s (edit them in the UI now)", config.policy_file
+            )
     # /docs and /redoc from the package's own copies of Swagger UI and ReDoc: no script from
     # a public CDN runs on the service's origin
     app = FastAPIOffline(
@@ -161,7 +179,11 @@ def create_app(
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(routes_downloads.router)
+    app.include_router(routes_settings.router)
+    app.include_router(routes_exports.router)
+    app.include_router(routes_instructor.router)
     web.mount(app)
+    app.include_router(web_course.router)
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     # the last added runs first: forged forms are refused before their body is read, and
     # every answer (refusals included) gets the security headers

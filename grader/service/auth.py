@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from grader.service.csv_cells import csv_text
 from grader.service.models import Token, User, WebSession
 
 INSTRUCTOR_ID = "instructor"
@@ -128,10 +129,14 @@ class RosterEntry:
     student_id: str
     name: str
     email: str
+    family_name: str = ""
+    given_name: str = ""
 
 
 def parse_roster(text: str) -> list[RosterEntry]:
-    """Parse a roster CSV with a header: ``student_id`` (required), ``name``, ``email``.
+    """Parse a roster CSV with a header: ``student_id`` (required), ``name``, ``email``,
+    ``family_name``, ``given_name`` (exports split names only as these columns give them;
+    ``name`` defaults to family and given name joined by a space).
 
     Raises RosterError naming the line of the first problem.
     """
@@ -153,9 +158,10 @@ def parse_roster(text: str) -> list[RosterEntry]:
         if sid in seen:
             raise RosterError(f"line {lineno}: student_id {sid!r} appears twice")
         seen.add(sid)
-        entries.append(
-            RosterEntry(sid, (row.get("name") or "").strip(), (row.get("email") or "").strip())
-        )
+        cell = lambda key: (row.get(key) or "").strip()  # noqa: B023
+        family, given = cell("family_name"), cell("given_name")
+        name = cell("name") or " ".join(x for x in (family, given) if x)
+        entries.append(RosterEntry(sid, name, cell("email"), family, given))
     if not entries:
         raise RosterError("roster has no students")
     return entries
@@ -171,19 +177,18 @@ def import_roster(s: Session, entries: list[RosterEntry]) -> list[tuple[RosterEn
     the caller shows or writes the tokens, which are not stored in clear."""
     issued = []
     for e in entries:
-        ensure_user(s, e.student_id, e.name, e.email, role="student")
+        user = ensure_user(s, e.student_id, e.name, e.email, role="student")
+        if e.family_name or e.given_name:
+            user.family_name, user.given_name = e.family_name, e.given_name
         s.flush()
         issued.append((e, create_token(s, e.student_id)))
     return issued
 
 
 def tokens_csv(issued: list[tuple[RosterEntry, str]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["student_id", "name", "email", "token"])
-    for e, tok in issued:
-        w.writerow([e.student_id, e.name, e.email, tok])
-    return buf.getvalue()
+    """The issued tokens as CSV (names from the roster neutralised like every export)."""
+    rows = [[e.student_id, e.name, e.email, tok] for e, tok in issued]
+    return csv_text(["student_id", "name", "email", "token"], rows)
 
 
 # -- browser sessions --------------------------------------------------------------------------

@@ -122,6 +122,37 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "課題 {assignment_id} の締切 ({deadline}) を過ぎたため受け付けられません。",
         "The deadline of {assignment_id} ({deadline}) has passed; submissions are closed.",
     ),
+    "not_released": (
+        403,
+        "課題 {assignment_id} はまだ公開されていません (公開 {release_at})。",
+        "Assignment {assignment_id} is not released yet (release {release_at}).",
+    ),
+    "release_leak": (
+        409,
+        "課題 {released} の固定セルには課題 {blocker} の解答が含まれているため、{blocker} の締切"
+        " ({deadline}) より前には公開できません。{released} の公開日を締切以降にしてください。",
+        "The locked cells of {released} contain answers of {blocker}, so {released} cannot be"
+        " released before the deadline of {blocker} ({deadline}). Set the release date of"
+        " {released} to that deadline or later.",
+    ),
+    "bad_adjustment": (422, "調整が不正です: {detail}", "Invalid adjustment: {detail}"),
+    "bad_setting": (422, "課題の設定が不正です: {detail}", "Invalid assignment setting: {detail}"),
+    "bad_policy_file": (
+        400,
+        "policy.toml を読めません (何も変更していません): {detail}",
+        "Cannot read the policy file (nothing was changed): {detail}",
+    ),
+    "unknown_student": (
+        404,
+        "学生 {student_id!r} は名簿にありません。",
+        "There is no student {student_id!r} on the roster.",
+    ),
+    "results_hidden": (
+        403,
+        "課題 {assignment_id} の結果は締切後に公開されます。提出は受け付け、採点済みです。",
+        "Results of {assignment_id} are shown after the deadline; your submission was received"
+        " and graded.",
+    ),
     "not_ready": (409, "まだ採点が終わっていません。", "Grading has not finished yet."),
     "no_output": (
         404,

@@ -32,6 +32,9 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # student id or "instructor"
     name: Mapped[str] = mapped_column(String(200), default="")
+    # as the roster gives them (columns family_name, given_name); empty when it gives only name
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    given_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default="student")  # student | instructor
     created_at: Mapped[float] = mapped_column(Float)
@@ -125,9 +128,58 @@ class Result(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)  # engine score before penalty
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     penalty: Mapped[float] = mapped_column(Float, default=0.0)  # late penalty in points
+    # the instructor's score for this result (replaces score - penalty); history in adjustments
+    override_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     payload: Mapped[str] = mapped_column(Text)  # GradeResult.to_dict() as JSON
     executed_notebook: Mapped[str | None] = mapped_column(Text, nullable=True)
     feedback_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
     __table_args__ = (UniqueConstraint("job_id", name="uq_results_job_id"),)
+
+
+class AssignmentSetting(Base):
+    """The instructor's settings of one assignment (edited in the UI/API, read at every use,
+    so a change is effective at once). No row: no deadline, released, results shown at once."""
+
+    __tablename__ = "assignment_settings"
+    assignment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deadline: Mapped[float | None] = mapped_column(Float, nullable=True)  # UNIX seconds
+    late_policy: Mapped[str] = mapped_column(String(16), default="penalty")  # none|penalty|refuse
+    penalty_per_day: Mapped[float] = mapped_column(Float, default=0.1)  # fraction of max score
+    max_late_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    release_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: released
+    results_visible: Mapped[str] = mapped_column(String(16), default="immediately")
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Extension(Base):
+    """A new deadline for one student and one assignment (replaces the assignment's)."""
+
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    assignment_id: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        UniqueConstraint("user_id", "assignment_id", name="uq_extensions_user_assignment"),
+    )
+
+
+class Adjustment(Base):
+    """The audit trail of instructor adjustments, append-only: a score override (``score``,
+    reason in ``text``; ``score`` None clears it) or a comment the student sees."""
+
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    result_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # override: on which
+    kind: Mapped[str] = mapped_column(String(16))  # override | comment
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))

@@ -45,7 +45,10 @@ class ResultOut(BaseModel):
     score: float = Field(description="engine score before any late penalty")
     max_score: float
     penalty: float = Field(description="late penalty in points")
-    final_score: float = Field(description="max(0, score - penalty)")
+    final_score: float = Field(
+        description="the instructor's override if any, else max(0, score - penalty)"
+    )
+    override_score: float | None = Field(None, description="the instructor's score override")
     items: list[ItemResult]
     sandbox_mode: str | None
     timings: dict[str, float]
@@ -61,6 +64,13 @@ class JobInfo(BaseModel):
     status: str
 
 
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    at: str
+    by: str
+
+
 class SubmissionOut(BaseModel):
     id: str
     assignment_id: str
@@ -73,6 +83,10 @@ class SubmissionOut(BaseModel):
     status: Literal["queued", "running", "graded", "failed"]
     error: Message | None = None
     result: ResultOut | None = None
+    comments: list[CommentOut] = Field([], description="the instructor's comments")
+    results_hidden: bool = Field(
+        False, description="graded, but score and items are shown after the deadline"
+    )
     score: float | None = None
     max_score: float | None = None
     job: JobInfo | None = None
@@ -84,6 +98,15 @@ class ItemInfoOut(BaseModel):
     points: float
 
 
+class ExtensionOut(BaseModel):
+    student_id: str
+    assignment_id: str
+    deadline: str
+    reason: str
+    granted_at: str
+    granted_by: str
+
+
 class AssignmentOut(BaseModel):
     id: str
     title: Message
@@ -93,6 +116,12 @@ class AssignmentOut(BaseModel):
     late_policy: Literal["none", "penalty", "refuse"]
     penalty_per_day: float
     max_late_days: int | None
+    course_deadline: str | None = Field(description="the assignment's deadline for everyone")
+    release_at: str | None
+    results_visible: Literal["immediately", "after_deadline"]
+    extension: ExtensionOut | None = Field(description="the caller's own extension")
+    rule: Message = Field(description="the rule that applies to the caller, in words")
+    results_shown: bool = Field(description="whether the caller sees scores of it now")
     open: bool = Field(description="whether a student may submit now")
 
 
@@ -135,6 +164,20 @@ class Histogram(BaseModel):
     max_score: float
 
 
+class HintCount(BaseModel):
+    item_id: str
+    hint_id: str
+    text: Message
+    count: int = Field(description="students whose latest graded submission got this hint")
+    submissions: list[str] = Field(description="those submissions' ids")
+
+
+class StudentRef(BaseModel):
+    id: str
+    name: str
+    email: str
+
+
 class StatsOut(BaseModel):
     assignment_id: str
     students: int
@@ -142,3 +185,5 @@ class StatsOut(BaseModel):
     max_score: float
     items: list[ItemRate]
     histogram: Histogram
+    hints: list[HintCount] = Field(description="diagnosed mistakes, most frequent first")
+    non_submitters: list[StudentRef] = Field(description="roster students with no submission")

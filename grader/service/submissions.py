@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.service import queue
+from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
+from grader.service.catalog import course_time
 from grader.service.errors import ApiError
 from grader.service.models import Job, Result, Submission, User
 from grader.service.state import AppState
@@ -39,12 +40,20 @@ def create_submission(
     name = check_filename(filename)
     check_notebook_bytes(data, cfg.max_upload_bytes)
     now = time.time()
-    if not who.is_instructor and info.policy.refuses(now):
-        raise ApiError(
-            "deadline_passed", assignment_id=assignment_id, deadline=iso(info.policy.deadline)
-        )
     with st.sessions.begin() as s:
+        policy = course_settings.policy_for(s, assignment_id, who.user_id)
         if not who.is_instructor:
+            if not course_settings.is_released(s, assignment_id, who.user_id, now):
+                release_at = course_settings.get_settings(s, assignment_id).release_at
+                raise ApiError(
+                    "not_released",
+                    assignment_id=assignment_id,
+                    release_at=course_time(release_at) if release_at else "-",
+                )
+            if policy.refuses(now):
+                raise ApiError(
+                    "deadline_passed", assignment_id=assignment_id, deadline=iso(policy.deadline)
+                )
             pending = s.scalar(
                 select(func.count(Submission.id)).where(
                     Submission.user_id == who.user_id,
@@ -74,7 +83,7 @@ def create_submission(
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),
             created_at=now,
-            late_days=info.policy.late_days(now),
+            late_days=policy.late_days(now),
             status="queued",
             runs=1,
         )
@@ -92,9 +101,37 @@ def regrade(st: AppState, submission_id: str) -> Submission:
             raise ApiError("submission_not_found")
         sub.runs += 1
         sub.status = "queued"
+        # late days from today's rule (an extension granted since counts at the regrade)
+        sub.late_days = course_settings.policy_for(s, sub.assignment_id, sub.user_id).late_days(
+            sub.created_at
+        )
         sub.error = None
         queue.enqueue(s.connection(), sub.id, sub.sha256, sub.runs, st.config.max_job_attempts)
     return sub
+
+
+def regrade_assignment(st: AppState, assignment_id: str, only_failed: bool) -> list[str]:
+    """Queue a new run of every submission of an assignment (``only_failed``: those whose
+    grading failed or whose result is short of full marks). Submissions already waiting or
+    running are left alone. Returns the ids queued."""
+    with st.sessions.begin() as s:
+        subs = list(
+            s.scalars(
+                select(Submission).where(
+                    Submission.assignment_id == assignment_id,
+                    Submission.status.in_(("graded", "failed")),
+                )
+            )
+        )
+        chosen = []
+        for sub in subs:
+            res = current_result(s, sub)
+            perfect = res is not None and res.outcome == "graded" and res.score >= res.max_score
+            if not (only_failed and perfect):
+                chosen.append(sub.id)
+    for sid in chosen:
+        regrade(st, sid)
+    return chosen
 
 
 def get_visible(s: Session, who: Principal, submission_id: str) -> Submission:
@@ -128,7 +165,8 @@ def result_view(res: Result | None) -> dict[str, Any] | None:
         "score": res.score,
         "max_score": res.max_score,
         "penalty": res.penalty,
-        "final_score": max(0.0, res.score - res.penalty),
+        "final_score": final_score(res),
+        "override_score": res.override_score,
         "items": payload.get("items", []),
         "sandbox_mode": payload.get("sandbox_mode"),
         "timings": payload.get("timings", {}),
@@ -154,13 +192,18 @@ def submission_view(
         "status": sub.status,
         "error": _message(sub.error),
         "result": None,
+        "results_hidden": False,
     }
-    if with_result:
+    if not instructor and not course_settings.results_visible(s, sub.assignment_id, sub.user_id):
+        # "received, graded" only: score and items wait for the student's deadline
+        view["results_hidden"] = True
+    elif with_result:
         view["result"] = result_view(current_result(s, sub))
+        view["comments"] = adjustments.comments(s, sub.id)
     else:
         res = current_result(s, sub)
         if res is not None:
-            view["score"] = max(0.0, res.score - res.penalty)
+            view["score"] = final_score(res)
             view["max_score"] = res.max_score
     if instructor:
         job = s.execute(
@@ -196,7 +239,10 @@ def list_submissions(
 
 
 def final_score(res: Result) -> float:
-    """What a result counts for in the grade: the score minus the late penalty, at least 0."""
+    """What a result counts for in the grade: the instructor's override when there is one,
+    else the score minus the late penalty, at least 0."""
+    if res.override_score is not None:
+        return res.override_score
     return max(0.0, res.score - res.penalty)
 
 

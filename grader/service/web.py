@@ -20,12 +20,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from grader.service import auth, exports
-from grader.service.api import SESSION_COOKIE, app_state, assignment_view
+from grader.service.api import SESSION_COOKIE, app_state
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.i18n import LANG_COOKIE, lang_of, translator
 from grader.service.ratelimit import client_address
 from grader.service.security import is_api
+from grader.service.student_rule import visible_assignments
 from grader.service.submissions import (
     best_graded,
     create_submission,
@@ -207,13 +208,14 @@ def mount(app: FastAPI) -> None:
             # the same rules as the gradebook (best) and the statistics (latest)
             best = _score_links(best_graded(s, user_id=who.user_id))
             latest = _score_links(latest_graded(s, user_id=who.user_id))
+            assignments = visible_assignments(s, st.catalog, who, now)
         return render(
             request,
             "home.html",
             status=status,
             who=who,
             err=err,
-            assignments=[assignment_view(a, now) for a in st.catalog],
+            assignments=assignments,
             latest=latest,
             best=best,
             submissions=subs,

@@ -16,12 +16,14 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
-from grader.service import feedback, queue
-from grader.service.catalog import Catalog, LatePolicy
+from grader.service import course_settings, feedback, queue
+from grader.service.catalog import LatePolicy
 from grader.service.grading import GradeFn
 from grader.service.lanes import LIGHT_SECONDS
+from grader.service.models import Submission
 
 log = logging.getLogger("grader.worker")
 MIN_POLL = 0.01  # first idle poll; doubles up to WorkerOptions.poll_interval
@@ -48,12 +50,10 @@ class Worker:
         self,
         engine: Engine,
         grade_fn: GradeFn,
-        catalog: Catalog | None = None,
         options: WorkerOptions | None = None,
     ) -> None:
         self.engine = engine
         self.grade_fn = grade_fn
-        self.catalog = catalog
         self.opts = options or WorkerOptions()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{self.opts.slot}"
         self.stopping = threading.Event()
@@ -147,9 +147,7 @@ class Worker:
                     },
                 )
                 return
-            penalty = self._policy(job.assignment_id).penalty(
-                job.late_days, out.score, out.max_score
-            )
+            penalty = self._policy(job).penalty(job.late_days, out.score, out.max_score)
             # Phase timestamps (UNIX s) for bench/service_speed.py; upload and claim times
             # are in the submissions and jobs rows.
             out.payload["service_timings"] = {
@@ -177,9 +175,11 @@ class Worker:
             beat_stop.set()
             self._current = None
 
-    def _policy(self, assignment_id: str) -> LatePolicy:
-        info = self.catalog.get(assignment_id) if self.catalog else None
-        return info.policy if info else LatePolicy(mode="none")
+    def _policy(self, job: queue.ClaimedJob) -> LatePolicy:
+        """The submitter's late rule as the database holds it now (their extension too)."""
+        with Session(self.engine) as s:
+            user_id = s.scalar(select(Submission.user_id).where(Submission.id == job.submission_id))
+            return course_settings.policy_for(s, job.assignment_id, user_id)
 
     def _heartbeat(self, job: queue.ClaimedJob, stop: threading.Event) -> None:
         interval = max(0.2, self.opts.lease_seconds / 4)
