@@ -27,7 +27,7 @@ def svc(tmp_path):
         tokens = {"instructor": auth.create_instructor_token(s)}
         auth.ensure_user(s, "s1", name="山田 太郎")
         tokens["s1"] = auth.create_token(s, "s1")
-    c = TestClient(app)
+    c = TestClient(app, headers={"Origin": "http://testserver"})  # a same-origin browser
     c.st, c.tokens = st, tokens
     return c
 

@@ -37,7 +37,7 @@ def svc(tmp_path):
         for sid in ("s1", "s2"):
             auth.ensure_user(s, sid, name=f"Student {sid}", email=f"{sid}@example.ac.jp")
             tokens[sid] = auth.create_token(s, sid)
-    client = TestClient(app)
+    client = TestClient(app, headers={"Origin": "http://testserver"})  # a same-origin browser
     client.tokens, client.st = tokens, st
     return client
 

@@ -55,7 +55,7 @@ def svc(tmp_path):
     st = app.state.grader
     with st.sessions.begin() as s:
         instructor = auth.create_instructor_token(s)
-    c = TestClient(app)
+    c = TestClient(app, headers={"Origin": "http://testserver"})  # a same-origin browser
     c.st = st
     c.ih = {"Authorization": f"Bearer {instructor}"}
     for roster in (ROSTER, ROSTER_NAME_ONLY):

@@ -29,7 +29,7 @@ def svc(tmp_path):
         for sid in ("s1", "s2", "s3", "s4"):
             auth.ensure_user(s, sid, name=f"Student {sid}")
             tokens[sid] = auth.create_token(s, sid)
-    c = TestClient(app)
+    c = TestClient(app, headers={"Origin": "http://testserver"})  # a same-origin browser
     c.st, c.tokens = st, tokens
     return c
 

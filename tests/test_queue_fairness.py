@@ -347,8 +347,11 @@ def test_migration_backfills_jobs_queued_before_the_upgrade(backend, tmp_path, r
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001_initial")
-    add_users(eng, ["a"])
-    with eng.begin() as conn:  # a queued job as the old schema stored it
+    with eng.begin() as conn:  # a student and a queued job as the old schema stored them
+        conn.exec_driver_sql(
+            "INSERT INTO users (id, name, email, role, created_at) "
+            "VALUES ('a', '', '', 'student', 0)"
+        )
         conn.execute(
             insert(Submission).values(
                 id="s1", user_id="a", assignment_id="nb", filename="a.ipynb", notebook=b"{}",
@@ -395,7 +398,7 @@ def test_real_worker_grades_the_newcomer_before_the_monopolists_next_job(engine)
     slow = json.dumps({"metadata": {"structural_grader_seconds": 1.0}, "cells": []}).encode()
     n = itertools.count()
     a = [submit(engine, "a", "nb", time.time(), n, slow) for _ in range(3)]
-    worker = Worker(engine, grade, None, WorkerOptions(max_jobs=4, poll_interval=0.01))
+    worker = Worker(engine, grade, WorkerOptions(max_jobs=4, poll_interval=0.01))
     t = threading.Thread(target=worker.run)
     t.start()
     deadline = time.monotonic() + 30

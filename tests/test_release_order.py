@@ -70,7 +70,7 @@ def svc(tmp_path):
     app = create_app(ServiceConfig(home=tmp_path / "home"), sandbox_mode="bwrap")
     with app.state.grader.sessions.begin() as s:
         tok = auth.create_instructor_token(s)
-    c = TestClient(app)
+    c = TestClient(app, headers={"Origin": "http://testserver"})  # a same-origin browser
     c.ih = {"Authorization": f"Bearer {tok}"}
     c.reveals = app.state.grader.catalog.reveals
     return c

@@ -208,7 +208,7 @@ def test_feedback_report_may_be_framed_only_by_the_site_itself(site):
     app, tokens = site
     st = app.state.grader
     sub = api_submit(browser(app), **bearer(tokens["s1"])).json()["id"]
-    assert Worker(st.engine, structural.grade, st.catalog, WorkerOptions(max_jobs=1)).run() == 1
+    assert Worker(st.engine, structural.grade, WorkerOptions(max_jobs=1)).run() == 1
     r = browser(app).get(f"/api/v1/submissions/{sub}/feedback", headers=bearer(tokens["s1"]))
     assert r.status_code == 200, r.text
     csp = r.headers["content-security-policy"]
