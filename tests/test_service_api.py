@@ -439,3 +439,17 @@ def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
     assert page.status_code == 200
     assert '<tr data-student="s2">' in page.text and "(−1.2)" in page.text
     assert f'href="/submissions/{s1_good}">6</a>' in page.text
+
+
+@pytest.mark.sandbox
+def test_notebook_of_another_assignment_ends_rejected_not_failed(svc, engine_env):
+    """The engine refuses a notebook sent to the wrong assignment: the submission ends as
+    ``rejected`` (with the engine's message, no score), not as a failed grading."""
+    other = solution_notebook("3-1-3_other_layers")
+    sid = post(svc, "s1", data=other, name="3-1-3.ipynb").json()["id"]
+    assert Worker(svc.st.engine, engine_grade, WorkerOptions(max_jobs=1)).run() == 1
+    r = svc.get(f"/api/v1/submissions/{sid}", headers=H(svc, "s1")).json()
+    assert r["status"] == "rejected", r
+    assert (
+        r["result"]["outcome"] == "rejected" and "3-1-3_other_layers" in r["result"]["error"]["en"]
+    )

@@ -208,7 +208,7 @@ def test_every_failure_is_one_sentence(live, tmp_path):
         assert "Traceback" not in text and 'File "' not in text, (name, text)
         # nothing was submitted (submit() returned None), except to the wrong assignment
         # (stored, then refused by the grader: the submission failed)
-        expected = "failed" if name == "wrong_assignment" else "None"
+        expected = "rejected" if name == "wrong_assignment" else "None"  # refused, not failed
         assert lines[-1] == f"RESULT {expected}", (name, text)
         info = ("保存されたファイル", "提出しました。採点を待っています")
         sentence = [x for x in lines[:-1] if not x.startswith(info)]

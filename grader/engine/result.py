@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Outcome(StrEnum):
+    """How grading a notebook ended (``GradeResult.status``, the service's ``results.outcome``)."""
+
+    GRADED = "graded"  # scored item by item
+    REJECTED = "rejected"  # a bad upload: the message says why, nothing of it ran
+    ERROR = "error"  # the grader could not grade (no sandbox, runner failure): never a zero
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -52,7 +61,7 @@ class GradeResult:
     """What ``grade_notebook`` returns (see docs/ARCHITECTURE.md, "Engine API")."""
 
     assignment: str
-    status: str  # "graded" | "rejected" | "error"
+    status: str  # an Outcome value
     items: list[ItemResult] = field(default_factory=list)
     max_score: float = 0.0
     sandbox_mode: str = "bwrap"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from grader.service.errors import ApiError
 from grader.service.models import Adjustment, Result, Submission
+from grader.service.states import Outcome
 
 MAX_TEXT = 5000
 
@@ -28,7 +29,7 @@ def _text(value: str, what: str) -> str:
 def override(s: Session, sub: Submission, score: float | None, reason: str, by: str) -> Result:
     """Set (or with ``score`` None clear) the override of the submission's current result."""
     res = s.get(Result, sub.current_result_id) if sub.current_result_id else None
-    if res is None or res.outcome != "graded":
+    if res is None or res.outcome != Outcome.GRADED:
         raise ApiError("not_ready")
     reason = _text(reason, "reason")
     if score is not None and not (math.isfinite(score) and 0 <= score <= res.max_score):

@@ -26,6 +26,7 @@ from grader.service.models import Job
 from grader.service.ratelimit import client_address
 from grader.service.security import SAFE_METHODS
 from grader.service.state import AppState
+from grader.service.states import FINISHED, JobStatus
 from grader.service.student_rule import visible_assignments
 from grader.service.submissions import (
     create_submission,
@@ -121,7 +122,7 @@ def readyz(request: Request) -> dict:
         "sandbox_mode": st.sandbox_mode,
         "database": st.engine.dialect.name,
         "assignments": len(st.catalog.assignments),
-        "queue": {k: counts.get(k, 0) for k in ("queued", "running", "done", "failed")},
+        "queue": {k.value: counts.get(k, 0) for k in JobStatus},
     }
 
 
@@ -213,7 +214,7 @@ async def submission_events(request: Request, who: Who, submission_id: str) -> S
                 seq += 1
                 yield f"id: {seq}\nevent: status\ndata: {json.dumps(event)}\n\n"
                 last, quiet_since = mark, time.monotonic()
-                if event["status"] in ("graded", "failed"):
+                if event["status"] in FINISHED:
                     return
             elif time.monotonic() - quiet_since > 15:
                 yield ": keep-alive\n\n"

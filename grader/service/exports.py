@@ -41,6 +41,7 @@ from grader.service.catalog import Catalog
 from grader.service.course_settings import get_settings
 from grader.service.csv_cells import csv_bytes, csv_text
 from grader.service.models import Result, Submission, User
+from grader.service.states import Outcome
 from grader.service.submissions import best_graded, final_score, iso, latest_graded
 
 NBGRADER_COLUMNS = [
@@ -127,7 +128,7 @@ def gradescope_results(res: Result, lang: str = "ja") -> dict[str, Any]:
     """One submission as Gradescope's ``results.json`` (the CLI's formatter, penalty applied)."""
     payload = json.loads(res.payload)
     doc = gradescope(payload, lang)
-    if payload.get("status") == "graded" and res.penalty:
+    if payload.get("status") == Outcome.GRADED and res.penalty:
         doc["score"] = final_score(res)
         note = (
             f"Late penalty: -{res.penalty:g} points"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from grader.engine.result import Outcome
+
 
 @dataclass
 class GradeOutput:
@@ -36,7 +38,7 @@ def engine_grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
     # No feedback HTML here: it is rendered on first download (grader.service.feedback), so
     # the score reaches the student without waiting for nbconvert.
     return GradeOutput(
-        outcome=str(payload.get("status", "error")),
+        outcome=str(payload.get("status", Outcome.ERROR)),
         score=float(payload.get("score") or 0.0),
         max_score=float(payload.get("max_score") or 0.0),
         payload=payload,

@@ -47,6 +47,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "running": ("採点中", "running"),
     "graded": ("採点済み", "graded"),
     "failed": ("失敗", "failed"),
+    "rejected": ("受け付けられませんでした", "not accepted"),
     "item": ("項目", "Item"),
     "result": ("結果", "Result"),
     "passed": ("合格", "passed"),

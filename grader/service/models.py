@@ -19,9 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Submission states seen by students; job states are internal to the queue.
-SUBMISSION_STATES = ("queued", "running", "graded", "failed")
-JOB_STATES = ("queued", "running", "done", "failed")
+# Submission and job states: grader/service/states.py (stored as their string values).
 
 
 class Base(DeclarativeBase):

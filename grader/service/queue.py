@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from grader.service.db import reader
 from grader.service.lanes import LANES, LIGHT_SECONDS
 from grader.service.models import Job, Result, Submission
+from grader.service.states import JobStatus, Outcome, SubmissionStatus
 
 EXPIRED_MESSAGE = (
     "採点が{n}回中断されたため中止しました (ワーカーの停止またはタイムアウト)。",
@@ -67,7 +68,7 @@ def idempotency_key(submission_id: str, sha256: str, run: int) -> str:
 
 
 COST_SAMPLES = 20  # finished runs of an assignment its expected run time is learned from
-SERVED_STATES = ("running", "done", "failed")
+SERVED_STATES = (JobStatus.RUNNING, JobStatus.DONE, JobStatus.FAILED)
 
 
 def enqueue(
@@ -93,7 +94,7 @@ def enqueue(
         insert(Job).values(
             submission_id=submission_id,
             idempotency_key=key,
-            status="queued",
+            status=JobStatus.QUEUED,
             attempts=0,
             max_attempts=max_attempts,
             created_at=time.time() if now is None else now,
@@ -114,7 +115,9 @@ def next_fair_key(conn, user_id: str) -> int:  # noqa: ANN001
         for state in SERVED_STATES
     ]
     served = conn.execute(select(func.max(union_all(*per_state).subquery().c.k))).scalar()
-    waiting = conn.execute(select(func.min(Job.fair_key)).where(Job.status == "queued")).scalar()
+    waiting = conn.execute(
+        select(func.min(Job.fair_key)).where(Job.status == JobStatus.QUEUED)
+    ).scalar()
     rounds = [k for k in (served, waiting) if k is not None]
     current = min(rounds) if rounds else 0
     last = conn.execute(select(func.max(Job.fair_key)).where(Job.user_id == user_id)).scalar()
@@ -125,7 +128,7 @@ def expected_seconds(conn, assignment_id: str) -> float | None:  # noqa: ANN001
     """Median run time of the assignment's last finished jobs; None when it has none yet."""
     runs = conn.execute(
         select(Job.finished_at - Job.claimed_at)
-        .where(Job.assignment_id == assignment_id, Job.status == "done")
+        .where(Job.assignment_id == assignment_id, Job.status == JobStatus.DONE)
         .order_by(Job.id.desc())
         .limit(COST_SAMPLES)
     ).scalars()
@@ -133,8 +136,8 @@ def expected_seconds(conn, assignment_id: str) -> float | None:  # noqa: ANN001
     return statistics.median(known) if known else None
 
 
-_SET_RUNNING = """
-    UPDATE jobs SET status = 'running', lease_token = :token, worker_id = :worker,
+_SET_RUNNING = f"""
+    UPDATE jobs SET status = '{JobStatus.RUNNING}', lease_token = :token, worker_id = :worker,
         attempts = attempts + 1, lease_expires_at = :expires, heartbeat_at = :now,
         claimed_at = :now
 """
@@ -144,9 +147,10 @@ _ORDERS = {"fair": "fair_key, id", "fifo": "id"}
 def _claim_sql(dialect: str, order: str, light_only: bool):  # noqa: ANN202
     """One statement that picks the first queued job in ``order`` and marks it running."""
     lane = " AND expected_seconds <= :light" if light_only else ""
-    pick = f"SELECT id FROM jobs WHERE status = 'queued'{lane} ORDER BY {_ORDERS[order]} LIMIT 1"
+    queued = f"status = '{JobStatus.QUEUED}'"
+    pick = f"SELECT id FROM jobs WHERE {queued}{lane} ORDER BY {_ORDERS[order]} LIMIT 1"
     if dialect == "sqlite":  # the statement holds the write lock (BEGIN IMMEDIATE)
-        where = f"WHERE id = ({pick}) AND status = 'queued'"
+        where = f"WHERE id = ({pick}) AND {queued}"
     else:  # rows other transactions are claiming are skipped, not waited for
         where = f"WHERE id = ({pick} FOR UPDATE SKIP LOCKED)"
     return text(f"{_SET_RUNNING} {where} RETURNING id, submission_id, attempts")
@@ -164,7 +168,7 @@ def has_queued(engine: Engine) -> bool:
     """Cheap look for work (a read that takes no write lock), polled by idle workers so that
     they attempt the locking claim only when there is something to claim."""
     with reader(engine) as conn:
-        row = conn.execute(select(Job.id).where(Job.status == "queued").limit(1)).first()
+        row = conn.execute(select(Job.id).where(Job.status == JobStatus.QUEUED).limit(1)).first()
     return row is not None
 
 
@@ -213,7 +217,9 @@ def claim(
             )
         ).one()
         conn.execute(
-            update(Submission).where(Submission.id == submission_id).values(status="running")
+            update(Submission)
+            .where(Submission.id == submission_id)
+            .values(status=SubmissionStatus.RUNNING)
         )
     return ClaimedJob(job_id, submission_id, token, attempts, sub[0], bytes(sub[1]), sub[2])
 
@@ -225,7 +231,7 @@ def heartbeat(engine: Engine, job: ClaimedJob, lease_seconds: float) -> bool:
         res = conn.execute(
             update(Job)
             .where(Job.id == job.job_id, Job.lease_token == job.lease_token)
-            .where(Job.status == "running")
+            .where(Job.status == JobStatus.RUNNING)
             .values(heartbeat_at=now, lease_expires_at=now + lease_seconds)
         )
     return res.rowcount == 1
@@ -237,9 +243,9 @@ def release(engine: Engine, job: ClaimedJob) -> bool:
         res = conn.execute(
             update(Job)
             .where(Job.id == job.job_id, Job.lease_token == job.lease_token)
-            .where(Job.status == "running")
+            .where(Job.status == JobStatus.RUNNING)
             .values(
-                status="queued",
+                status=JobStatus.QUEUED,
                 lease_token=None,
                 lease_expires_at=None,
                 worker_id=None,
@@ -259,29 +265,35 @@ def requeue_expired(engine: Engine, now: float | None = None) -> tuple[int, int]
     now = time.time() if now is None else now
     with reader(engine) as conn:  # the common case, nothing expired, takes no write lock
         if not conn.execute(
-            select(Job.id).where(Job.status == "running", Job.lease_expires_at < now).limit(1)
+            select(Job.id)
+            .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+            .limit(1)
         ).first():
             return 0, 0
     with engine.begin() as conn:
         expired = conn.execute(
             select(Job.id, Job.submission_id, Job.attempts, Job.max_attempts).where(
-                Job.status == "running", Job.lease_expires_at < now
+                Job.status == JobStatus.RUNNING, Job.lease_expires_at < now
             )
         ).all()
         requeued = failed = 0
         for job_id, submission_id, attempts, max_attempts in expired:
             base = update(Job).where(
-                Job.id == job_id, Job.status == "running", Job.lease_expires_at < now
+                Job.id == job_id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now
             )
             if attempts >= max_attempts:
                 ja, en = (m.format(n=attempts) for m in EXPIRED_MESSAGE)
                 msg = json.dumps({"ja": ja, "en": en}, ensure_ascii=False)
                 res = conn.execute(
-                    base.values(status="failed", lease_token=None, finished_at=now, error=msg)
+                    base.values(
+                        status=JobStatus.FAILED, lease_token=None, finished_at=now, error=msg
+                    )
                 )
                 failed += res.rowcount
             else:
-                res = conn.execute(base.values(status="queued", lease_token=None, worker_id=None))
+                res = conn.execute(
+                    base.values(status=JobStatus.QUEUED, lease_token=None, worker_id=None)
+                )
                 requeued += res.rowcount
             _sync_submission_status(conn, submission_id)
     return requeued, failed
@@ -309,8 +321,8 @@ def complete(
             res = conn.execute(
                 update(Job)
                 .where(Job.id == job.job_id, Job.lease_token == job.lease_token)
-                .where(Job.status == "running")
-                .values(status="done", finished_at=now, lease_expires_at=None)
+                .where(Job.status == JobStatus.RUNNING)
+                .values(status=JobStatus.DONE, finished_at=now, lease_expires_at=None)
             )
             if res.rowcount != 1:
                 return False
@@ -332,7 +344,7 @@ def complete(
                 .returning(Result.id)
             ).scalar_one()
             error = None
-            if outcome != "graded":
+            if outcome != Outcome.GRADED:
                 error = json.dumps(_outcome_message(payload), ensure_ascii=False)
             conn.execute(
                 update(Submission)
@@ -352,9 +364,9 @@ def fail(engine: Engine, job: ClaimedJob, message: dict[str, str]) -> bool:
         res = conn.execute(
             update(Job)
             .where(Job.id == job.job_id, Job.lease_token == job.lease_token)
-            .where(Job.status == "running")
+            .where(Job.status == JobStatus.RUNNING)
             .values(
-                status="failed",
+                status=JobStatus.FAILED,
                 finished_at=now,
                 error=json.dumps(message, ensure_ascii=False),
             )
@@ -370,7 +382,7 @@ def _outcome_message(payload: dict[str, Any]) -> dict[str, str]:
         return {"ja": str(err.get("ja", err.get("en", ""))), "en": str(err.get("en", ""))}
     if err:
         return {"ja": str(err), "en": str(err)}
-    status = payload.get("status", "error")
+    status = payload.get("status", Outcome.ERROR)
     return {"ja": f"採点できませんでした ({status})", "en": f"Could not be graded ({status})"}
 
 
@@ -386,11 +398,14 @@ def _sync_submission_status(conn, submission_id: str) -> None:  # noqa: ANN001
         return
     status, error, job_id = job
     values: dict[str, Any] = {}
-    if status in ("queued", "running"):
-        values["status"] = status
-    elif status == "failed":
-        values.update(status="failed", error=error)
-    else:  # done: graded unless the engine rejected the notebook or errored
+    if status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        values["status"] = SubmissionStatus(status)
+    elif status == JobStatus.FAILED:
+        values.update(status=SubmissionStatus.FAILED, error=error)
+    else:  # done: the engine's outcome says which
         outcome = conn.execute(select(Result.outcome).where(Result.job_id == job_id)).scalar()
-        values["status"] = "graded" if outcome == "graded" else "failed"
+        values["status"] = {
+            Outcome.GRADED: SubmissionStatus.GRADED,
+            Outcome.REJECTED: SubmissionStatus.REJECTED,
+        }.get(outcome, SubmissionStatus.FAILED)
     conn.execute(update(Submission).where(Submission.id == submission_id).values(**values))

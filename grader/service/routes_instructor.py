@@ -19,6 +19,7 @@ from grader.service.api import ERRORS, Instructor, app_state
 from grader.service.db import reader
 from grader.service.errors import ApiError
 from grader.service.models import Result, Submission
+from grader.service.states import SubmissionStatus
 from grader.service.submissions import final_score, regrade_assignment
 
 router = APIRouter(prefix="/api/v1/instructor", responses=ERRORS, tags=["instructor"])
@@ -123,10 +124,7 @@ def dashboard_mark(st) -> dict:  # noqa: ANN001
         )
         last = conn.execute(select(func.max(Result.id))).scalar() or 0
     return {
-        "queued": counts.get("queued", 0),
-        "running": counts.get("running", 0),
-        "graded": counts.get("graded", 0),
-        "failed": counts.get("failed", 0),
+        **{k.value: counts.get(k, 0) for k in SubmissionStatus},
         "last_result": last,
     }
 

@@ -41,7 +41,7 @@ class ItemResult(BaseModel):
 
 
 class ResultOut(BaseModel):
-    outcome: Literal["graded", "rejected", "error"] | str
+    outcome: Literal["graded", "rejected", "error"] | str  # Outcome
     score: float = Field(description="engine score before any late penalty")
     max_score: float
     penalty: float = Field(description="late penalty in points")
@@ -80,7 +80,7 @@ class SubmissionOut(BaseModel):
     sha256: str
     submitted_at: str
     late_days: int
-    status: Literal["queued", "running", "graded", "failed"]
+    status: Literal["queued", "running", "graded", "rejected", "failed"]  # SubmissionStatus
     error: Message | None = None
     result: ResultOut | None = None
     comments: list[CommentOut] = Field([], description="the instructor's comments")

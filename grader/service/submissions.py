@@ -22,6 +22,7 @@ from grader.service.catalog import course_time
 from grader.service.errors import ApiError
 from grader.service.models import Job, Result, Submission, User
 from grader.service.state import AppState
+from grader.service.states import FINISHED, Outcome, SubmissionStatus
 from grader.service.uploads import check_filename, check_notebook_bytes
 
 
@@ -57,7 +58,7 @@ def create_submission(
             pending = s.scalar(
                 select(func.count(Submission.id)).where(
                     Submission.user_id == who.user_id,
-                    Submission.status.in_(("queued", "running")),
+                    Submission.status.in_((SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)),
                 )
             )
             if pending >= cfg.max_queued_per_student:
@@ -84,7 +85,7 @@ def create_submission(
             size=len(data),
             created_at=now,
             late_days=policy.late_days(now),
-            status="queued",
+            status=SubmissionStatus.QUEUED,
             runs=1,
         )
         s.add(sub)
@@ -100,7 +101,7 @@ def regrade(st: AppState, submission_id: str) -> Submission:
         if sub is None:
             raise ApiError("submission_not_found")
         sub.runs += 1
-        sub.status = "queued"
+        sub.status = SubmissionStatus.QUEUED
         # late days from today's rule (an extension granted since counts at the regrade)
         sub.late_days = course_settings.policy_for(s, sub.assignment_id, sub.user_id).late_days(
             sub.created_at
@@ -119,14 +120,16 @@ def regrade_assignment(st: AppState, assignment_id: str, only_failed: bool) -> l
             s.scalars(
                 select(Submission).where(
                     Submission.assignment_id == assignment_id,
-                    Submission.status.in_(("graded", "failed")),
+                    Submission.status.in_(FINISHED),
                 )
             )
         )
         chosen = []
         for sub in subs:
             res = current_result(s, sub)
-            perfect = res is not None and res.outcome == "graded" and res.score >= res.max_score
+            perfect = (
+                res is not None and res.outcome == Outcome.GRADED and res.score >= res.max_score
+            )
             if not (only_failed and perfect):
                 chosen.append(sub.id)
     for sid in chosen:
@@ -251,7 +254,7 @@ def _graded_rows(s: Session, assignment_id: str | None, user_id: str | None = No
         select(User, Submission, Result)
         .join(Submission, Submission.user_id == User.id)
         .join(Result, Result.id == Submission.current_result_id)
-        .where(Result.outcome == "graded")
+        .where(Result.outcome == Outcome.GRADED)
         .order_by(Submission.created_at, Submission.id)
     )
     if assignment_id:

@@ -223,7 +223,10 @@ def _fmt(x: float) -> str:
 def print_result(view: dict, lang: str) -> None:
     """Per-item points and hints of a finished submission, as the student reads them."""
     result = view.get("result") or {}
-    if view.get("status") == "failed" or result.get("outcome") in ("rejected", "error"):
+    if view.get("status") in ("rejected", "failed") or result.get("outcome") in (
+        "rejected",
+        "error",
+    ):
         message = result.get("error") or view.get("error") or {}
         if isinstance(message, dict) and "ja" in message:
             _say(lang, f"採点できませんでした: {message['ja']}", f"Not graded: {message['en']}")
@@ -279,7 +282,7 @@ def _wait(base: str, token: str, submission_id: str, lang: str, wait: float) -> 
     started = time.monotonic()
     label = {"queued": ("順番待ち", "queued"), "running": ("採点中", "grading")}
     for status in _status_events(base, token, submission_id):
-        if status in ("graded", "failed"):
+        if status in ("graded", "rejected", "failed"):  # finished (the service's FINISHED)
             break
         elapsed = time.monotonic() - started
         if status:

@@ -15,7 +15,7 @@
   es.addEventListener("status", function (ev) {
     var data = JSON.parse(ev.data);
     show(data.status);
-    if (data.status === "graded" || data.status === "failed") {
+    if (data.status === "graded" || data.status === "rejected" || data.status === "failed") {
       es.close();
       location.reload();
     }
