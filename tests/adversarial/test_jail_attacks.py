@@ -172,3 +172,40 @@ def test_no_host_paths_in_what_the_jail_can_read(jail):
     for path, text in jail["readable"].items():
         assert str(state_dir()) not in text, (path, text[:2000])
         assert "--ro-bind" not in text and "--setenv" not in text, (path, text[:2000])
+
+
+def test_the_runner_report_cannot_be_reached_from_the_kernel(slot):
+    """The report descriptor: not in the kernel, and the runner's /proc/<pid>/fd, mem and
+    ptrace are closed to the student's code (same uid)."""
+    attack = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+runner = os.getppid()
+reached = []
+for fd in range(3, 64):
+    try:
+        os.fstat(fd)
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "report" in target:
+            reached.append(("own fd", fd, target))
+    except OSError:
+        pass
+try:
+    for name in os.listdir(f"/proc/{runner}/fd"):
+        reached.append(("runner fd", name))
+except OSError as exc:
+    print("fd listing refused", errno.errorcode[exc.errno])
+try:
+    open(f"/proc/{runner}/mem", "rb").close()
+    reached.append("runner mem")
+except OSError as exc:
+    print("mem refused", errno.errorcode[exc.errno])
+if libc.ptrace(16, runner, 0, 0) == 0:  # PTRACE_ATTACH
+    reached.append("ptrace")
+print("REACHED", reached)
+"""
+    res = _grade(tiny.notebook(False, extra=[attack]), tiny.ASSIGNMENT, tiny.released(), slot)
+    assert res.status == "graded", res.error_message
+    text = _outputs(res.executed_notebook)
+    assert "REACHED []" in text, text
+    assert "fd listing refused" in text and "mem refused" in text
