@@ -62,6 +62,56 @@ def test_outputs_are_stripped():
     assert parsed.cells[1].outputs == [] and parsed.cells[1].execution_count is None
 
 
+def _bomb(values: int) -> bytes:
+    """The released tiny notebook with ``values`` empty objects in one cell's metadata."""
+    nb = json.loads(tiny.to_bytes(tiny.released()))
+    nb["cells"][2]["metadata"]["bomb"] = [{}] * values
+    return json.dumps(nb, separators=(",", ":")).encode()
+
+
+def test_metadata_json_bomb_is_refused_before_parsing():
+    """Issue 13, finding 8: 1.6 M empty objects (4.6 MB) in one cell's metadata."""
+    data = _bomb(1_600_000)
+    assert 4e6 < len(data) < 6e6
+    msg = _reject(data)
+    assert "1,600," in msg["en"] and "too large" in msg["en"]
+    assert "大きすぎます" in msg["ja"]
+
+
+def test_deep_nesting_is_refused():
+    nb = json.loads(tiny.to_bytes(tiny.released()))
+    nb["cells"][2]["metadata"]["deep"] = "@"
+    text = json.dumps(nb).replace('"@"', "[" * 5000 + "]" * 5000)
+    assert "nesting" in _reject(text.encode())["en"]
+
+
+def test_unused_metadata_is_stripped_and_nbgrader_kept():
+    nb = json.loads(tiny.to_bytes(tiny.released()))
+    nb["metadata"]["widgets"] = {"state": [{}] * 1000}
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    meta = nb["cells"][2]["metadata"]
+    meta["collapsed"] = True
+    meta["bomb"] = [{}] * 1000
+    meta["nbgrader"]["junk"] = [{}] * 1000
+    parsed = parse_notebook(json.dumps(nb).encode())
+    assert dict(parsed.metadata) == {"kernelspec": nb["metadata"]["kernelspec"]}
+    want = {k: v for k, v in meta["nbgrader"].items() if k != "junk"}
+    assert parsed.cells[2].metadata == {"nbgrader": want}
+    assert all(set(c.metadata) <= {"nbgrader"} for c in parsed.cells)
+    check_belongs(parsed, tiny.released(), tiny.ID)
+
+
+def test_lone_surrogates_in_an_upload_become_storable():
+    """Issue 13, finding 6: the six ASCII bytes \\ud800 in a markdown cell."""
+    nb = json.loads(tiny.to_bytes(tiny.released()))
+    nb["cells"][0]["source"] = "lone @ here"
+    data = json.dumps(nb).replace("@", "\\ud800").encode()
+    assert b"\\ud800" in data
+    parsed = parse_notebook(data)
+    assert parsed.cells[0].source == "lone \ufffd here"
+    json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+
+
 def test_foreign_and_duplicated_cells_are_rejected():
     released = tiny.released()
     other = tiny.notebook(False)

@@ -202,6 +202,28 @@ def test_submit_answers_202_with_an_id_and_students_see_only_their_own(svc):
     expect(svc.get(f"/api/v1/submissions/{sid}/feedback", headers=H(svc, "s1")), 409, "not_ready")
 
 
+def test_instructor_downloads_the_original_upload(svc):
+    """Issue 13, finding 4: the stored executed notebook is the grader's rebuild; the upload
+    itself, byte for byte, is the instructor's to download (a student's request is refused)."""
+    data = minimal_nb(metadata={"note": "as uploaded \u3042"}).replace(b"{", b"{ ", 1)
+    sid = post(svc, "s1", data=data, name="hw-1.ipynb").json()["id"]
+    url = f"/api/v1/instructor/submissions/{sid}/original.ipynb"
+    got = svc.get(url, headers=H(svc, "instructor"))
+    assert got.status_code == 200 and got.content == data
+    assert got.headers["content-disposition"] == 'attachment; filename="hw-1.ipynb"'
+    expect(svc.get(url, headers=H(svc, "s1")), 403, "instructor_only")
+    expect(
+        svc.get("/api/v1/instructor/submissions/nope/original.ipynb", headers=H(svc, "instructor")),
+        404,
+        "submission_not_found",
+    )
+    login = svc.post("/login", data={"token": svc.tokens["instructor"]}, follow_redirects=False)
+    assert login.status_code == 303
+    assert f'href="{url}"' in svc.get(f"/submissions/{sid}").text
+    login = svc.post("/login", data={"token": svc.tokens["s1"]}, follow_redirects=False)
+    assert "original.ipynb" not in svc.get(f"/submissions/{sid}").text
+
+
 def test_limits_on_queued_submissions_and_attempts(svc):
     for _ in range(3):
         assert post(svc).status_code == 202

@@ -198,3 +198,27 @@ def test_worker_records_a_grader_crash_as_failed(st):
     with st.sessions() as s:
         sub = s.get(Submission, sid)
         assert sub.status == "failed" and "boom" in json.loads(sub.error)["en"]
+
+
+def test_a_result_the_database_refuses_fails_that_job_not_the_worker(st):
+    """Issue 13, finding 6: a lone surrogate in the payload made the result insert raise
+    UnicodeEncodeError, which killed the worker (three times per submission)."""
+    sid_bad, sid_good = submit(st, 2)
+
+    def unstorable(assignment_id, nb, slot):
+        out = grade(assignment_id, nb, slot)
+        if json.loads(nb)["metadata"]["tag"] == 0:
+            out.payload["log"] = ["lone \ud800 surrogate"]
+            out.executed_notebook = "\udfff"
+        return out
+
+    worker = Worker(st.engine, unstorable, st.catalog, WorkerOptions(poll_interval=0.01))
+    for _ in range(2):  # the same worker goes on to the next job
+        worker.process(queue.claim(st.engine, "w", 60))
+    assert worker.jobs_done == 1
+    with st.sessions() as s:
+        bad, good = s.get(Submission, sid_bad), s.get(Submission, sid_good)
+        assert bad.status == "failed", bad.status
+        message = json.loads(bad.error)
+        assert "could not be stored" in message["en"] and "保存できませんでした" in message["ja"]
+        assert good.status == "graded"

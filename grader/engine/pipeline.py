@@ -23,20 +23,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from grader.engine import sandbox, slots
+from grader.engine import runner_report, sandbox, slots
 from grader.engine.hostpaths import hide_host_paths
 from grader.engine.limits import Limits, slot_uid
-from grader.engine.outputs import UnsafeOutput, open_dirs, read_file, read_item_outputs
+from grader.engine.outputs import open_dirs, read_item_outputs
 from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
 from grader.engine.result import GradeResult, ItemResult
+from grader.engine.runner_report import stored_notebook_cap
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
 from grader.engine.upload import RejectedUpload, check_belongs, grade_ids, parse_notebook
 
 log = logging.getLogger("grader.engine")
 
-MAX_EXECUTED_BYTES = 32 * 1024 * 1024
-MAX_STATUS_BYTES = 256 * 1024
 PROBE_MARK = "dlgrader_probe"
 
 __all__ = ["GradeResult", "grade_notebook", "list_assignments", "sandbox_status"]
@@ -408,10 +407,10 @@ def _execute_and_score(
     probe.metadata[PROBE_MARK] = True
     nb.cells.append(probe)
     (job.job_in / "notebook.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    report_fd = runner_report.open_report(job.root)
     cfg = {
         "notebook": f"{job.in_seen}/notebook.ipynb",
-        "executed": f"{job.out_seen}/executed.ipynb",
-        "status": f"{job.out_seen}/status.json",
+        "report_fd": report_fd,
         "workdir": f"{job.tmp_seen}/work",
         "kernel_name": sandbox.KERNEL_NAME,
         "cell_timeout": limits.cell_timeout,
@@ -428,9 +427,19 @@ def _execute_and_score(
     timings["prepare"] = time.monotonic() - t
 
     t = time.monotonic()
-    run = sandbox.run_sandboxed(
-        job.box, limits, slot, env, mnist_host, mode, tag=f"{os.getpid()}-{slot}-{seed % 10**8}"
-    )
+    try:
+        run = sandbox.run_sandboxed(
+            job.box,
+            limits,
+            slot,
+            env,
+            mnist_host,
+            mode,
+            tag=f"{os.getpid()}-{slot}-{seed % 10**8}",
+            report_fd=report_fd,
+        )
+    finally:
+        os.close(report_fd)
     timings["sandbox"] = time.monotonic() - t
     if mnist_host is not None:
         mnist_host.unlink(missing_ok=True)
@@ -445,28 +454,34 @@ def _execute_and_score(
         result.log.append(f"peak memory {run.peak_memory / 2**20:.0f} MB")
 
     t = time.monotonic()
-    status = _read_status(job.job_out)
-    runner_error = _printable(str(status.get("error") or ""))[:300]
-    if status.get("state") == "runner_error" and "kernel_start" not in (
-        status.get("timings") or {}
-    ):
+    report = runner_report.read_report(job.root, limits)
+    status = report.status
+    result.log.extend(report.problems)
+    runner_error = _printable(status["error"] or "")[:300]
+    if status["state"] == "runner_error" and "kernel_start" not in status["timings"]:
         # Nothing of the student's ran yet: the grader's side failed (seen once in 200 jobs
         # under load). Retried in a fresh sandbox rather than scored as zero.
         raise SandboxStartFailed(runner_error or "no message")
     if runner_error:
         result.log.append(f"notebook runner error: {runner_error}")
-    for k, v in (status.get("timings") or {}).items():
-        if isinstance(v, int | float) and math.isfinite(v):
-            timings[f"sandbox.{str(k)[:32]}"] = float(v)
+    if status["write_error"]:
+        result.log.append(f"the runner could not report the notebook: {status['write_error']}")
+    for k, v in status["timings"].items():
+        timings[f"sandbox.{k}"] = v
     result.run_state = {
-        "state": str(status.get("state", "no report"))[:64],
-        "stopped": str(status.get("stopped"))[:64] if status.get("stopped") else None,
+        "state": status["state"],
+        "stopped": status["stopped"],
         "killed_by_wall_clock": run.killed_by_wall_clock,
         "oom_killed": run.oom_killed,
         "returncode": run.returncode,
         "peak_memory_mb": round(run.peak_memory / 2**20, 1) if run.peak_memory else None,
     }
-    result.executed_notebook = _read_executed(job.job_out)
+    result.executed_notebook, problems = runner_report.executed_notebook(
+        nb, report.notebook, stored_notebook_cap(limits)
+    )
+    result.log.extend(problems)
+    if result.executed_notebook:  # shown to the student: no host path in it
+        result.executed_notebook = hide_host_paths(result.executed_notebook)
     reason = _why_not_run(result.run_state)
     setup_error = _read_setup_error(job.job_out)
     if setup_error:
@@ -481,20 +496,6 @@ def _execute_and_score(
     timings["score"] = time.monotonic() - t
 
 
-def _read_status(out_dir: Path) -> dict:
-    fd = open_dirs(out_dir)
-    if fd is None:
-        return {}
-    try:
-        raw = read_file(fd, "status.json", MAX_STATUS_BYTES)
-        data = json.loads(raw.decode("utf-8", errors="replace"))
-        return data if isinstance(data, dict) else {}
-    except (UnsafeOutput, ValueError, RecursionError):
-        return {}
-    finally:
-        os.close(fd)
-
-
 def _read_setup_error(out_dir: Path) -> str | None:
     """The probe's own start-up error (e.g. the notebook deleted numpy), if any."""
     from grader.engine.outputs import read_text
@@ -507,28 +508,6 @@ def _read_setup_error(out_dir: Path) -> str | None:
         return text.strip() if text else None
     finally:
         os.close(probe)
-
-
-def _read_executed(out_dir: Path) -> str | None:
-    """The executed notebook (display only) without the probe cell, as nbformat JSON."""
-    fd = open_dirs(out_dir)
-    if fd is None:
-        return None
-    try:
-        raw = read_file(fd, "executed.ipynb", MAX_EXECUTED_BYTES)
-        nb = json.loads(raw.decode("utf-8", errors="replace"))
-        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-            return None
-        nb["cells"] = [
-            c
-            for c in nb["cells"]
-            if isinstance(c, dict) and not (c.get("metadata") or {}).get(PROBE_MARK)
-        ]
-        return hide_host_paths(json.dumps(nb, ensure_ascii=False))
-    except (UnsafeOutput, ValueError, RecursionError):
-        return None
-    finally:
-        os.close(fd)
 
 
 def _why_not_run(state: dict) -> dict[str, str]:

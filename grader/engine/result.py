@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from grader.engine.storable import storable
+
 
 class Outcome(StrEnum):
     """How grading a notebook ended (``GradeResult.status``, the service's ``results.outcome``)."""
@@ -85,21 +87,24 @@ class GradeResult:
         return f"{self.error_message['ja']}\n{self.error_message['en']}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "assignment": self.assignment,
-            "title": dict(self.title),
-            "score": self.score,
-            "max_score": self.max_score,
-            "status": self.status,
-            "error": self.error,
-            "error_message": dict(self.error_message) if self.error_message else None,
-            "items": [i.to_dict() for i in self.items],
-            "sandbox_mode": self.sandbox_mode,
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "run": dict(self.run_state),
-            "restored_cells": list(self.restored_cells),
-            "log": list(self.log),
-        }
+        """JSON-able, and storable: probe errors and log lines carry text from the sandbox."""
+        return storable(
+            {
+                "assignment": self.assignment,
+                "title": dict(self.title),
+                "score": self.score,
+                "max_score": self.max_score,
+                "status": self.status,
+                "error": self.error,
+                "error_message": dict(self.error_message) if self.error_message else None,
+                "items": [i.to_dict() for i in self.items],
+                "sandbox_mode": self.sandbox_mode,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "run": dict(self.run_state),
+                "restored_cells": list(self.restored_cells),
+                "log": list(self.log),
+            }
+        )
 
     def feedback_html(self, lang: str = "ja", *, with_scores: bool = True) -> str:
         """Self-contained HTML: per-item table + the executed notebook (see report.py)."""

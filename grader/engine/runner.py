@@ -1,16 +1,21 @@
 """Notebook runner: executes one notebook with nbclient. Runs INSIDE the sandbox.
 
 Standalone on purpose (stdlib + nbformat + nbclient only; nothing of ``grader``): it is copied
-into the sandbox's staged root and started as ``python runner.py RUN_JSON``. Everything it
-writes (the executed notebook, ``run.json``) is untrusted and used for display only: the
-trusted side scores the probe outputs itself.
+into the sandbox's staged root and started as ``python runner.py RUN_JSON``. The trusted side
+scores the probe outputs itself; the runner reports how the run went and the executed
+notebook as one JSON object (``{"status": ..., "notebook": ...}``) on the descriptor
+``report_fd``, a host file outside every mount of the jail. The student's code, same uid,
+cannot reach it: the kernel closes it right after the fork (exec mode: not inheritable) and
+the runner makes itself non-dumpable, so /proc/<runner>/fd and ptrace are closed too. The
+trusted side still reads the report as untrusted data (``grader.engine.runner_report``).
 
-RUN_JSON keys: notebook, executed, status, workdir, kernel_name, cell_timeout,
-notebook_timeout, output_bytes, probe_cell_index.
+RUN_JSON keys: notebook, report_fd, workdir, kernel_name, cell_timeout, notebook_timeout,
+output_bytes, probe_cell_index.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -129,6 +134,17 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+PR_SET_DUMPABLE = 4
+
+
+def set_dumpable(flag: int) -> None:
+    """Non-dumpable (0): /proc/<pid>/fd, /proc/<pid>/mem and ptrace refuse other processes of
+    the same uid, i.e. the student's code. Raises when it cannot be set."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
 def prefer_oom_kill() -> None:
     """Make this process the OOM killer's first choice in the job's cgroup (raising the
     score needs no privilege), so that the runner survives to write the partial notebook."""
@@ -209,6 +225,8 @@ def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
         if pid == 0:  # the kernel
             code = 1
             try:
+                os.close(int(cfg["report_fd"]))
+                set_dumpable(1)
                 os.setsid()
                 os.chdir(cfg["workdir"])
                 devnull = os.open(os.devnull, os.O_RDONLY)
@@ -234,6 +252,8 @@ if len(sys.argv) > 2 and sys.argv[1] == "--kernel":  # exec mode's kernel proces
 
 with open(sys.argv[1], encoding="utf-8") as _f:
     CFG = json.load(_f)
+os.set_inheritable(int(CFG["report_fd"]), False)
+set_dumpable(0)
 for _d in ("HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
     if os.environ.get(_d):
         os.makedirs(os.environ[_d], exist_ok=True)
@@ -315,11 +335,19 @@ def kill_kernel(client: NotebookClient) -> None:
                 pass
 
 
-def write_json(path: str, data: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+def write_report(fd: int, status: dict, nb) -> None:
+    """``{"status", "notebook"}`` on the report descriptor; past RLIMIT_FSIZE (EFBIG, with
+    SIGXFSZ ignored) the status alone, with the reason."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        view = memoryview(json.dumps({"status": status, "notebook": nb}).encode())
+        while view:
+            view = view[os.write(fd, view) :]
+    except Exception as exc:
+        status["write_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps({"status": status, "notebook": None}).encode())
 
 
 def main(cfg: dict) -> int:
@@ -428,12 +456,7 @@ def main(cfg: dict) -> int:
             pass
     status["output_capped"] = client.capped
     status["timings"]["total"] = time.monotonic() - T_START
-    try:
-        with open(cfg["executed"], "w", encoding="utf-8") as f:
-            json.dump(nb, f)
-    except Exception as exc:
-        status["write_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
-    write_json(cfg["status"], status)
+    write_report(int(cfg["report_fd"]), status, nb)
     return 0
 
 

@@ -11,6 +11,11 @@ Layout inside the sandbox (everything else is absent, never ``/`` as a whole):
 * ``/data/mnist.npz`` read-only for MNIST assignments (no test labels in it);
 * a private, size-capped ``/tmp``; fresh ``/proc`` and ``/dev``.
 
+In both modes a seccomp filter (``grader.engine.seccomp``, bwrap's ``--seccomp``) refuses new
+namespaces inside the jail; bwrap's options reach it through a pipe (``--args``), since its
+command line is /proc/1/cmdline there; the staged root is bound from a per-job copy
+(``job_stage``), since mountinfo shows each bind mount's source path.
+
 As root (no user namespace): bwrap does the mounts, then ``setpriv`` drops to the slot's uid
 with no capabilities and ``no_new_privs`` before anything else runs (bwrap's ``--unshare-user
 --uid`` run by root still maps to host root). Not root: bwrap's user namespace with our uid.
@@ -39,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import secrets
 import shlex
 import shutil
@@ -50,6 +56,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.engine import seccomp
 from grader.engine.limits import MB, Limits, slot_uid, state_dir
 
 log = logging.getLogger("grader.engine.sandbox")
@@ -555,15 +562,19 @@ def bwrap_command(
     *,
     userns_id: tuple[int, int] | None = None,
     data_bytes: int | None = None,
+    seccomp_fd: int | None = None,
+    stage: Path | None = None,
 ) -> list[str]:
     """The full command line: bwrap [mounts] -- setpriv ... -- prlimit ... -- python runner.
 
     Not root: ``userns_id`` is the (uid, gid) the sandbox gets when bwrap runs nested in our
     own user namespace (there we are its root; without ``--uid`` the sandbox would be too).
     ``data_bytes``: per-process ``RLIMIT_DATA`` (the memory fallback without a cgroup).
+    ``seccomp_fd``: a descriptor holding the filter of ``grader.engine.seccomp``.
+    ``stage``: the staged root to bind (default: the shared one; see ``job_stage``).
     """
     base, venv, exe = _python_paths()
-    stage = staged_root()
+    stage = stage or staged_root()
     a = [BWRAP]
     a += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     a += ["--unshare-cgroup", "--die-with-parent", "--new-session", "--clearenv"]
@@ -574,7 +585,9 @@ def bwrap_command(
         if userns_id is not None:
             a += ["--uid", str(userns_id[0]), "--gid", str(userns_id[1])]
         if _bwrap_can_disable_userns():
-            a += ["--disable-userns"]  # root mode: setpriv's dropped caps do the same
+            a += ["--disable-userns"]  # both modes: the seccomp filter refuses them too
+    if seccomp_fd is not None:
+        a += ["--seccomp", str(seccomp_fd)]
     a += ["--ro-bind", "/usr", "/usr"] + _symlink_args()
     a += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC_FILES:
@@ -640,11 +653,13 @@ def run_sandboxed(
     mnist_file: Path | None,
     mode: str,
     tag: str,
+    report_fd: int | None = None,
 ) -> SandboxRun:
     """Run the runner for the job whose directories are ``box/in`` and ``box/out``.
 
     ``mode`` is "bwrap" or "limits-only". Blocks until the run ends or the wall clock
     (``limits.notebook_timeout + limits.kill_grace``) kills the whole process group.
+    ``report_fd``: a writable descriptor the runner gets at the same number (its report).
     """
     job_in, job_out = box / "in", box / "out"
     cg, cg_note = make_cgroup(limits, tag)
@@ -661,18 +676,41 @@ def run_sandboxed(
         log.warning("memory limit not enforced by a cgroup: %s", cg_note)
     if cg_note:
         weakened.append(f"memory limit not enforced by a cgroup: {cg_note}")
+    pass_fds: list[int] = [] if report_fd is None else [report_fd]
+    if mode == "bwrap":
+        seccomp_fd = None
+        if seccomp.supported():
+            seccomp_fd = seccomp.program_fd()
+            pass_fds.append(seccomp_fd)
+        else:
+            weakened.append(
+                f"no seccomp filter for {platform.machine()}: new namespaces are refused "
+                "inside the sandbox only by bwrap's --disable-userns (not root) or not at all"
+            )
     if mode == "bwrap" and os.geteuid() != 0:
-        cmd, disk_note = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes)
+        cmd, disk_note = _nonroot_bwrap(box, limits, slot, env, mnist_file, data_bytes, seccomp_fd)
         if disk_note:
             weakened.append(disk_note)
         run_env = {"PATH": "/usr/bin:/bin"}
     elif mode == "bwrap":
-        cmd = bwrap_command(job_in, job_out, limits, slot, env, mnist_file, data_bytes=data_bytes)
+        cmd = bwrap_command(
+            job_in,
+            job_out,
+            limits,
+            slot,
+            env,
+            mnist_file,
+            data_bytes=data_bytes,
+            seccomp_fd=seccomp_fd,
+            stage=job_stage(box),
+        )
         run_env = {"PATH": "/usr/bin:/bin"}
     else:
         cmd = prlimit_args(limits, data_bytes)
         cmd += [sys.executable, "-s", str(staged_root() / "runner.py"), str(job_in / "run.json")]
         run_env = dict(env)
+    if mode == "bwrap":
+        cmd = _args_through_fd(cmd, pass_fds)
     if cg.active:
         # Join the cgroup before bwrap starts, so no process escapes it.
         joins = " ".join(f"echo $$ > {shlex.quote(str(p))} || exit 97;" for p in cg.procs_files)
@@ -682,15 +720,21 @@ def run_sandboxed(
     t0 = time.monotonic()
     killed = False
     with open(log_path, "wb") as logf:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            env=run_env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                env=run_env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=pass_fds,
+            )
+        finally:
+            for fd in pass_fds:
+                if fd != report_fd:  # the caller's
+                    os.close(fd)
         watched_oom = False
         try:
             if cg.active:
@@ -728,6 +772,7 @@ def _nonroot_bwrap(
     env: dict[str, str],
     mnist_file: Path | None,
     data_bytes: int | None,
+    seccomp_fd: int | None,
 ) -> tuple[list[str], str]:
     """Non-root command: bwrap nested in our own user namespace with a capped ``/job/out``
 
@@ -741,7 +786,15 @@ def _nonroot_bwrap(
         )
         log.warning(note)
         cmd = bwrap_command(
-            box / "in", box / "out", limits, slot, env, mnist_file, data_bytes=data_bytes
+            box / "in",
+            box / "out",
+            limits,
+            slot,
+            env,
+            mnist_file,
+            data_bytes=data_bytes,
+            seccomp_fd=seccomp_fd,
+            stage=job_stage(box),
         )
         return cmd, note
     outfs = box / "outfs"
@@ -755,8 +808,41 @@ def _nonroot_bwrap(
         mnist_file,
         userns_id=(os.getuid(), os.getgid()),
         data_bytes=data_bytes,
+        seccomp_fd=seccomp_fd,
+        stage=job_stage(box),
     )
     return _outfs_prefix(outfs, box / "out", limits.job_disk_bytes) + inner, ""
+
+
+def job_stage(box: Path) -> Path:
+    """A copy of the staged root inside the job's own directory (the job tmpfs as root): the
+    jail's mountinfo shows a bind mount's source path, and the shared copy's names the
+    grader's state directory. 560 kB, a few milliseconds."""
+    dest = box / "stage"
+    if not dest.is_dir():
+        shutil.copytree(staged_root(), dest, symlinks=True)
+    return dest
+
+
+def _args_through_fd(cmd: list[str], pass_fds: list[int]) -> list[str]:
+    """``cmd`` with bwrap's options moved into a pipe (``--args FD``; the command after
+    ``--`` stays): bwrap is PID 1 of the sandbox, and its command line (every host path
+    it binds) would be readable there as /proc/1/cmdline."""
+    at = cmd.index(BWRAP) + 1
+    end = cmd.index("--", at)
+    data = b"".join(arg.encode() + b"\0" for arg in cmd[at:end])
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) >= 60_000:  # a pipe buffers 64 KiB; bwrap reads only once started
+            raise RuntimeError(f"bwrap's arguments are too long ({len(data)} bytes)")
+        os.write(write_end, data)
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    pass_fds.append(read_end)
+    return cmd[:at] + ["--args", str(read_end)] + cmd[end:]
 
 
 MEMORY_WATCH_PERIOD = 0.1  # seconds between two sums of the job's resident memory

@@ -1,7 +1,10 @@
 """Step 1 of the pipeline: validate an upload in the trusted process.
 
-Size cap, UTF-8 JSON, nbformat v4 schema, one notebook of the right assignment; outputs are
-stripped. Every refusal is a :class:`RejectedUpload` with a Japanese and an English message.
+Size cap, UTF-8 JSON of bounded size as objects (values and nesting counted before
+``json.loads``), nbformat v4 schema, one notebook of the right assignment. Outputs and the
+metadata the grader does not read are stripped before nbformat objects are built; lone
+surrogates become U+FFFD. Every refusal is a :class:`RejectedUpload` with a Japanese and an
+English message.
 """
 
 from __future__ import annotations
@@ -10,9 +13,21 @@ import json
 import warnings
 from typing import Any
 
+from grader.engine.jsonbounds import measure
+from grader.engine.storable import storable
+from grader.notebooks.metadata import _KEYS as NBGRADER_KEYS
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_CELLS = 2000
 MAX_SOURCE_CHARS = 2 * 1024 * 1024
+# A course notebook has about 1,000 JSON values without outputs; outputs (dropped below, but
+# parsed first) add a value per line of text. The 1.6 M empty objects of a metadata bomb
+# would cost gigabytes once parsed, validated and copied.
+MAX_JSON_NODES = 500_000
+MAX_JSON_DEPTH = 64
+# Notebook-level metadata kept (the feedback page's highlighting); everything else of the
+# notebook's and the cells' metadata is dropped, except the cells' nbgrader keys.
+KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 
 
 class RejectedUpload(ValueError):
@@ -46,6 +61,16 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             ".ipynb ファイルを提出してください。",
             f"Not UTF-8 text (byte {exc.start}). Please submit the .ipynb file.",
         ) from None
+    size = measure(text, MAX_JSON_NODES, MAX_JSON_DEPTH)
+    if size.nodes > MAX_JSON_NODES or size.depth > MAX_JSON_DEPTH:
+        raise RejectedUpload(
+            f"ノートブックの構造が大きすぎます (JSON の値 {size.nodes:,} 個、上限 "
+            f"{MAX_JSON_NODES:,}; 入れ子の深さの上限 {MAX_JSON_DEPTH})。"
+            "出力をクリアしてから提出してください。",
+            f"The notebook's structure is too large ({size.nodes:,} JSON values, limit "
+            f"{MAX_JSON_NODES:,}; nesting at most {MAX_JSON_DEPTH} deep). "
+            "Clear the outputs and submit again.",
+        )
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -72,11 +97,15 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             f"セルの数が不正です (上限 {MAX_CELLS})。",
             f"Bad cell list (at most {MAX_CELLS} cells).",
         )
-    # Strip outputs before the schema check: they are never used and may be huge or odd.
+    # Strip outputs and unused metadata before the schema check: never used, maybe huge.
+    raw["metadata"] = _kept_notebook_metadata(raw.get("metadata"))
     for cell in cells:
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
+        if isinstance(cell, dict):
+            cell["metadata"] = _kept_cell_metadata(cell.get("metadata"))
+            if cell.get("cell_type") == "code":
+                cell["outputs"] = []
+                cell["execution_count"] = None
+    storable(raw)
     try:
         nb = nbformat.from_dict(raw)
         with warnings.catch_warnings():
@@ -102,6 +131,25 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             "ソースコードが長すぎます。", "The notebook's source is too long to grade."
         )
     return nb
+
+
+def _kept_notebook_metadata(meta: Any) -> Any:
+    if not isinstance(meta, dict):
+        return meta  # the schema check says what is wrong
+    return {key: meta[key] for key in KEPT_NOTEBOOK_METADATA if isinstance(meta.get(key), dict)}
+
+
+def _kept_cell_metadata(meta: Any) -> Any:
+    """Only the nbgrader keys the grader reads, with plain values (anything else is gone)."""
+    if not isinstance(meta, dict):
+        return meta
+    nbg = meta.get("nbgrader")
+    if not isinstance(nbg, dict):
+        return {}
+    plain = (str, int, float, bool, type(None))
+    return {
+        "nbgrader": {k: v for k, v in nbg.items() if k in NBGRADER_KEYS and isinstance(v, plain)}
+    }
 
 
 def nbgrader_meta(cell: Any) -> dict | None:

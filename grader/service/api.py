@@ -310,6 +310,24 @@ def all_submissions(
         return [submission_view(s, x, with_result=False, instructor=True) for x in subs]
 
 
+@router.get(
+    "/instructor/submissions/{submission_id}/original.ipynb",
+    tags=["instructor"],
+    responses={200: {"content": {"application/x-ipynb+json": {}}}},
+)
+def original_notebook(request: Request, who: Instructor, submission_id: str) -> Response:
+    """The notebook exactly as the student uploaded it (the executed one is rebuilt by the
+    grader: locked cells restored, self-checks neutralised, outputs of the graded run)."""
+    with app_state(request).sessions() as s:
+        sub = get_visible(s, who, submission_id)
+        data, name = sub.notebook, sub.filename
+    return Response(
+        data,
+        media_type="application/x-ipynb+json",
+        headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'},
+    )
+
+
 @router.post(
     "/instructor/submissions/{submission_id}/regrade",
     status_code=202,

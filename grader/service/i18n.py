@@ -59,6 +59,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "late_penalty": ("遅延減点", "Late penalty"),
     "feedback": ("フィードバック (実行結果つき)", "Feedback (with the executed notebook)"),
     "download_executed": ("実行済みノートブックをダウンロード", "Download the executed notebook"),
+    "download_original": (
+        "提出されたままのノートブックをダウンロード",
+        "Download the notebook as uploaded",
+    ),
     "live_status": (
         "このページは採点の進行に合わせて自動で更新されます。",
         "This page updates by itself as grading proceeds.",

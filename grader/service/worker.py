@@ -155,18 +155,31 @@ class Worker:
                 "engine_end": engine_end,
                 "slot": self.opts.slot,
             }
-            written = queue.complete(
-                self.engine,
-                job,
-                outcome=out.outcome,
-                score=out.score,
-                max_score=out.max_score,
-                penalty=penalty,
-                payload=out.payload,
-                executed_notebook=out.executed_notebook,
-                feedback_html=out.feedback_html,
-                worker_id=self.worker_id,
-            )
+            try:
+                written = queue.complete(
+                    self.engine,
+                    job,
+                    outcome=out.outcome,
+                    score=out.score,
+                    max_score=out.max_score,
+                    penalty=penalty,
+                    payload=out.payload,
+                    executed_notebook=out.executed_notebook,
+                    feedback_html=out.feedback_html,
+                    worker_id=self.worker_id,
+                )
+            except Exception as exc:  # a result the database refuses fails this job only
+                log.error("storing job %s failed:\n%s", job.job_id, traceback.format_exc())
+                msg = f"{type(exc).__name__}: {exc}"[:500].encode("ascii", "replace").decode()
+                queue.fail(
+                    self.engine,
+                    job,
+                    {
+                        "ja": f"採点結果を保存できませんでした: {msg}",
+                        "en": f"The grading result could not be stored: {msg}",
+                    },
+                )
+                return
             if written:
                 self.jobs_done += 1
             else:
