@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.engine.limits import UID_BASE_DEFAULT, slot_uid, uid_base
+from grader.jail.limits import UID_BASE_DEFAULT, slot_uid, uid_base
 
 
 def test_default_and_env_base(monkeypatch):

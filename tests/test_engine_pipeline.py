@@ -10,15 +10,16 @@ import pytest
 from adversarial import tiny
 from adversarial.uids import private_uid_base, worker_index
 
+from grader import jail
 from grader.cli import main as cli_main
-from grader.engine import exports, pipeline, sandbox
-from grader.engine.limits import Limits
+from grader.engine import exports, pipeline
 from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
 from grader.engine.spec import TrustedData
+from grader.jail.limits import Limits
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here"),
+    pytest.mark.skipif(not jail.bwrap_usable()[0], reason="bubblewrap cannot run here"),
 ]
 LIMITS = Limits(notebook_timeout=60, cell_timeout=20)
 
@@ -194,7 +195,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     bad.write_text("{}")
     assert cli_main(["grade", str(bad), "--assignment", "nope"]) == 2
     # sandbox unavailable and no opt-in: exit 3 before running anything
-    monkeypatch.setattr(pipeline.sandbox, "bwrap_usable", lambda: (False, "test: no bwrap"))
+    monkeypatch.setattr(pipeline.jail, "bwrap_usable", lambda: (False, "test: no bwrap"))
     assert cli_main(["grade", str(bad), "--assignment", "3-1-2_softmax_with_loss"]) == 3
     assert "--allow-unsandboxed" in capsys.readouterr().err
     # a rejected notebook: exit 1
@@ -218,7 +219,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
 
 
 def test_limits_only_mode_needs_opt_in_and_says_so(slot, monkeypatch):
-    monkeypatch.setattr(pipeline.sandbox, "bwrap_usable", lambda: (False, "test: no bwrap"))
+    monkeypatch.setattr(pipeline.jail, "bwrap_usable", lambda: (False, "test: no bwrap"))
     monkeypatch.delenv("GRADER_ALLOW_UNSANDBOXED", raising=False)
     refused = grade(tiny.notebook(True), slot)
     assert refused.status == "error" and "--allow-unsandboxed" in refused.error
@@ -254,7 +255,7 @@ def test_a_runner_that_fails_before_the_kernel_is_retried_then_reported_as_an_er
 ):
     """A grader-side failure before any student code ran is not a zero: it is retried once in
     a fresh sandbox, then reported as an error asking for a resubmission."""
-    monkeypatch.setattr(sandbox, "KERNEL_NAME", "no-such-kernel")  # the runner cannot start it
+    monkeypatch.setattr(jail, "KERNEL_NAME", "no-such-kernel")  # the runner cannot start it
     res = grade(tiny.notebook(True), slot)
     assert res.status == "error" and res.score == 0
     assert "could not start the notebook's kernel" in res.error_message["en"]

@@ -13,8 +13,10 @@ import pytest
 from adversarial import tiny
 from adversarial.uids import private_uid_base, worker_index
 
-from grader.engine import pipeline, sandbox, slots
-from grader.engine.limits import Limits, slot_uid
+from grader import jail
+from grader.engine import pipeline
+from grader.jail import slots
+from grader.jail.limits import Limits, slot_uid
 
 # slots of this test module (other modules use 0..69 plus the xdist index)
 SLOT = 80 + 2 * worker_index()
@@ -31,7 +33,7 @@ def _holder(slot: int) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import sys, time
-        from grader.engine import slots
+        from grader.jail import slots
         with slots.lease({slot}) as s:
             print(s, flush=True)
             time.sleep(600)
@@ -82,11 +84,11 @@ def test_sweep_removes_a_killed_graders_job_of_this_uid_only():
         slots.mark_owner(stale, SLOT)
         slots.mark_owner(other, SLOT + 1)
         (stale / "box").mkdir()
-        assert sandbox.mount_job_tmpfs(stale / "box", 1024 * 1024)
+        assert jail.mount_job_tmpfs(stale / "box", 1024 * 1024)
         (stale / "box" / "left.txt").write_text("x")
         with slots.lease(SLOT) as got:
             assert got == SLOT
-            removed = slots.sweep_stale_jobs(got, sandbox.unmount)
+            removed = slots.sweep_stale_jobs(got, jail.unmount)
         assert removed == [stale]
         assert not stale.exists()
         assert other.exists()
@@ -94,13 +96,13 @@ def test_sweep_removes_a_killed_graders_job_of_this_uid_only():
         assert str(stale / "box") not in mounts
     finally:
         if os.path.ismount(stale / "box"):
-            sandbox.unmount(stale / "box")
+            jail.unmount(stale / "box")
         for d in (stale, other):
             subprocess.run(["rm", "-rf", str(d)], check=False)
 
 
 @pytest.mark.sandbox
-@pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here")
+@pytest.mark.skipif(not jail.bwrap_usable()[0], reason="bubblewrap cannot run here")
 def test_pipeline_runs_in_another_uid_when_its_slot_is_busy():
     probe = "import os\nprint('UID=%d' % os.getuid())"
     holder = _holder(SLOT)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from adversarial import tiny
 
-from grader.engine.outputs import read_item_outputs
 from grader.engine.restore import SERVER_GRADED, neutralise_check_cells, restore_locked_cells
 from grader.engine.spec import ProbeOutputError, ScoreContext, TrustedData
 from grader.engine.upload import RejectedUpload, check_belongs, parse_notebook
+from grader.jail.outputs import read_item_outputs
 
 
 def _reject(data: bytes) -> dict:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from grader import jail
 from grader.cli import main as cli_main
-from grader.engine import sandbox
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here"),
+    pytest.mark.skipif(not jail.bwrap_usable()[0], reason="bubblewrap cannot run here"),
 ]
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["3-1-1_affine_layer", "3-1-2_softmax_with_loss"]

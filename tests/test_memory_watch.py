@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from grader.engine import sandbox
-from grader.engine.limits import MB
+from grader.jail import memwatch
+from grader.jail.limits import MB
 
 # A parent that starts ``n`` children in new sessions (like bwrap --new-session), each
 # touching ``mb`` MB, then waits for them; prints "done" if they all ended by themselves.
@@ -45,7 +45,7 @@ def _start(n: int, mb: int, sleep: float) -> subprocess.Popen:
 
 def test_forked_children_over_the_job_limit_are_killed_until_the_rest_fits():
     proc = _start(n=4, mb=150, sleep=3)  # 600 MB in all, each child alone under the limit
-    rc, hit = sandbox._wait_watching_memory(proc, wall=120, limit=250 * MB)
+    rc, hit = memwatch.wait_watching_memory(proc, wall=120, limit=250 * MB)
     assert hit and rc == 0
     out = proc.stdout.read()
     codes = [int(c) for c in out.split("[", 1)[1].split("]", 1)[0].split(",")]
@@ -57,7 +57,7 @@ def test_forked_children_over_the_job_limit_are_killed_until_the_rest_fits():
 
 def test_a_job_under_its_limit_is_left_alone():
     proc = _start(n=2, mb=20, sleep=0.5)
-    rc, hit = sandbox._wait_watching_memory(proc, wall=60, limit=400 * MB)
+    rc, hit = memwatch.wait_watching_memory(proc, wall=60, limit=400 * MB)
     assert (rc, hit) == (0, False)
     assert "done [0, 0]" in proc.stdout.read()
 
@@ -66,9 +66,9 @@ def test_the_wall_clock_still_applies():
     proc = _start(n=1, mb=1, sleep=30)
     try:
         with pytest.raises(subprocess.TimeoutExpired):
-            sandbox._wait_watching_memory(proc, wall=0.5, limit=400 * MB)
+            memwatch.wait_watching_memory(proc, wall=0.5, limit=400 * MB)
     finally:
-        for pid in sandbox.descendants(proc.pid)[::-1]:
+        for pid in memwatch.descendants(proc.pid)[::-1]:
             subprocess.run(["kill", "-9", str(pid)], check=False)
         proc.wait()
 
@@ -78,14 +78,14 @@ def test_descendants_cross_sessions_and_resident_bytes_counts_them():
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            pids = sandbox.descendants(proc.pid)
-            if len(pids) == 3 and sandbox.resident_bytes(pids) > 128 * MB:
+            pids = memwatch.descendants(proc.pid)
+            if len(pids) == 3 and memwatch.resident_bytes(pids) > 128 * MB:
                 break
             time.sleep(0.1)
         assert len(pids) == 3 and pids[0] == proc.pid
-        assert sandbox.resident_bytes(pids) > 128 * MB
-        assert sandbox.resident_bytes([999_999_999]) == 0  # gone processes count nothing
+        assert memwatch.resident_bytes(pids) > 128 * MB
+        assert memwatch.resident_bytes([999_999_999]) == 0  # gone processes count nothing
     finally:
-        for pid in sandbox.descendants(proc.pid)[::-1]:
+        for pid in memwatch.descendants(proc.pid)[::-1]:
             subprocess.run(["kill", "-9", str(pid)], check=False)
         proc.wait()

@@ -20,8 +20,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.engine.outputs import load_array
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData
+from grader.jail.outputs import load_array
 from grader.specs._checks import PROBE_MNIST, mnist_accuracy_item
 from grader.specs._provenance import MIN_AGREEMENT, PROBE_PROVENANCE, Unrebuildable, rebuild
 
@@ -441,7 +441,7 @@ def test_e2e_pasted_labels_score_nothing(tmp_path):
     from adversarial.uids import private_uid_base, worker_index
 
     from grader.engine import pipeline
-    from grader.engine.sandbox import bwrap_usable
+    from grader.jail import bwrap_usable
 
     if not bwrap_usable()[0]:
         pytest.skip("bubblewrap cannot run here")

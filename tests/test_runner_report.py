@@ -7,8 +7,8 @@ import json
 import nbformat
 from adversarial import tiny
 
-from grader.engine.limits import MB, Limits
-from grader.engine.runner_report import (
+from grader.jail.limits import MB, Limits
+from grader.jail.runner_report import (
     REPORT_NAME,
     clean_status,
     executed_notebook,

@@ -11,12 +11,15 @@ from adversarial import tiny
 from adversarial.uids import private_uid_base, worker_index
 
 import reference
-from grader.engine import pipeline, sandbox
-from grader.engine.limits import Limits, slot_uid
+from grader import jail
+from grader.engine import pipeline
+from grader.jail.layout import _ETC_FILES
+from grader.jail.limits import Limits, slot_uid
+from grader.jail.staging import python_paths
 
 pytestmark = [
     pytest.mark.sandbox,
-    pytest.mark.skipif(not sandbox.bwrap_usable()[0], reason="bubblewrap cannot run here"),
+    pytest.mark.skipif(not jail.bwrap_usable()[0], reason="bubblewrap cannot run here"),
 ]
 
 PROBE_FACTS = r"""
@@ -100,13 +103,13 @@ def test_filesystem_is_minimal(facts):
     _, f = facts
     # system directories, the sandbox's own mount points, and the top-level directories of
     # the interpreter and the venv (which are mounted at their host paths, wherever they are)
-    base, venv, _ = sandbox._python_paths()
-    mounted = {sandbox.STAGE_IN_SANDBOX, sandbox.JOB_IN, sandbox.MNIST_IN_SANDBOX, base, venv}
+    base, venv, _ = python_paths()
+    mounted = {jail.STAGE_IN_SANDBOX, jail.JOB_IN, jail.MNIST_IN_SANDBOX, base, venv}
     allowed = {"bin", "lib", "lib32", "lib64", "libx32", "sbin", "usr", "etc", "tmp", "proc", "dev"}
     allowed |= {_top_level(p) for p in mounted}
     assert set(f["root"]) <= allowed, sorted(set(f["root"]) - allowed)
     assert not f["shadow"] and not f["repo"]
-    assert set(f["etc"]) <= set(sandbox._ETC_FILES)
+    assert set(f["etc"]) <= set(_ETC_FILES)
     # no engine, specs or service: only the student helpers (and their bytecode)
     assert set(f["grader_pkg"]) <= {"__init__.py", "student", "__pycache__"}
     assert "student" in f["grader_pkg"]

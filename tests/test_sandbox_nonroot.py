@@ -6,7 +6,7 @@ with the interpreter (``sys.base_prefix``, often under ``/root/.pyenv``) and, wh
 checkout bound back into it; then ``setpriv`` drops to an unprivileged uid with no
 capabilities and runs ``CHILD``, which grades the tiny assignment (a correct notebook with a
 facts probe, the blank one, a few attacks) through the real pipeline and prints JSON. With no
-root, bwrap uses its own user namespace (see ``grader.engine.sandbox``).
+root, bwrap uses its own user namespace (see ``grader.jail``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from adversarial.uids import process_uid_base, worker_index
 
 import grader
 import reference
-from grader.engine import sandbox
+from grader.jail.layout import symlink_args
 
 pytestmark = pytest.mark.sandbox
 
@@ -99,7 +99,7 @@ def _skip_reason() -> str | None:
         return "unshare, setpriv or bwrap is not installed"
     with tempfile.TemporaryDirectory() as tmp:
         os.chown(tmp, USER_UID, USER_UID)
-        argv = [BWRAP, "--unshare-user", "--ro-bind", "/usr", "/usr", *sandbox._symlink_args()]
+        argv = [BWRAP, "--unshare-user", "--ro-bind", "/usr", "/usr", *symlink_args()]
         argv += ["/usr/bin/true"]
         proc = _as_user(argv, Path(tmp), 30)
     if proc.returncode != 0:
@@ -163,7 +163,7 @@ sys.path.insert(0, TESTS)
 from adversarial import tiny
 from adversarial.attacks import BY_NAME, Ctx
 from grader.engine import pipeline
-from grader.engine.limits import MB, Limits
+from grader.jail.limits import MB, Limits
 
 LIMITS = Limits(notebook_timeout=40, cell_timeout=4, memory_bytes=700 * MB, nproc=96,
                 file_size_bytes=16 * MB, output_bytes=1 * MB, job_disk_bytes=32 * MB,

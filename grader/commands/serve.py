@@ -159,6 +159,7 @@ class WorkerPool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from grader.engine.pipeline import sandbox_status
     from grader.service import auth
     from grader.service.app import create_app
     from grader.service.cli_common import (
@@ -167,12 +168,11 @@ def run(args: argparse.Namespace) -> int:
         config_from,
         open_store,
     )
-    from grader.service.sandbox import sandbox_mode
     from grader.service.slow_clients import DeadlineHttpProtocol
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    mode = sandbox_mode()
+    mode = sandbox_status()["mode"]
     if mode != "bwrap":
         if not args.allow_unsandboxed:
             print(SANDBOX_REFUSAL, file=sys.stderr)

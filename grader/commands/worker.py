@@ -82,6 +82,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grader.engine.pipeline import sandbox_status
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
         UNSANDBOXED_BANNER,
@@ -89,14 +90,13 @@ def run(args: argparse.Namespace) -> int:
         open_store,
     )
     from grader.service.grading import load_grade_fn
-    from grader.service.sandbox import sandbox_mode
     from grader.service.worker import Worker, WorkerOptions
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{args.slot}] %(levelname)s %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if not args.grade_fn and sandbox_mode() != "bwrap":
+    if not args.grade_fn and sandbox_status()["mode"] != "bwrap":
         if not args.allow_unsandboxed:
             print(SANDBOX_REFUSAL, file=sys.stderr)
             return 3

@@ -88,7 +88,7 @@ KEY_NAME = "mnist-code.key"
 def _installation_key() -> bytes:
     """This grader installation's secret (32 bytes, mode 0600 in the state directory), made
     on first use; two processes racing to make it agree on the first one written."""
-    from grader.engine.limits import state_dir
+    from grader.jail.limits import state_dir
 
     path = state_dir() / KEY_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,16 +23,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from grader.engine import runner_report, sandbox, slots
+from grader import jail
 from grader.engine.hostpaths import hide_host_paths
-from grader.engine.limits import Limits, slot_uid
-from grader.engine.outputs import open_dirs, read_item_outputs
-from grader.engine.probe import make_inputs, new_seed, probe_source, write_inputs
+from grader.engine.probe import make_inputs, new_seed, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
 from grader.engine.result import GradeResult, ItemResult
-from grader.engine.runner_report import stored_notebook_cap
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
 from grader.engine.upload import RejectedUpload, check_belongs, grade_ids, parse_notebook
+from grader.jail import runner_report, slots
+from grader.jail.limits import Limits, slot_uid
+from grader.jail.outputs import open_dirs, read_item_outputs
+from grader.jail.probe_cell import probe_source
+from grader.jail.runner_report import stored_notebook_cap
 
 log = logging.getLogger("grader.engine")
 
@@ -108,7 +110,7 @@ def load_released(assignment_id: str, directory: Path | None = None) -> Any:
 
 def sandbox_status() -> dict[str, Any]:
     """For health endpoints and the CLI: can bwrap run here, and what mode would be used."""
-    ok, why = sandbox.bwrap_usable()
+    ok, why = jail.bwrap_usable()
     return {
         "bwrap": ok,
         "mode": "bwrap" if ok else "limits-only",
@@ -166,7 +168,7 @@ def _slot_lease(mode: str, slot: int) -> Iterator[int]:
         yield slot
         return
     with slots.lease(slot) as leased:
-        slots.sweep_stale_jobs(leased, sandbox.unmount)
+        slots.sweep_stale_jobs(leased, jail.unmount)
         yield leased
 
 
@@ -181,10 +183,10 @@ def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _Jo
     os.chmod(root, 0o700)
     box = root / "box"
     if box.exists():
-        sandbox.unmount(box)
+        jail.unmount(box)
         shutil.rmtree(box, ignore_errors=True)
     box.mkdir()
-    mounted = mode == "bwrap" and sandbox.mount_job_tmpfs(box, limits.job_disk_bytes)
+    mounted = mode == "bwrap" and jail.mount_job_tmpfs(box, limits.job_disk_bytes)
     (box / "in").mkdir(mode=0o755)
     (box / "out").mkdir(mode=0o700)
     if mode == "bwrap" and os.geteuid() == 0:
@@ -195,10 +197,10 @@ def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _Jo
             root,
             box,
             mounted,
-            sandbox.JOB_IN,
-            sandbox.JOB_OUT,
-            sandbox.MNIST_IN_SANDBOX,
-            sandbox.STAGE_IN_SANDBOX,
+            jail.JOB_IN,
+            jail.JOB_OUT,
+            jail.MNIST_IN_SANDBOX,
+            jail.STAGE_IN_SANDBOX,
             "/tmp",
         )
     tmp = box / "tmp"
@@ -210,7 +212,7 @@ def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _Jo
         str(box / "in"),
         str(box / "out"),
         None,
-        str(sandbox.staged_root()),
+        str(jail.staged_root()),
         str(tmp),
     )
 
@@ -225,7 +227,7 @@ def _cleanup_job(job: _JobPaths, keep: bool) -> None:
         shutil.rmtree(job.root / "in", ignore_errors=True)
         shutil.copytree(job.box / "in", job.root / "in", symlinks=True)
     if job.mounted:
-        sandbox.unmount(job.box)
+        jail.unmount(job.box)
     if not keep:
         shutil.rmtree(job.root, ignore_errors=True)
 
@@ -315,7 +317,7 @@ def grade_notebook(
         notebook_timeout=limits.notebook_timeout or spec.notebook_timeout,
         cell_timeout=limits.cell_timeout or spec.cell_timeout,
     )
-    ok, why = sandbox.bwrap_usable()
+    ok, why = jail.bwrap_usable()
     mode = "bwrap" if ok else "limits-only"
     if not ok:
         allowed = _allow_unsandboxed_default() if allow_unsandboxed is None else allow_unsandboxed
@@ -412,7 +414,7 @@ def _execute_and_score(
         "notebook": f"{job.in_seen}/notebook.ipynb",
         "report_fd": report_fd,
         "workdir": f"{job.tmp_seen}/work",
-        "kernel_name": sandbox.KERNEL_NAME,
+        "kernel_name": jail.KERNEL_NAME,
         "cell_timeout": limits.cell_timeout,
         "notebook_timeout": limits.notebook_timeout,
         "output_bytes": limits.output_bytes,
@@ -421,14 +423,14 @@ def _execute_and_score(
     (job.job_in / "run.json").write_text(json.dumps(cfg))
     for p in job.job_in.iterdir():
         p.chmod(0o644)
-    env = sandbox.sandbox_env(
+    env = jail.sandbox_env(
         lang, mnist_seen if spec.uses_mnist else None, stage=job.stage_seen, tmp=job.tmp_seen
     )
     timings["prepare"] = time.monotonic() - t
 
     t = time.monotonic()
     try:
-        run = sandbox.run_sandboxed(
+        run = jail.run_sandboxed(
             job.box,
             limits,
             slot,
@@ -498,7 +500,7 @@ def _execute_and_score(
 
 def _read_setup_error(out_dir: Path) -> str | None:
     """The probe's own start-up error (e.g. the notebook deleted numpy), if any."""
-    from grader.engine.outputs import read_text
+    from grader.jail.outputs import read_text
 
     probe = open_dirs(out_dir, "probe")
     if probe is None:

@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
+from grader.engine.pipeline import sandbox_status
 from grader.service import (
     api,
     routes_downloads,
@@ -29,7 +30,6 @@ from grader.service.config import ServiceConfig
 from grader.service.course_settings import import_policy_file_at_start
 from grader.service.db import make_engine, make_sessionmaker, migrate
 from grader.service.errors import ApiError
-from grader.service.sandbox import sandbox_mode as detect_sandbox_mode
 from grader.service.security import SameOriginForms, SecurityHeaders
 from grader.service.state import AppState
 
@@ -130,7 +130,7 @@ def create_app(
         engine=engine,
         sessions=make_sessionmaker(engine),
         catalog=Catalog(catalog_source),
-        sandbox_mode=sandbox_mode or detect_sandbox_mode(),
+        sandbox_mode=sandbox_mode or sandbox_status()["mode"],
     )
     with state.sessions.begin() as s:
         known = list(state.catalog.assignments)

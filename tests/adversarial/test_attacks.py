@@ -24,9 +24,9 @@ from adversarial import tiny
 from adversarial.attacks import ATTACKS, BY_NAME, Ctx
 from adversarial.uids import private_uid_base, worker_index
 from grader.engine import pipeline
-from grader.engine.limits import MB, Limits, slot_uid
-from grader.engine.sandbox import bwrap_usable
 from grader.engine.spec import TrustedData
+from grader.jail import bwrap_usable
+from grader.jail.limits import MB, Limits, slot_uid
 
 pytestmark = [
     pytest.mark.sandbox,

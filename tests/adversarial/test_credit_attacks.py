@@ -103,7 +103,7 @@ def _notebook(cells: list[tuple[str, dict | None]]):
 def _grade(spec: Assignment, nb, released):
     from adversarial.uids import private_uid_base, worker_index
     from grader.engine import pipeline
-    from grader.engine.sandbox import bwrap_usable
+    from grader.jail import bwrap_usable
 
     if not bwrap_usable()[0]:
         pytest.skip("bubblewrap cannot run here")

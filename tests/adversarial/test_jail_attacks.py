@@ -16,8 +16,8 @@ from adversarial import tiny
 from adversarial.test_attacks import LIMITS, _grade
 from adversarial.uids import private_uid_base, worker_index
 from grader.engine import pipeline
-from grader.engine.limits import state_dir
-from grader.engine.sandbox import bwrap_usable
+from grader.jail import bwrap_usable
+from grader.jail.limits import state_dir
 
 pytestmark = [
     pytest.mark.sandbox,

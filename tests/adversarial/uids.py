@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from grader.engine.limits import slot_uid
+from grader.jail.limits import slot_uid
 
 
 def worker_index() -> int:

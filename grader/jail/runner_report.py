@@ -1,6 +1,6 @@
 """The runner's report: how it leaves the jail, and how the trusted side reads it back.
 
-The runner (``grader/engine/runner.py``) writes one JSON object, ``{"status", "notebook"}``,
+The runner (``grader/jail/inside/runner.py``) writes one JSON object, ``{"status", "notebook"}``,
 to a descriptor of a host file that no mount of the jail reaches (``open_report``); nothing
 under ``/job/out`` is read as a status or shown as the submission. The report is still read
 as untrusted data: size-capped, JSON values and depth counted before parsing, every status
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.jsonbounds import measure
-from grader.engine.limits import MB, Limits
-from grader.engine.outputs import UnsafeOutput, open_dirs, read_file
 from grader.engine.storable import storable, storable_text
 from grader.engine.upload import MAX_SOURCE_CHARS
+from grader.jail.limits import MB, Limits
+from grader.jail.outputs import UnsafeOutput, open_dirs, read_file
 
 REPORT_NAME = "runner-report.json"
 MAX_REPORT_NODES = 2_000_000

@@ -7,7 +7,7 @@ notebook as one JSON object (``{"status": ..., "notebook": ...}``) on the descri
 ``report_fd``, a host file outside every mount of the jail. The student's code, same uid,
 cannot reach it: the kernel closes it right after the fork (exec mode: not inheritable) and
 the runner makes itself non-dumpable, so /proc/<runner>/fd and ptrace are closed too. The
-trusted side still reads the report as untrusted data (``grader.engine.runner_report``).
+trusted side still reads the report as untrusted data (``grader.jail.runner_report``).
 
 RUN_JSON keys: notebook, report_fd, workdir, kernel_name, cell_timeout, notebook_timeout,
 output_bytes, probe_cell_index.

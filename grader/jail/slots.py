@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from grader.engine.limits import slot_uid, state_dir
+from grader.jail.limits import slot_uid, state_dir
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.engine.probe import NAME
+from grader.jail.probe_cell import NAME
 
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 MAX_ITEM_BYTES = 128 * 1024 * 1024

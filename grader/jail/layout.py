@@ -1,0 +1,53 @@
+"""Where things are inside the jail, the host tools that build it, and the host's ``/bin``-style
+links."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
+
+
+SETPRIV = shutil.which("setpriv") or "/usr/bin/setpriv"
+
+
+PRLIMIT = shutil.which("prlimit") or "/usr/bin/prlimit"
+
+
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+
+
+STAGE_IN_SANDBOX = "/opt/dlgrader"
+
+
+JOB_IN = "/job/in"
+
+
+JOB_OUT = "/job/out"
+
+
+MNIST_IN_SANDBOX = "/data/mnist.npz"
+
+
+KERNEL_NAME = "dlgrader"
+
+
+# Files of /etc that Python, NumPy and Matplotlib may read; none of them is secret.
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "hosts", "nsswitch.conf", "host.conf")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot run here and limits-only mode was not allowed."""
+
+
+def symlink_args() -> list[str]:
+    args: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        p = Path("/") / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    return args
