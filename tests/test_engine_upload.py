@@ -30,7 +30,7 @@ def _reject(data: bytes) -> dict:
         (b"", "empty"),
         (b"\xff\xfe\x00garbage", "UTF-8"),
         (b"{not json", "JSON"),
-        (b"[1, 2, 3]", "Not a Jupyter notebook"),
+        (b"[1, 2, 3]", "not a notebook"),
         (json.dumps({"cells": [], "nbformat": 3, "metadata": {}}).encode(), "nbformat 3"),
         (
             json.dumps(

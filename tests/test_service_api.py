@@ -17,6 +17,7 @@ from live_service import FAST_ASSIGNMENT, released_env, solution_notebook
 from grader.service import auth, course_settings
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
+from grader.service.errors import ApiError
 from grader.service.exports import NBGRADER_COLUMNS
 from grader.service.grading import engine_grade
 from grader.service.models import Result, Submission
@@ -105,7 +106,8 @@ BAD_UPLOADS = [
     ("bad_token", dict(headers={"Authorization": "Bearer gt_not-a-token"}), 401, "bad_token"),
     ("no_token", dict(headers={}), 401, "auth_required"),
     ("basic_auth", dict(headers={"Authorization": "Basic czE6czE="}), 401, "bad_token"),
-    ("deep_nesting", dict(data=b"[" * 100000 + b"]" * 100000), 400, "not_json"),
+    # the engine's one validator counts nesting before parsing: "too complex", not "not JSON"
+    ("deep_nesting", dict(data=b"[" * 100000 + b"]" * 100000), 400, "too_complex"),
 ]
 
 
@@ -475,3 +477,31 @@ def test_notebook_of_another_assignment_ends_rejected_not_failed(svc, engine_env
     assert (
         r["result"]["outcome"] == "rejected" and "3-1-3_other_layers" in r["result"]["error"]["en"]
     )
+
+
+def test_notebook_with_a_byte_order_mark_is_accepted_as_the_engine_grades_it(svc):
+    """One validator: a UTF-8 BOM (some editors write one) is accepted by the API, as by the
+    engine, instead of being refused as "not JSON"."""
+    from grader.engine.upload import parse_notebook
+
+    data = "\ufeff".encode() + solution_notebook()
+    assert parse_notebook(data).nbformat == 4  # the engine grades it
+    r = post(svc, "s1", data=data, name="3-1-2.ipynb")
+    assert r.status_code == 202, r.text
+
+
+def test_one_upload_limit_with_the_engines_words():
+    """The service's default cap is the engine's, and a refusal carries the engine's code and
+    message, whichever side refuses."""
+    from grader.engine.upload import MAX_UPLOAD_BYTES, RejectedUpload, parse_notebook
+    from grader.service.uploads import check_notebook_bytes
+
+    assert ServiceConfig(home="x").max_upload_bytes == MAX_UPLOAD_BYTES
+    big = b" " * (MAX_UPLOAD_BYTES + 1)
+    with pytest.raises(RejectedUpload) as engine_says:
+        parse_notebook(big)
+    with pytest.raises(ApiError) as service_says:
+        check_notebook_bytes(big, MAX_UPLOAD_BYTES)
+    assert service_says.value.code == engine_says.value.code == "too_large"
+    assert service_says.value.status == 413
+    assert service_says.value.message == engine_says.value.message

@@ -49,8 +49,14 @@ def register(subparsers) -> None:
     p.add_argument(
         "--policy", default=None, help="deadline policy TOML (default <home>/policy.toml)"
     )
+    from grader.engine.upload import MAX_UPLOAD_BYTES
+
+    limit_mb = MAX_UPLOAD_BYTES / 2**20
     p.add_argument(
-        "--max-upload-mb", type=argtypes.megabytes, default=5.0, help="upload size cap (default 5)"
+        "--max-upload-mb",
+        type=argtypes.megabytes,
+        default=limit_mb,
+        help=f"upload size cap, at most the grader's own {limit_mb:g} (default {limit_mb:g})",
     )
     p.add_argument(
         "--max-queued", type=argtypes.positive_int, default=3, help="queued submissions per student"
@@ -160,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from grader.engine.pipeline import sandbox_status
+    from grader.engine.upload import MAX_UPLOAD_BYTES
     from grader.service import auth
     from grader.service.app import create_app
     from grader.service.cli_common import (
@@ -170,6 +177,13 @@ def run(args: argparse.Namespace) -> int:
     )
     from grader.service.slow_clients import DeadlineHttpProtocol
 
+    if args.max_upload_mb * 2**20 > MAX_UPLOAD_BYTES:  # the engine would refuse it when grading
+        print(
+            f"grader serve: error: --max-upload-mb {args.max_upload_mb:g} is above the grader's"
+            f" own limit of {MAX_UPLOAD_BYTES / 2**20:g} MB",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mode = sandbox_status()["mode"]

@@ -35,6 +35,9 @@ def measure(text: str, max_nodes: int, max_depth: int) -> JsonSize:
     nodes = squeezed.count("0") + containers - squeezed.count(":")
     depth = 0
     while nodes <= max_nodes and depth <= max_depth and ("{" in squeezed or "[" in squeezed):
-        squeezed = _INNERMOST.sub("0", squeezed)
+        inner = _INNERMOST.sub("0", squeezed)
+        if inner == squeezed:  # unbalanced brackets (a truncated file): json.loads says so
+            break
+        squeezed = inner
         depth += 1
     return JsonSize(nodes=nodes, depth=depth)

@@ -17,7 +17,7 @@ from grader.engine.jsonbounds import measure
 from grader.engine.storable import storable
 from grader.notebooks.metadata import _KEYS as NBGRADER_KEYS
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # the one upload limit (service and CLI); a notebook is ~50 kB
 MAX_CELLS = 2000
 MAX_SOURCE_CHARS = 2 * 1024 * 1024
 # A course notebook has about 1,000 JSON values without outputs; outputs (dropped below, but
@@ -30,12 +30,42 @@ MAX_JSON_DEPTH = 64
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
 
 
-class RejectedUpload(ValueError):
-    """A bad upload; ``message`` is ``{"ja": ..., "en": ...}``."""
+# What to do with a damaged or non-notebook upload (said after the reason).
+_REMEDY_JA = (
+    "Jupyter で開いて保存し直すか、課題のノートブックをダウンロードし直して"
+    "解答を写してから提出してください。"
+)
+_REMEDY_EN = (
+    "Open it in Jupyter and save it again, or download the assignment notebook again and"
+    " copy your answers into it."
+)
 
-    def __init__(self, ja: str, en: str):
+
+class RejectedUpload(ValueError):
+    """A bad upload: a stable ``code`` (the service's error code too) and ``message``
+    ``{"ja": ..., "en": ...}``."""
+
+    def __init__(self, code: str, ja: str, en: str):
         super().__init__(en)
+        self.code = code
         self.message = {"ja": ja, "en": en}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.2g} MB" if n < 2**20 else f"{n / 2**20:.1f} MB".replace(".0 MB", " MB")
+
+
+def too_large(size: int | None, limit: int = MAX_UPLOAD_BYTES) -> RejectedUpload:
+    """The refusal of an upload over ``limit`` bytes (``size`` None: not read to the end)."""
+    got = f"{_mb(size)}、" if size is not None else ""
+    got_en = f"{_mb(size)}, " if size is not None else ""
+    return RejectedUpload(
+        "too_large",
+        f"ファイルが大きすぎます ({got}上限 {_mb(limit)})。Jupyter のメニュー Kernel → Restart &"
+        " Clear Output で出力を消去し、保存し直してから提出してください。",
+        f"The upload is too large ({got_en}limit {_mb(limit)}). Clear the outputs (Kernel →"
+        " Restart & Clear Output) and save again, then submit the saved notebook.",
+    )
 
 
 def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
@@ -45,25 +75,28 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
     if not isinstance(data, bytes | bytearray):
         raise TypeError("notebook must be bytes")
     if len(data) == 0:
-        raise RejectedUpload("ファイルが空です。", "The file is empty.")
+        raise RejectedUpload("empty_file", "ファイルが空です。", "The uploaded file is empty.")
     if len(data) > max_bytes:
-        raise RejectedUpload(
-            f"ファイルが大きすぎます ({len(data) / 1e6:.1f} MB、上限 {max_bytes / 1e6:.0f} MB)。"
-            "出力をクリアしてから提出してください。",
-            f"The file is too large ({len(data) / 1e6:.1f} MB, limit {max_bytes / 1e6:.0f} MB). "
-            "Clear the outputs and submit again.",
-        )
+        raise too_large(len(data), max_bytes)
     try:
-        text = bytes(data).decode("utf-8-sig")
+        text = bytes(data).decode("utf-8-sig")  # a byte order mark (some editors write one) is fine
     except UnicodeDecodeError as exc:
+        text = None
+        at = exc.start
+    if text is None or "\x00" in text:
+        where = f" (位置 {at})" if text is None else ""
+        where_en = f" (byte {at})" if text is None else ""
         raise RejectedUpload(
-            f"UTF-8 のテキストではありません (位置 {exc.start})。"
+            "not_utf8",
+            f"ファイルが UTF-8 のテキストではありません{where} (バイナリファイル?)。"
             ".ipynb ファイルを提出してください。",
-            f"Not UTF-8 text (byte {exc.start}). Please submit the .ipynb file.",
-        ) from None
+            f"The file is not UTF-8 text{where_en} (a binary file?). Please submit the .ipynb"
+            " file.",
+        )
     size = measure(text, MAX_JSON_NODES, MAX_JSON_DEPTH)
     if size.nodes > MAX_JSON_NODES or size.depth > MAX_JSON_DEPTH:
         raise RejectedUpload(
+            "too_complex",
             f"ノートブックの構造が大きすぎます (JSON の値 {size.nodes:,} 個、上限 "
             f"{MAX_JSON_NODES:,}; 入れ子の深さの上限 {MAX_JSON_DEPTH})。"
             "出力をクリアしてから提出してください。",
@@ -74,28 +107,43 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        where = f"{exc.lineno} 行 {exc.colno} 列" if hasattr(exc, "lineno") else ""
-        where_en = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
+        where = (
+            f"{exc.lineno} 行 {exc.colno} 列" if hasattr(exc, "lineno") else "入れ子が深すぎます"
+        )
+        where_en = f"line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else "nesting"
         raise RejectedUpload(
-            f"JSON として読めません {where}。ノートブック (.ipynb) ではないようです。",
-            f"Not valid JSON{where_en}; this does not look like a notebook (.ipynb).",
+            "not_json",
+            f"ファイルが JSON として読めません ({where})。"
+            "ノートブックが壊れているか途中で切れています。" + _REMEDY_JA,
+            f"The file is not valid JSON ({where_en}); the notebook is damaged or truncated. "
+            + _REMEDY_EN,
         ) from None
     if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+        is_dict = isinstance(raw, dict)
+        what = "'nbformat' か 'cells' がありません" if is_dict else "最上位が辞書ではありません"
+        what_en = (
+            "no 'nbformat' or 'cells'" if is_dict else f"the top level is a {type(raw).__name__}"
+        )
         raise RejectedUpload(
-            "Jupyter ノートブックではありません (cells / nbformat がありません)。",
-            "Not a Jupyter notebook (no `cells` / `nbformat`).",
+            "not_notebook",
+            f"JSON ですがノートブックではありません: {what}。" + _REMEDY_JA,
+            f"This is JSON but not a notebook: {what_en}. " + _REMEDY_EN,
         )
     if raw.get("nbformat") != 4:
+        version = str(raw.get("nbformat"))[:20]
         raise RejectedUpload(
-            f"nbformat {raw.get('nbformat')!r} のノートブックには対応していません"
-            " (v4 が必要です)。",
-            f"nbformat {raw.get('nbformat')!r} is not supported (version 4 is required).",
+            "wrong_nbformat",
+            f"ノートブックの形式 nbformat {version} には対応していません (4 が必要です)。",
+            f"Notebook format nbformat {version} is not supported (4 is required).",
         )
     cells = raw.get("cells")
     if not isinstance(cells, list) or len(cells) > MAX_CELLS:
         raise RejectedUpload(
-            f"セルの数が不正です (上限 {MAX_CELLS})。",
-            f"Bad cell list (at most {MAX_CELLS} cells).",
+            "not_notebook",
+            f"JSON ですがノートブックではありません: 'cells' がリストでないか、{MAX_CELLS} 個を"
+            "超えています。" + _REMEDY_JA,
+            f"This is JSON but not a notebook: 'cells' is not a list of at most {MAX_CELLS}"
+            " cells. " + _REMEDY_EN,
         )
     # Strip outputs and unused metadata before the schema check: never used, maybe huge.
     raw["metadata"] = _kept_notebook_metadata(raw.get("metadata"))
@@ -115,6 +163,7 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
     except Exception as exc:  # nbformat raises ValidationError and friends
         msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise RejectedUpload(
+            "bad_schema",
             f"ノートブックの形式が正しくありません: {msg}",
             f"The notebook does not follow the nbformat v4 schema: {msg}",
         ) from None
@@ -128,7 +177,7 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
         cell.pop("attachments", None) if cell.cell_type == "code" else None
     if total > MAX_SOURCE_CHARS:
         raise RejectedUpload(
-            "ソースコードが長すぎます。", "The notebook's source is too long to grade."
+            "too_long", "ソースコードが長すぎます。", "The notebook's source is too long to grade."
         )
     return nb
 
@@ -169,12 +218,14 @@ def check_belongs(nb: Any, released: Any, assignment_id: str) -> None:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise RejectedUpload(
+            "duplicate_cells",
             f"採点用のセルが重複しています: {', '.join(dupes)}。コピーしたセルを削除してください。",
             f"Graded cells are duplicated: {', '.join(dupes)}. Delete the copies.",
         )
     foreign = [i for i in ids if i not in known]
     if foreign or (known and not set(ids) & known):
         raise RejectedUpload(
+            "wrong_assignment",
             f"この課題 ({assignment_id}) のノートブックではありません"
             + (f" (知らないセル: {', '.join(foreign[:5])})" if foreign else "")
             + "。配布されたノートブックに解答して提出してください。",

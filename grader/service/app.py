@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
 from grader.engine.pipeline import sandbox_status
+from grader.engine.upload import too_large
 from grader.service import (
     api,
     routes_downloads,
@@ -92,7 +93,7 @@ class BodySizeLimit:
     async def _refuse(self, scope, receive, send) -> None:  # noqa: ANN001
         """413 before the route runs: the site's HTML error page for the web UI (a browser
         must not land on a raw JSON body), the JSON error body for the API."""
-        err = ApiError("too_large", limit=self.limit - FORM_OVERHEAD)
+        err = ApiError.rejected(too_large(None, self.limit - FORM_OVERHEAD))
         request = Request(scope)
         if web.wants_html(request):
             # the page looks up the session (a database read): keep it off the event loop

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.engine.upload import MAX_UPLOAD_BYTES
+
 
 def default_home() -> Path:
     """State directory: ``$GRADER_HOME`` if set, else ``./var`` under the working directory."""
@@ -30,7 +32,7 @@ class ServiceConfig:
 
     home: Path = field(default_factory=default_home)
     db_url: str | None = None
-    max_upload_bytes: int = 5 * 1024 * 1024  # a stripped exercise notebook is ~50 kB
+    max_upload_bytes: int = MAX_UPLOAD_BYTES  # the engine's one limit (grader/engine/upload.py)
     max_queued_per_student: int = 3
     max_attempts_per_assignment: int = 30
     lease_seconds: float = 60.0  # a worker that misses heartbeats this long loses its job

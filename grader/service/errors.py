@@ -7,16 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-# What to do with a damaged or non-notebook upload (said after the reason).
-_REMEDY_JA = (
-    "Jupyter で開いて保存し直すか、課題のノートブックをダウンロードし直して"
-    "解答を写してから提出してください。"
-)
-_REMEDY_EN = (
-    "Open it in Jupyter and save it again, or download the assignment notebook again and"
-    " copy your answers into it."
-)
-
 
 def human_size(n: int) -> str:
     """A byte count as people read it: ``5242880`` -> ``5 MB``, ``262144`` -> ``0.25 MB``
@@ -72,40 +62,10 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "The required field {field} is missing.",
     ),
     "invalid_request": (422, "リクエストが不正です: {detail}", "Invalid request: {detail}"),
-    "too_large": (
-        413,
-        "ファイルが大きすぎます (上限 {limit})。Jupyter のメニュー Kernel → Restart & Clear Output"
-        " で出力を消去し、保存し直してから提出してください。",
-        "The upload is too large (limit {limit}). Clear the outputs (Kernel → Restart & Clear"
-        " Output) and save again, then submit the saved notebook.",
-    ),
-    "empty_file": (400, "ファイルが空です。", "The uploaded file is empty."),
     "bad_filename": (
         400,
         "ファイル名 {filename!r} は使えません。拡張子 .ipynb の単純なファイル名にしてください。",
         "File name {filename!r} is not allowed: use a plain name ending in .ipynb.",
-    ),
-    "not_utf8": (
-        400,
-        "ファイルが UTF-8 のテキストではありません (バイナリファイル?)。",
-        "The file is not UTF-8 text (a binary file?).",
-    ),
-    "not_json": (
-        400,
-        "ファイルが JSON として読めません ({detail})。"
-        "ノートブックが壊れているか途中で切れています。" + _REMEDY_JA,
-        "The file is not valid JSON ({detail}); the notebook is damaged or truncated. "
-        + _REMEDY_EN,
-    ),
-    "not_notebook": (
-        400,
-        "JSON ですがノートブックではありません: {detail}。" + _REMEDY_JA,
-        "This is JSON but not a notebook: {detail}. " + _REMEDY_EN,
-    ),
-    "wrong_nbformat": (
-        400,
-        "ノートブックの形式 nbformat {version} には対応していません (4 が必要です)。",
-        "Notebook format nbformat {version} is not supported (4 is required).",
     ),
     "too_many_queued": (
         429,
@@ -164,7 +124,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
 
 
 # Parameters shown in a friendlier form than the callers pass them (bytes -> "5 MB").
-_PARAM_FORMAT = {"too_large": {"limit": human_size}}
+_PARAM_FORMAT: dict[str, dict[str, Any]] = {}
 
 
 class ApiError(Exception):
@@ -178,6 +138,16 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}  # extra response headers (Retry-After)
         self.message = {"ja": ja.format(**params), "en": en.format(**params)}
         super().__init__(self.message["en"])
+
+    @classmethod
+    def rejected(cls, exc: Any) -> ApiError:
+        """A refused upload (``grader.engine.upload.RejectedUpload``), with its own code and
+        message: the validator's words are the only ones."""
+        err = cls.__new__(cls)
+        Exception.__init__(err, exc.message["en"])
+        err.code, err.message, err.headers = exc.code, dict(exc.message), {}
+        err.status = 413 if exc.code == "too_large" else 400
+        return err
 
     def body(self) -> dict[str, Any]:
         return {
