@@ -12,10 +12,11 @@ from adversarial.uids import private_uid_base, worker_index
 
 from grader import jail
 from grader.cli import main as cli_main
-from grader.engine import exports, pipeline
+from grader.engine import pipeline
 from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
 from grader.engine.spec import TrustedData
 from grader.jail.limits import Limits
+from grader.service import exports
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -122,6 +123,10 @@ def test_exports_formats(slot):
     assert gs["score"] == 3.0 and [t["status"] for t in gs["tests"]] == ["passed", "passed"]
     pl = exports.prairielearn(d, "en")
     assert pl["score"] == 1.0 and pl["gradable"] and pl["tests"][1]["max_points"] == 2.0
+    # Gradescope's execution_time is the job's wall time: the engine's "total", not the sum of
+    # every phase (the sandbox's own phases are nested inside "sandbox")
+    assert gs["execution_time"] == round(d["timings"]["total"], 3)
+    assert gs["execution_time"] < round(sum(d["timings"].values()), 3)
 
 
 def test_sandbox_mnist_file_has_no_test_images_or_labels(tmp_path):

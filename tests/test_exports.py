@@ -14,12 +14,11 @@ import structural_grader as structural
 from fastapi.testclient import TestClient
 from live_service import solution_notebook
 
-from grader.engine.exports import gradescope
 from grader.service import auth
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.csv_cells import safe_cell
-from grader.service.exports import MOODLE_ID_COLUMNS
+from grader.service.exports import MOODLE_ID_COLUMNS, gradescope
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
 

@@ -238,7 +238,7 @@ def print_summary(outcomes: list[dict]) -> None:
 
 
 def write_exports(args: argparse.Namespace, outcomes: list[dict]) -> None:
-    from grader.engine.exports import gradescope, prairielearn
+    from grader.service.exports import gradescope, prairielearn
 
     if args.gradescope:
         # Gradescope reads one results.json per submission: FILE for one notebook, else

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 from sqlalchemy import func, select, text
 
 from grader import __version__
-from grader.service import auth, course_settings, exports, schemas
+from grader.service import auth, course_settings, exports, schemas, stats
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
 from grader.service.events import STATUS_POLL, ReleasingStream
@@ -427,10 +427,10 @@ def gradebook_gradescope(request: Request, who: Instructor, assignment_id: str) 
 @router.get(
     "/instructor/stats/{assignment_id}", response_model=schemas.StatsOut, tags=["instructor"]
 )
-def stats(request: Request, who: Instructor, assignment_id: str) -> dict:
+def assignment_statistics(request: Request, who: Instructor, assignment_id: str) -> dict:
     """Per-item pass rates and the score histogram of the latest graded submissions."""
     st = app_state(request)
     if st.catalog.get(assignment_id) is None:
         raise ApiError("unknown_assignment", assignment_id=assignment_id)
     with st.sessions() as s:
-        return exports.assignment_stats(s, st.catalog, assignment_id)
+        return stats.assignment_stats(s, st.catalog, assignment_id)

@@ -1,4 +1,4 @@
-"""Gradebook exports and per-assignment statistics.
+"""Every export: the gradebook as CSV, and the result formats of other platforms.
 
 * nbgrader CSV: the columns of ``nbgrader export`` (its CsvExportPlugin): assignment,
   duedate, timestamp, student_id, last_name, first_name, email, raw_score,
@@ -20,11 +20,13 @@
   total; the web page ``/instructor/gradebook`` and ``gradebook/best.csv`` show the same table.
 * Which submission counts: every export of grades (nbgrader CSV, gradebook, Gradescope) takes
   the graded submission with the best final score (``submissions.best_graded``); the
-  per-assignment statistics describe where the class stands now, so they take each student's
-  latest graded submission. Rejected and failed submissions count for neither.
-* Gradescope: a submission's ``results.json``, the file a Gradescope autograder writes,
-  built by the one formatter ``grader.engine.exports.gradescope`` that ``grader grade
-  --gradescope`` uses too; the service only takes the late penalty off the score and says so.
+  dashboard's statistics (``stats.py``) take each student's latest graded submission.
+  Rejected and failed submissions count for neither.
+* Gradescope: a submission's ``results.json``, the file a Gradescope autograder writes
+  (``gradescope``: score, ``execution_time`` = the job's wall time, one test per item), the
+  one formatter of ``grader grade --gradescope`` and of the service, which only takes the late
+  penalty off the score and says so. PrairieLearn's external-grader ``results.json``
+  (``prairielearn``: score as a fraction) from ``grader grade --prairielearn``.
 """
 
 from __future__ import annotations
@@ -36,13 +38,87 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.engine.exports import gradescope
 from grader.service.catalog import Catalog
 from grader.service.course_settings import get_settings
 from grader.service.csv_cells import csv_bytes, csv_text
-from grader.service.models import Result, Submission, User
+from grader.service.models import Result, User
 from grader.service.states import Outcome
-from grader.service.submissions import best_graded, final_score, iso, latest_graded
+from grader.service.submissions import best_graded, final_score, iso
+
+# --- other platforms' result formats, from GradeResult.to_dict() dicts -------------------
+
+
+def _text(msg: dict | None, lang: str) -> str:
+    if not msg:
+        return ""
+    return msg.get(lang) or msg.get("ja") or msg.get("en") or ""
+
+
+def _item_output(item: dict, lang: str) -> str:
+    lines = [_text(item.get("message"), lang)]
+    if item.get("error") is not None and item.get("tolerance") is not None:
+        lines.append(f"error {item['error']:.2e} (tolerance {item['tolerance']:.0e})")
+    if item.get("hint"):
+        lines.append(("Hint: " if lang == "en" else "ヒント: ") + _text(item["hint"], lang))
+    return "\n".join(x for x in lines if x)
+
+
+def gradescope(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
+    """One submission's Gradescope ``results.json``."""
+    if result["status"] != "graded":
+        return {
+            "score": 0.0,
+            "output": _text(result.get("error_message"), lang) or result.get("error") or "",
+            "tests": [],
+        }
+    return {
+        "score": result["score"],
+        # the job's own wall time (the engine's "total"), not a sum of its nested phases
+        "execution_time": round(float((result.get("timings") or {}).get("total", 0.0)), 3),
+        "output": f"{result['score']:g} / {result['max_score']:g}",
+        "tests": [
+            {
+                "name": f"{it['id']}: {_text(it['title'], lang)}",
+                "score": it["points"],
+                "max_score": it["max_points"],
+                "status": "passed" if it["passed"] else "failed",
+                "output": _item_output(it, lang),
+            }
+            for it in result["items"]
+        ],
+    }
+
+
+def prairielearn(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
+    """One submission's PrairieLearn ``results.json`` (score as a fraction)."""
+    if result["status"] != "graded":
+        return {
+            "gradable": result["status"] != "rejected",
+            "score": 0.0,
+            "message": _text(result.get("error_message"), lang) or result.get("error") or "",
+            "tests": [],
+        }
+    total = result["max_score"] or 1.0
+    return {
+        "gradable": True,
+        "score": round(result["score"] / total, 6),
+        "message": f"{result['score']:g} / {result['max_score']:g}",
+        "tests": [
+            {
+                "name": it["id"],
+                "description": _text(it["title"], lang),
+                "points": it["points"],
+                "max_points": it["max_points"],
+                "message": _text(it["message"], lang),
+                "output": _item_output(it, lang),
+            }
+            for it in result["items"]
+        ],
+    }
+
+
+# --- the gradebook ----------------------------------------------------------------------
+
 
 NBGRADER_COLUMNS = [
     "assignment",
@@ -155,68 +231,6 @@ def gradescope_export(s: Session, assignment_id: str) -> dict[str, Any]:
             for u, sub, res in sorted(rows, key=lambda r: r[0].id)
         ],
     }
-
-
-def assignment_stats(s: Session, catalog: Catalog, assignment_id: str, bins: int = 10) -> dict:
-    """Over students' latest graded submissions: pass rate per item, a score histogram, and
-    how many students got each hint (every hint is a diagnosed mistake) with their
-    submissions; and the roster students who have submitted nothing for it."""
-    info = catalog.get(assignment_id)
-    rows = latest_graded(s, assignment_id)
-    max_score = info.max_score if info else 0.0
-    passes: dict[str, int] = {it.id: 0 for it in (info.items if info else ())}
-    hints: dict[tuple[str, str], dict[str, Any]] = {}
-    scores = []
-    for _u, sub, res in rows:
-        scores.append(final_score(res))
-        for it in json.loads(res.payload).get("items", []):
-            if it.get("passed"):
-                passes[it["id"]] = passes.get(it["id"], 0) + 1
-            hint = it.get("hint")
-            if hint and not it.get("passed"):
-                entry = hints.setdefault(
-                    (it["id"], hint["id"]),
-                    {
-                        "item_id": it["id"],
-                        "hint_id": hint["id"],
-                        "text": {"ja": hint.get("ja", ""), "en": hint.get("en", "")},
-                        "submissions": [],
-                    },
-                )
-                entry["submissions"].append(sub.id)
-    n = len(rows)
-    hist = [0] * bins
-    for sc in scores:
-        k = int(bins * sc / max_score) if max_score > 0 else 0
-        hist[min(max(k, 0), bins - 1)] += 1
-    return {
-        "assignment_id": assignment_id,
-        "students": n,
-        "mean": (sum(scores) / n) if n else None,
-        "max_score": max_score,
-        "items": [
-            {"id": k, "passed": v, "rate": (v / n) if n else None} for k, v in passes.items()
-        ],
-        "histogram": {"bins": bins, "counts": hist, "max_score": max_score},
-        "hints": sorted(
-            ({**h, "count": len(h["submissions"])} for h in hints.values()),
-            key=lambda h: (-h["count"], h["item_id"], h["hint_id"]),
-        ),
-        "non_submitters": non_submitters(s, assignment_id),
-    }
-
-
-def non_submitters(s: Session, assignment_id: str) -> list[dict[str, str]]:
-    """Roster students with no submission at all for the assignment."""
-    submitted = select(Submission.user_id).where(Submission.assignment_id == assignment_id)
-    users = s.scalars(
-        select(User).where(User.role == "student", User.id.not_in(submitted)).order_by(User.id)
-    )
-    return [{"id": u.id, "name": u.name, "email": u.email} for u in users]
-
-
-def submission_count(s: Session) -> int:
-    return s.query(Submission).count()
 
 
 def gradebook(s: Session, catalog: Catalog) -> dict[str, Any]:

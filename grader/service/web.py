@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from grader.service import auth, exports
+from grader.service import auth, exports, stats
 from grader.service.api import SESSION_COOKIE, app_state
 from grader.service.auth import Principal
 from grader.service.errors import ApiError
@@ -274,14 +274,14 @@ def mount(app: FastAPI) -> None:
                     s, who, everyone=True, assignment_id=assignment_id, limit=500
                 )
             ]
-            stats = [exports.assignment_stats(s, st.catalog, a.id) for a in st.catalog]
+            per_assignment = [stats.assignment_stats(s, st.catalog, a.id) for a in st.catalog]
         titles = {a.id: a.title for a in st.catalog}
         return render(
             request,
             "instructor.html",
             who=who,
             submissions=subs,
-            stats=stats,
+            stats=per_assignment,
             titles=titles,
             items={a.id: {i.id: i for i in a.items} for a in st.catalog},
         )
