@@ -14,6 +14,7 @@ from grader import jail
 from grader.cli import main as cli_main
 from grader.engine import pipeline
 from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
+from grader.engine.report import feedback_html
 from grader.engine.spec import TrustedData
 from grader.jail.limits import Limits
 from grader.service import exports
@@ -110,7 +111,7 @@ def test_feedback_html_is_self_contained_and_escaped(slot):
         )
     )
     res = grade(nb, slot)
-    page = res.feedback_html()
+    page = feedback_html(res)
     assert "Content-Security-Policy" in page and "<script>alert" not in page
     assert "&lt;b&gt;shown as text&lt;/b&gt;" in page
     assert "tiny_softmax" in page and "NotImplementedError" in page
@@ -232,7 +233,7 @@ def test_limits_only_mode_needs_opt_in_and_says_so(slot, monkeypatch):
     assert res.status == "graded" and res.score == 3.0
     assert res.sandbox_mode == "limits-only"
     assert any("WARNING" in line and "limits only" in line for line in res.log)
-    assert "WITHOUT the sandbox" in res.feedback_html()
+    assert "WITHOUT the sandbox" in feedback_html(res)
 
 
 def test_output_names_do_not_clash(tmp_path):

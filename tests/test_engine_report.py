@@ -147,3 +147,16 @@ def test_feedback_page_fits_a_phone_screen(tmp_path):
         drv.quit()
     assert view_w == PHONE  # the viewport meta took effect (980 without it)
     assert page_w <= PHONE and box_w <= PHONE
+
+
+def test_result_round_trips_through_its_dict():
+    """One result contract: ``from_dict`` is the inverse of ``to_dict`` (the service renders
+    stored payloads with it), items, hints, timings and messages included."""
+    from grader.engine.result import GradeResult
+
+    result = _graded_result()
+    d = result.to_dict()
+    again = GradeResult.from_dict(d, result.executed_notebook)
+    assert again.to_dict() == d
+    assert again.executed_notebook == result.executed_notebook
+    assert feedback_html(again) == feedback_html(result)

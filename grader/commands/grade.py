@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
 def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict]:
     from grader.engine.pipeline import grade_notebook
+    from grader.engine.report import feedback_html
 
     slots: queue.Queue[int] = queue.Queue()
     for s in range(jobs):
@@ -185,7 +186,7 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
         )
         if not args.no_html:
             (out_dir / f"{name}.feedback.html").write_text(
-                res.feedback_html(lang=args.lang), encoding="utf-8"
+                feedback_html(res, lang=args.lang), encoding="utf-8"
             )
         return {"path": path, "name": name, "result": d, "seconds": time.monotonic() - t0}
 

@@ -57,6 +57,22 @@ class ItemResult:
             "probe_error": self.probe_error,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ItemResult:
+        """The inverse of :meth:`to_dict` (a stored payload); unknown keys are ignored."""
+        return cls(
+            id=str(d.get("id", "")),
+            title=dict(d.get("title") or {}),
+            points=float(d.get("points") or 0.0),
+            max_points=float(d.get("max_points") or 0.0),
+            passed=bool(d.get("passed")),
+            error=_finite_or_none(d.get("error")),
+            tolerance=_finite_or_none(d.get("tolerance")),
+            message=dict(d.get("message") or {"ja": "", "en": ""}),
+            hint=dict(d["hint"]) if d.get("hint") else None,
+            probe_error=d.get("probe_error"),
+        )
+
 
 @dataclass
 class GradeResult:
@@ -106,8 +122,21 @@ class GradeResult:
             }
         )
 
-    def feedback_html(self, lang: str = "ja", *, with_scores: bool = True) -> str:
-        """Self-contained HTML: per-item table + the executed notebook (see report.py)."""
-        from grader.engine.report import feedback_html
-
-        return feedback_html(self, lang=lang, with_scores=with_scores)
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], executed_notebook: str | None = None) -> GradeResult:
+        """The inverse of :meth:`to_dict` (``score`` and ``error`` are derived, so not read);
+        the executed notebook is stored beside the payload, not in it."""
+        return cls(
+            assignment=str(d.get("assignment", "")),
+            status=str(d.get("status", Outcome.ERROR)),
+            items=[ItemResult.from_dict(it) for it in d.get("items") or []],
+            max_score=float(d.get("max_score") or 0.0),
+            sandbox_mode=str(d.get("sandbox_mode") or "bwrap"),
+            timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+            log=[str(x) for x in d.get("log") or []],
+            error_message=dict(d["error_message"]) if d.get("error_message") else None,
+            executed_notebook=executed_notebook,
+            run_state=dict(d.get("run") or {}),
+            restored_cells=list(d.get("restored_cells") or []),
+            title=dict(d.get("title") or {}),
+        )
