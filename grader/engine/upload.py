@@ -16,6 +16,7 @@ from typing import Any
 from grader.engine.jsonbounds import measure
 from grader.engine.storable import storable
 from grader.notebooks.metadata import _KEYS as NBGRADER_KEYS
+from grader.notebooks.metadata import nbgrader
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # the one upload limit (service and CLI); a notebook is ~50 kB
 MAX_CELLS = 2000
@@ -202,9 +203,9 @@ def _kept_cell_metadata(meta: Any) -> Any:
 
 
 def nbgrader_meta(cell: Any) -> dict | None:
-    """The cell's ``nbgrader`` metadata dict, or None."""
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta if isinstance(meta, dict) and meta.get("grade_id") else None
+    """The cell's ``nbgrader`` metadata when it names a ``grade_id``, else None."""
+    meta = nbgrader(cell)
+    return meta if meta and meta.get("grade_id") else None
 
 
 def grade_ids(nb: Any) -> list[str]:

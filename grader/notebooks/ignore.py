@@ -38,8 +38,10 @@ def is_ignored(cell: Any) -> bool:
 
 def may_skip(cell: Any) -> bool:
     """Ordinary code cells and locked set-up cells; never a graded or a solution cell."""
-    meta = cell.get("metadata", {}).get("nbgrader")
-    if not isinstance(meta, dict):
+    from grader.notebooks.metadata import nbgrader  # metadata.py imports this module
+
+    meta = nbgrader(cell)
+    if meta is None:
         return cell.get("cell_type") == "code"
     return cell.get("cell_type") == "code" and not meta.get("grade") and not meta.get("solution")
 

@@ -65,8 +65,10 @@ def setup_meta(grade_id: str) -> dict:
 
 
 def nbgrader(cell: Any) -> dict | None:
-    """The cell's ``nbgrader`` metadata dict, or ``None`` for an ordinary cell."""
-    return cell.get("metadata", {}).get("nbgrader")
+    """The cell's ``nbgrader`` metadata dict, or ``None`` for an ordinary cell (the one reader
+    of ``cell.metadata.nbgrader``; a value that is not a dict counts as none)."""
+    meta = (cell.get("metadata") or {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else None
 
 
 def cell_kind(cell: Any) -> str:
