@@ -45,7 +45,7 @@ def _forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 PROBE_FORWARD = """
 import numpy as _np
 _layer = Affine(inp["W"].copy(), inp["b"].copy())
-out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_layer.forward(inp["x"].copy()), dtype=_np.float64)
 """
 
 
@@ -59,15 +59,15 @@ PROBE_BACKWARD = """
 import numpy as _np
 _layer = Affine(inp["W"].copy(), inp["b"].copy())
 _layer.forward(inp["x"].copy())
-out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
-out["dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
-out["db"] = _np.asarray(_layer.db, dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dW"] = _np.array(_layer.dW, dtype=_np.float64)
+out["db"] = _np.array(_layer.db, dtype=_np.float64)
 """ + timed("""
 _layer = Affine(inp["large_W"].copy(), inp["large_b"].copy())
 _layer.forward(inp["large_x"].copy())
-out["large_dx"] = _np.asarray(_layer.backward(inp["large_dout"].copy()), dtype=_np.float64)
-out["large_dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
-out["large_db"] = _np.asarray(_layer.db, dtype=_np.float64)
+out["large_dx"] = _np.array(_layer.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dW"] = _np.array(_layer.dW, dtype=_np.float64)
+out["large_db"] = _np.array(_layer.db, dtype=_np.float64)
 """)
 
 

@@ -30,12 +30,12 @@ def make_matmul_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
 PROBE_MATMUL = """
 import numpy as _np
 _dX, _dW = matmul_backward(inp["X"].copy(), inp["W"].copy(), inp["dY"].copy())
-out["dX"] = _np.asarray(_dX, dtype=_np.float64)
-out["dW"] = _np.asarray(_dW, dtype=_np.float64)
+out["dX"] = _np.array(_dX, dtype=_np.float64)
+out["dW"] = _np.array(_dW, dtype=_np.float64)
 """ + timed("""
 _dX, _dW = matmul_backward(inp["large_X"].copy(), inp["large_W"].copy(), inp["large_dY"].copy())
-out["large_dX"] = _np.asarray(_dX, dtype=_np.float64)
-out["large_dW"] = _np.asarray(_dW, dtype=_np.float64)
+out["large_dX"] = _np.array(_dX, dtype=_np.float64)
+out["large_dW"] = _np.array(_dW, dtype=_np.float64)
 """)
 
 
@@ -61,13 +61,13 @@ def make_square_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
 PROBE_SQUARE = """
 import numpy as _np
 _g = square_graph_backward(inp["a"].copy(), inp["x"].copy(), inp["y"].copy())
-out["dz_da"] = _np.asarray(_g[0], dtype=_np.float64)
-out["dz_dx"] = _np.asarray(_g[1], dtype=_np.float64)
-out["dz_dy"] = _np.asarray(_g[2], dtype=_np.float64)
+out["dz_da"] = _np.array(_g[0], dtype=_np.float64)
+out["dz_dx"] = _np.array(_g[1], dtype=_np.float64)
+out["dz_dy"] = _np.array(_g[2], dtype=_np.float64)
 """ + timed("""
 _g = square_graph_backward(inp["large_a"].copy(), inp["large_x"].copy(), inp["large_y"].copy())
 for _k, _v in zip(("large_dz_da", "large_dz_dx", "large_dz_dy"), _g):
-    out[_k] = _np.asarray(_v, dtype=_np.float64)
+    out[_k] = _np.array(_v, dtype=_np.float64)
 """)
 
 

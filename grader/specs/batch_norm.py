@@ -50,10 +50,10 @@ def _train_forward(x, gamma, beta) -> np.ndarray:
 PROBE_FORWARD = """
 import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
-out["y"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+out["y"] = _np.array(_bn.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(),
                          running_mean=inp["rm"].copy(), running_var=inp["rv"].copy())
-out["y_eval"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+out["y_eval"] = _np.array(_bn.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
 """
 
 
@@ -76,15 +76,15 @@ PROBE_BACKWARD = """
 import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
 _bn.forward(inp["x"].copy(), train_flg=True)
-out["dx"] = _np.asarray(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
-out["dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
-out["dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+out["dx"] = _np.array(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dgamma"] = _np.array(_bn.dgamma, dtype=_np.float64)
+out["dbeta"] = _np.array(_bn.dbeta, dtype=_np.float64)
 """ + timed("""
 _bn = BatchNormalization(inp["large_gamma"].copy(), inp["large_beta"].copy())
 _bn.forward(inp["large_x"].copy(), train_flg=True)
-out["large_dx"] = _np.asarray(_bn.backward(inp["large_dout"].copy()), dtype=_np.float64)
-out["large_dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
-out["large_dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+out["large_dx"] = _np.array(_bn.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dgamma"] = _np.array(_bn.dgamma, dtype=_np.float64)
+out["large_dbeta"] = _np.array(_bn.dbeta, dtype=_np.float64)
 """)
 
 
@@ -116,8 +116,8 @@ import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(), momentum=float(inp["momentum"]))
 for _xb in inp["batches"]:
     _bn.forward(_xb.copy(), train_flg=True)
-out["running_mean"] = _np.asarray(_bn.running_mean, dtype=_np.float64)
-out["running_var"] = _np.asarray(_bn.running_var, dtype=_np.float64)
+out["running_mean"] = _np.array(_bn.running_mean, dtype=_np.float64)
+out["running_var"] = _np.array(_bn.running_var, dtype=_np.float64)
 """
 
 

@@ -37,22 +37,22 @@ PROBE_FORWARD = """
 import numpy as _np
 _np.random.seed(int(inp["seed"]))
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
-out["mask"] = _np.asarray(_d.mask, dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+out["mask"] = _np.array(_d.mask, dtype=_np.float64)
 """
 
 PROBE_BACKWARD = """
 import numpy as _np
 _np.random.seed(int(inp["seed"]))
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
-out["dx"] = _np.asarray(_d.backward(inp["dout"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+out["dx"] = _np.array(_d.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
 PROBE_INFERENCE = """
 import numpy as _np
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
 """
 
 

@@ -29,8 +29,8 @@ def make_activation_inputs(rng: np.random.Generator, data: TrustedData) -> dict[
 PROBE_ACTIVATION = """
 import numpy as _np
 _layer = {cls}()
-out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
-out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
 
@@ -69,8 +69,8 @@ def make_squared_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
 PROBE_SQUARED = """
 import numpy as _np
 _layer = SquaredErrorLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dy"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["dy"] = _np.array(_layer.backward(1), dtype=_np.float64)
 """
 
 
@@ -99,8 +99,8 @@ def make_sigmoid_loss_inputs(rng: np.random.Generator, data: TrustedData) -> dic
 PROBE_SIGMOID_LOSS = """
 import numpy as _np
 _layer = SigmoidWithLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
 """
 
 

@@ -42,8 +42,8 @@ def make_inputs_l2(rng: np.random.Generator, data: TrustedData) -> dict[str, np.
 PROBE = """
 import numpy as _np
 _pen, _grad = {fn}(inp["W"].copy(), float(inp["alpha"]))
-out["penalty"] = _np.asarray(_pen, dtype=_np.float64)
-out["grad"] = _np.asarray(_grad, dtype=_np.float64)
+out["penalty"] = _np.array(_pen, dtype=_np.float64)
+out["grad"] = _np.array(_grad, dtype=_np.float64)
 """
 
 # Runs after PROBE in the L2 item. ``weight_penalty`` is optional (older notebooks lack it) and
@@ -63,10 +63,10 @@ if callable(_wp):
             float(inp["alpha"]),
             _wp_l2,
         )
-        out["wp_penalty"] = _np.asarray(_wp_pen, dtype=_np.float64)
+        out["wp_penalty"] = _np.array(_wp_pen, dtype=_np.float64)
         for _k in ("b1", "b2"):
             if _k in _wp_grads:
-                out["wp_grad_" + _k] = _np.asarray(_wp_grads[_k], dtype=_np.float64)
+                out["wp_grad_" + _k] = _np.array(_wp_grads[_k], dtype=_np.float64)
     except Exception:
         pass
 """

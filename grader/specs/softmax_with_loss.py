@@ -30,7 +30,7 @@ def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
 
 PROBE_SOFTMAX = """
 import numpy as _np
-out["y"] = _np.asarray(softmax(inp["x"].copy()), dtype=_np.float64)
+out["y"] = _np.array(softmax(inp["x"].copy()), dtype=_np.float64)
 """
 
 
@@ -62,7 +62,7 @@ _errs = []
 for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
     try:
         _loss = cross_entropy_error(inp["y"].copy(), _tt.copy())
-        out[_name] = _np.asarray(_loss, dtype=_np.float64)
+        out[_name] = _np.array(_loss, dtype=_np.float64)
     except Exception as _e:
         _errs.append(_e)
 if len(_errs) == 2:
@@ -121,7 +121,7 @@ def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
 PROBE_SWL_FORWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
 """
 
 
@@ -138,11 +138,11 @@ PROBE_SWL_BACKWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["x"].copy(), inp["t"].copy())
-out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
 """ + timed("""
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["large_x"].copy(), inp["large_t"].copy())
-out["large_dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["large_dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
 """)
 
 

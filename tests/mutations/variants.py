@@ -214,6 +214,51 @@ class ReluWhere:
         return np.where(self.x > 0, dout, 0.0)
 
 
+class ReluInPlaceReuse:
+    """Another course's style: forward zeroes its input in place and returns that array;
+    backward turns the same array into the 0/1 derivative in place (so the forward output is
+    overwritten once backward runs)."""
+
+    def forward(self, x):
+        np.maximum(x, 0, out=x)
+        self.out = x
+        return x
+
+    def backward(self, dout):
+        d = self.out
+        d[d > 0] = 1.0
+        d *= dout
+        return d
+
+
+class ReluMaximum:
+    def forward(self, x):
+        self.pos = (x > 0).astype(np.float32)  # extra state in another dtype
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * self.pos
+
+
+class SigmoidInPlaceReuse:
+    """Forward writes the sigmoid into its input array and keeps it; backward overwrites that
+    array with the local derivative y (1 - y) in place."""
+
+    def forward(self, x):
+        np.negative(x, out=x)
+        np.exp(x, out=x)
+        x += 1.0
+        np.reciprocal(x, out=x)
+        self.out = x
+        return x
+
+    def backward(self, dout):
+        y = self.out
+        y *= 1.0 - y
+        y *= dout
+        return y
+
+
 class ReluMaskInverted(ReluWhere):
     def backward(self, dout):
         return np.where(self.x > 0, 0.0, dout)
@@ -795,10 +840,16 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
         ("reference", _ref("SoftmaxWithLoss")),
     ],
-    "sigmoid_layer": [("from y", {"Sigmoid": SigmoidOut}), ("from x", {"Sigmoid": SigmoidFromX})],
+    "sigmoid_layer": [
+        ("from y", {"Sigmoid": SigmoidOut}),
+        ("from x", {"Sigmoid": SigmoidFromX}),
+        ("in place, output reused by backward", {"Sigmoid": SigmoidInPlaceReuse}),
+    ],
     "relu_layer": [
         ("textbook in place", {"Relu": ReluTextbook}),
         ("np.where", {"Relu": ReluWhere}),
+        ("in place, output reused by backward", {"Relu": ReluInPlaceReuse}),
+        ("np.maximum, float32 mask", {"Relu": ReluMaximum}),
     ],
     "squared_error_loss": [
         ("textbook", {"SquaredErrorLoss": SquaredTextbook}),
