@@ -55,6 +55,15 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "dx does not have the shape of the input x. Reshape dx back to the original "
         "shape of x that forward flattened.",
     },
+    "argument_modified": {
+        "ja": "関数が受け取った配列をその場で書き換えています (W[...] = ..., W *= ..., np.sign(W, out=W) 等)。"
+        "この関数は結果を新しい配列で返し、引数は変更しない約束です (呼び出し側はその配列、"
+        "例えばネットワークの重みを使い続けます)。計算は新しい配列 (W * 2, W.copy() 等) で行ってください。",
+        "en": "The function writes into an array it was given (W[...] = ..., W *= ..., "
+        "np.sign(W, out=W), ...). It must return its results as new arrays and leave its "
+        "arguments unchanged: the caller keeps using them (the network's weights, say). "
+        "Compute into new arrays (W * 2, W.copy(), ...).",
+    },
     # --- activations and losses -------------------------------------------------------------
     "sigmoid_derivative": {
         "ja": "シグモイドの微分は y(1 - y) (y は順伝播の出力) です。dout * y や dout * (1 - y) ではありません。",

@@ -175,6 +175,42 @@ def compare(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Side effects: arguments a function must leave unchanged
+# --------------------------------------------------------------------------------------------
+
+
+def keep_arguments(*names: str) -> str:
+    """Probe lines binding ``_a`` to fresh copies of the inputs ``names`` (pass ``_a[name]``
+    to the student's function); ``saved_arguments`` then saves them as ``arg_<name>``."""
+    return f"_a = {{_k: inp[_k].copy() for _k in {names!r}}}\n"
+
+
+SAVED_ARGUMENTS = 'out.update({"arg_" + _k: _v for _k, _v in _a.items()})\n'
+
+
+def modified_argument(ctx: ScoreContext, names: Iterable[str]) -> Verdict | None:
+    """A failing verdict (hint ``argument_modified``) when the array the probe passed as
+    argument ``name`` (output ``arg_<name>``, saved after the calls) no longer equals the
+    input: a function the interface says returns new arrays must not write into its
+    arguments (the caller still holds them: the network's weights, the data)."""
+    for name in names:
+        got = ctx.outputs.get("arg_" + name)
+        want = ctx.inputs[name]
+        if got is None:
+            continue  # the probe stopped before saving (its exception is reported)
+        same = got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+        if not same:
+            return Verdict.fail(
+                f"関数が引数 `{name}` の配列を書き換えています "
+                "(採点側で渡した配列の値が呼び出し後に変わりました)。",
+                f"The function changed the array passed as `{name}` in place (its values differ "
+                "after the call).",
+                hint=get_hint("argument_modified"),
+            )
+    return None
+
+
 def partial_credit(value: float, floor: float, threshold: float) -> float:
     """0 at or below ``floor``, 1 at or above ``threshold``, linear in between."""
     if not floor < threshold:
@@ -233,9 +269,12 @@ __all__ = [
     "H",
     "Mistake",
     "accuracy_verdict",
+    "SAVED_ARGUMENTS",
     "compare",
+    "keep_arguments",
     "layer_numeric_grads",
     "missing",
+    "modified_argument",
     "numeric_grad",
     "one_hot",
     "partial_credit",

@@ -7,7 +7,15 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, layer_numeric_grads, one_hot, student_outputs
+from grader.specs._checks import (
+    SAVED_ARGUMENTS,
+    compare,
+    keep_arguments,
+    layer_numeric_grads,
+    modified_argument,
+    one_hot,
+    student_outputs,
+)
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
 
@@ -28,14 +36,19 @@ def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
     return {"x": np.concatenate([small, large])}
 
 
-PROBE_SOFTMAX = """
-import numpy as _np
-out["y"] = _np.array(softmax(inp["x"].copy()), dtype=_np.float64)
-"""
+PROBE_SOFTMAX = (
+    "import numpy as _np\n"
+    + keep_arguments("x")
+    + 'out["y"] = _np.array(softmax(_a["x"]), dtype=_np.float64)\n'
+    + SAVED_ARGUMENTS
+)
 
 
 def score_softmax(ctx: ScoreContext) -> Verdict:
     x = ctx.inputs["x"]
+    changed = modified_argument(ctx, ("x",))
+    if changed is not None:
+        return changed
     col = softmax(x.T).T  # normalised over the batch axis instead of the classes
     # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
     return compare(
@@ -60,11 +73,17 @@ import numpy as _np
 _t = inp["t"].astype(_np.int64)
 _errs = []
 for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
+    _y, _tc = inp["y"].copy(), _tt.copy()
     try:
-        _loss = cross_entropy_error(inp["y"].copy(), _tt.copy())
+        _loss = cross_entropy_error(_y, _tc)
         out[_name] = _np.array(_loss, dtype=_np.float64)
     except Exception as _e:
         _errs.append(_e)
+    # arguments the call changed, as arg_<name> (t's form differs per call: its input version)
+    if not _np.array_equal(_y, inp["y"]):
+        out["arg_y"] = _y
+    if not _np.array_equal(_tc, _tt):
+        out["arg_t"] = _np.full_like(inp["t"], -1)
 if len(_errs) == 2:
     raise _errs[0]
 """
@@ -72,6 +91,9 @@ if len(_errs) == 2:
 
 def score_cross_entropy(ctx: ScoreContext) -> Verdict:
     y, t = ctx.inputs["y"], ctx.inputs["t"]
+    changed = modified_argument(ctx, ("y", "t"))
+    if changed is not None:
+        return changed
     want = np.asarray(cross_entropy_error(y, t))
     # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7 in the
     # log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.

@@ -700,6 +700,61 @@ def l1_no_abs(W, alpha):
     return alpha * np.sum(W), alpha * np.sign(W)
 
 
+# Side effects: right values, but the argument is overwritten (the network's weights would be
+# destroyed in training).
+def l1_sign_in_place(W, alpha):
+    pen = alpha * np.sum(np.abs(W))
+    np.sign(W, out=W)  # W replaced by sign(W)
+    W *= alpha
+    return pen, W
+
+
+def l2_grad_in_place(W, alpha):
+    pen = alpha * np.sum(W**2)
+    W *= 2 * alpha
+    return pen, W
+
+
+def l1_view_grad(W, alpha):  # correct: a new array built from a view, W itself untouched
+    flat = W.reshape(-1)
+    return alpha * np.abs(flat).sum(), (alpha * np.sign(flat)).reshape(W.shape)
+
+
+def softmax_in_place(x):
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x
+
+
+def matmul_backward_scales_dy(X, W, dY):
+    dX = dY @ W.T
+    dW = X.T @ dY
+    dY *= 0.0  # "free" the buffer
+    return dX, dW
+
+
+def ce_clips_in_place(y, t):
+    np.clip(y, 1e-7, 1.0, out=y)
+    y[...] = np.log(y)
+    if t.ndim == 1:
+        return -np.mean(y[np.arange(len(t)), t])
+    return -np.sum(t * y) / y.shape[0]
+
+
+def square_graph_backward_in_place(a, x, y):
+    y -= a * x  # y becomes -(a x - y)
+    y *= -2.0
+    return y * x, y * a, -y
+
+
+def ce_float32(y, t):  # correct: float32 arithmetic, labels converted
+    y32 = y.astype(np.float32)
+    if t.ndim == 2:
+        t = t.argmax(axis=1)
+    return float(-np.mean(np.log(y32[np.arange(len(t)), t] + np.float32(1e-7))))
+
+
 # 2-10's ungraded weight_penalty(params, alpha, reg) -> (total, {weight key: grad}), probed by
 # the L2 item: weights only is right, biases included earns the bias_regularized hint.
 
@@ -831,6 +886,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     "cross_entropy_error": [
         ("labels form", {"cross_entropy_error": ce_textbook}),
         ("one-hot form", {"cross_entropy_error": ce_onehot_form}),
+        ("float32", {"cross_entropy_error": ce_float32}),
     ],
     "softmax_with_loss_forward": [
         ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
@@ -934,6 +990,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     ],
     "l1_regularization": [
         ("where", {"l1_regularization": l1_where}),
+        ("through a view", {"l1_regularization": l1_view_grad}),
         ("reference", _ref("l1_regularization")),
     ],
 }
@@ -957,6 +1014,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
             "extra_batch_division",
         ),
         ("sign", {"matmul_backward": lambda X, W, dY: (-(dY @ W.T), X.T @ dY)}, "sign_flip"),
+        ("dY zeroed", {"matmul_backward": matmul_backward_scales_dy}, "argument_modified"),
     ],
     "square_graph_backward": [
         (
@@ -977,6 +1035,11 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
                 )
             },
             "sign_flip",
+        ),
+        (
+            "y overwritten",
+            {"square_graph_backward": square_graph_backward_in_place},
+            "argument_modified",
         ),
     ],
     "regression_gradient": _two_layer_bugs("regression"),
@@ -1002,10 +1065,12 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax": [
         ("no max shift", {"softmax": softmax_naive}, "softmax_overflow"),
         ("columns", {"softmax": softmax_columns}, "softmax_axis"),
+        ("x overwritten", {"softmax": softmax_in_place}, "argument_modified"),
     ],
     "cross_entropy_error": [
         ("one-hot only", {"cross_entropy_error": ce_onehot_only}, "label_format"),
         ("no batch mean", {"cross_entropy_error": ce_no_mean}, "batch_size_division"),
+        ("y overwritten by log y", {"cross_entropy_error": ce_clips_in_place}, "argument_modified"),
     ],
     "softmax_with_loss_forward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
@@ -1172,9 +1237,11 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     ],
     "l2_regularization": [
         ("no factor 2", {"l2_regularization": l2_no2}, "l2_missing_factor_2"),
+        ("grad written into W", {"l2_regularization": l2_grad_in_place}, "argument_modified"),
         ("0.5 alpha convention", {"l2_regularization": l2_half}, "l2_half_convention"),
     ],
     "l1_regularization": [
+        ("W replaced by sign(W)", {"l1_regularization": l1_sign_in_place}, "argument_modified"),
         ("grad alpha W", {"l1_regularization": l1_w}, "l1_gradient_sign"),
         ("no abs", {"l1_regularization": l1_no_abs}, None),
     ],
