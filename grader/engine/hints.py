@@ -64,6 +64,15 @@ HINTS: dict[str, dict[str, str]] = {
         "arguments unchanged: the caller keeps using them (the network's weights, say). "
         "Compute into new arrays (W * 2, W.copy(), ...).",
     },
+    "layer_state_shared": {
+        "ja": "backward が、同じクラスの別のインスタンスの forward の値を使っています "
+        "(ネットワークでは同じ層が何個も使われます)。backward に必要な値 (mask, x, out 等) は "
+        "クラス変数やグローバル変数ではなく、forward でそのインスタンスの属性 (self.mask = ...) に保存してください。",
+        "en": "backward uses values from the forward pass of another instance of the same class "
+        "(a network uses a layer class many times). Store what backward needs (mask, x, out, "
+        "...) on the instance itself in forward (self.mask = ...), not on the class or in a "
+        "global.",
+    },
     # --- activations and losses -------------------------------------------------------------
     "sigmoid_derivative": {
         "ja": "シグモイドの微分は y(1 - y) (y は順伝播の出力) です。dout * y や dout * (1 - y) ではありません。",

@@ -26,11 +26,18 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
     }
 
 
+def make_backward_inputs_small(rng: np.random.Generator, data: TrustedData):
+    """``make_inputs`` plus ``x_other``, which a second instance's forward gets between the
+    first one's forward and backward."""
+    inputs = make_inputs(rng, data)
+    return {**inputs, "x_other": rng.standard_normal(inputs["x"].shape)}
+
+
 def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
     """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
     m = 100
     return {
-        **make_inputs(rng, data),
+        **make_backward_inputs_small(rng, data),
         "large_x": rng.standard_normal((LARGE_ROWS, LARGE_COLS)),
         "large_W": rng.standard_normal((LARGE_COLS, m)),
         "large_b": rng.standard_normal(m),
@@ -59,6 +66,7 @@ PROBE_BACKWARD = """
 import numpy as _np
 _layer = Affine(inp["W"].copy(), inp["b"].copy())
 _layer.forward(inp["x"].copy())
+Affine(inp["W"].copy(), inp["b"].copy()).forward(inp["x_other"].copy())  # a second layer
 out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
 out["dW"] = _np.array(_layer.dW, dtype=_np.float64)
 out["db"] = _np.array(_layer.db, dtype=_np.float64)
@@ -80,6 +88,8 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     n = i["x"].shape[0]
     mistakes = [
         Mistake("bias_grad_not_summed", {"db": i["dout"]}),
+        # dW from the other instance's x: x kept on the class or in a global, not on self
+        Mistake("layer_state_shared", {"dW": i["x_other"].reshape(n, -1).T @ i["dout"]}),
         Mistake("affine_reshape", {"dx": expected["dx"].reshape(n, -1)}),
     ]
     # Numeric (h=1e-5) vs analytic gradients of a linear map: measured <= 8.1e-11 (40 seeds).

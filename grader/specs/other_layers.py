@@ -21,15 +21,23 @@ def _batch(rng: np.random.Generator) -> int:
 
 
 def make_activation_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """Inputs bounded away from 0 (no ReLU kink within the numeric step) and random dout."""
+    """Inputs bounded away from 0 (no ReLU kink within the numeric step) and random dout;
+    ``x_other`` goes through a second instance between forward and backward."""
     n = _batch(rng)
-    return {"x": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5), "dout": rng.standard_normal((n, D))}
+    return {
+        "x": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5),
+        "dout": rng.standard_normal((n, D)),
+        "x_other": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5),
+    }
 
 
+# A second instance runs forward between the first one's forward and backward, as in a
+# network with two such layers: backward must use what its own forward stored.
 PROBE_ACTIVATION = """
 import numpy as _np
 _layer = {cls}()
 out["y"] = _np.array(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+{cls}().forward(inp["x_other"].copy())
 out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
@@ -40,10 +48,19 @@ def _activation_expected(cls, i: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {"y": fwd(i["x"].copy()), "dx": dx}
 
 
+def shared_state_mistake(cls, i: dict[str, np.ndarray]) -> Mistake:
+    """backward using the state of the *other* instance's forward (class attributes or
+    globals instead of ``self``)."""
+    other = cls()
+    other.forward(i["x_other"].copy())
+    return Mistake("layer_state_shared", {"dx": other.backward(i["dout"].copy())})
+
+
 def score_sigmoid(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     y = Sigmoid().forward(i["x"].copy())
     mistakes = [
+        shared_state_mistake(Sigmoid, i),
         Mistake("sigmoid_derivative", {"dx": i["dout"] * y}),
         Mistake("sigmoid_derivative", {"dx": i["dout"] * (1 - y)}),
     ]
@@ -53,7 +70,10 @@ def score_sigmoid(ctx: ScoreContext) -> Verdict:
 
 def score_relu(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
-    mistakes = [Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)})]
+    mistakes = [
+        shared_state_mistake(Relu, i),
+        Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)}),
+    ]
     # Piecewise linear away from the kink: measured <= 3.7e-11 (40 seeds).
     return compare(ctx, _activation_expected(Relu, i), tol=1e-7, mistakes=mistakes)
 
@@ -154,6 +174,7 @@ def _large_expected(item_id: str, i: dict[str, np.ndarray]) -> dict[str, np.ndar
 def _large_probe(probe: str) -> str:
     """The same calls on the large input, under the alarm."""
     body = probe.replace("import numpy as _np\n", "")
+    body = "".join(line for line in body.splitlines(True) if "x_other" not in line)
     return timed(body.replace('inp["', 'inp["large_').replace('out["', 'out["large_'))
 
 

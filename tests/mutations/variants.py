@@ -259,6 +259,43 @@ class SigmoidInPlaceReuse:
         return y
 
 
+class ReluClassMask:
+    """Keeps the mask on the class: a second Relu's forward overwrites the first one's."""
+
+    mask = None
+
+    def forward(self, x):
+        type(self).mask = x <= 0
+        return np.where(x > 0, x, 0.0)
+
+    def backward(self, dout):
+        return np.where(type(self).mask, 0.0, dout)
+
+
+_SIGMOID_OUT: dict[str, np.ndarray] = {}
+
+
+class SigmoidGlobalOut:
+    """Keeps its output in a module-level dict shared by every instance."""
+
+    def forward(self, x):
+        _SIGMOID_OUT["y"] = 1 / (1 + np.exp(-x))
+        return _SIGMOID_OUT["y"]
+
+    def backward(self, dout):
+        y = _SIGMOID_OUT["y"]
+        return dout * y * (1 - y)
+
+
+class AffineClassX(AffineTextbook):
+    """Stores the flattened input on the class instead of the instance."""
+
+    def forward(self, x):
+        type(self).x = x.reshape(x.shape[0], -1)
+        self.original_x_shape = x.shape
+        return type(self).x @ self.W + self.b
+
+
 class ReluMaskInverted(ReluWhere):
     def backward(self, dout):
         return np.where(self.x > 0, 0.0, dout)
@@ -823,6 +860,7 @@ def _affine_buggy() -> list[tuple[str, NS, str | None]]:
             {"Affine": _affine_bug(dW=lambda s, d, n: d.T @ s.x)},
             "transposed",
         ),
+        ("x kept on the class", {"Affine": AffineClassX}, "layer_state_shared"),
     ]
 
 
@@ -1091,10 +1129,12 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "sigmoid_layer": [
         ("dout * y", {"Sigmoid": SigmoidDerivY}, "sigmoid_derivative"),
         ("x (1 - x)", {"Sigmoid": SigmoidDerivX}, None),
+        ("output in a global", {"Sigmoid": SigmoidGlobalOut}, "layer_state_shared"),
     ],
     "relu_layer": [
         ("inverted mask", {"Relu": ReluMaskInverted}, "relu_mask"),
         ("identity backward", {"Relu": ReluBackwardIdentity}, None),
+        ("mask on the class", {"Relu": ReluClassMask}, "layer_state_shared"),
     ],
     "squared_error_loss": [
         ("no 1/2", {"SquaredErrorLoss": SquaredNoHalf}, "missing_half_factor"),
