@@ -81,7 +81,9 @@ def generic_mistakes(
     * ``transposed``: ``e.T`` for a non-square 2-D ``e`` (square ones are compared too);
     * with ``batch_size`` N > 1: ``batch_size_division`` ``N*e`` and ``extra_batch_division``
       ``e/N``;
-    * with ``factor_two``: ``missing_factor_2`` ``e/2`` and ``missing_half_factor`` ``2*e``.
+    * with ``factor_two``: ``missing_factor_2`` ``e/2`` and ``missing_half_factor`` ``2*e``;
+    * ``row_vector_shape``: ``e`` as a ``(1, D)`` row for a 1-D ``e`` (right values, the
+      shape ``(D,)`` lost to ``keepdims=True`` or ``np.zeros((1, D))``).
 
     Outputs whose expected value is all zeros are skipped (every scaling matches them).
     """
@@ -97,6 +99,8 @@ def generic_mistakes(
         if factor_two:
             out.append(Mistake("missing_factor_2", {name: e / 2}))
             out.append(Mistake("missing_half_factor", {name: e * 2}))
+        if e.ndim == 1:
+            out.append(Mistake("row_vector_shape", {name: e[None, :]}))
         if e.ndim == 2 and (e.shape[0] != e.shape[1] or not np.allclose(e, e.T)):
             out.append(Mistake("transposed", {name: e.T}))
     return out

@@ -44,6 +44,20 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "The result is exactly twice the expected one. "
         "Did you forget the 1/2 in the definition of the squared error?",
     },
+    "row_vector_shape": {
+        "ja": "値は正しいですが形が (1, D) になっています。(D,) が必要です "
+        "(keepdims=True の平均や np.zeros((1, D)) で作った配列は (1, D) になります: axis=0 で "
+        "keepdims なしに平均を取るか、np.zeros(D) で作ってください)。",
+        "en": "The values are right but the shape is (1, D); (D,) is required (a mean with "
+        "keepdims=True or np.zeros((1, D)) gives (1, D): take the mean over axis=0 without "
+        "keepdims, or create it with np.zeros(D)).",
+    },
+    "dropout_mask_row": {
+        "ja": "マスクの形が (1, D) になっています: バッチの全サンプルに同じマスクが掛かります。"
+        "マスクは入力と同じ形 (N, D) で作ってください (np.random.rand(*x.shape))。",
+        "en": "The mask has shape (1, D), so every sample of the batch gets the same mask. "
+        "Draw the mask with the input's shape (N, D): np.random.rand(*x.shape).",
+    },
     "bias_grad_not_summed": {
         "ja": "バイアスの勾配の形が (N, M) になっています。"
         "バイアスはバッチ全体で共有されるので、db は dout をバッチ方向 (axis=0) に足し合わせます。",
@@ -124,6 +138,14 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "Use the batch variance divided by N (numpy's default ddof=0), "
         "not the unbiased N-1 version.",
     },
+    "bn_running_init_first_batch": {
+        "ja": "running_mean / running_var を最初のバッチの平均・分散で初期化しています。"
+        "この課題では 0 から始め (running_mean=None のときは np.zeros(D))、最初のバッチでも "
+        "running = momentum * running + (1 - momentum) * batch で更新します。",
+        "en": "running_mean / running_var are initialised from the first batch's statistics. "
+        "This assignment starts them at zero (np.zeros(D) when running_mean is None) and "
+        "applies running = momentum * running + (1 - momentum) * batch from the first batch on.",
+    },
     "bn_running_not_updated": {
         "ja": "学習モードの forward で running_mean / running_var が更新されていません。",
         "en": "running_mean / running_var are not updated by the training-mode forward pass.",
@@ -170,6 +192,13 @@ HINTS: dict[str, dict[str, str]] = {
         "ja": "推論時 (train_flg=False) に出力を (1 - dropout_ratio) 倍していません。",
         "en": "At inference (train_flg=False) the output is not multiplied by (1 - dropout_ratio).",
     },
+    "dropout_inference_scaled_by_ratio": {
+        "ja": "推論時の出力が dropout_ratio 倍になっています (学習時のマスクは正しく、残る割合は 1 - dropout_ratio です)。"
+        "推論時は残る割合 (1 - dropout_ratio) を掛けてください。",
+        "en": "At inference the output is multiplied by dropout_ratio (the training mask is "
+        "right: it keeps 1 - dropout_ratio of the units). Multiply by the kept fraction "
+        "(1 - dropout_ratio) at inference.",
+    },
     "dropout_ratio_swapped": {
         "ja": "マスクで残る割合が逆です。dropout_ratio は「消す」割合です: mask = rand > dropout_ratio。",
         "en": "The kept fraction is swapped. dropout_ratio is the fraction dropped: "
@@ -181,6 +210,18 @@ HINTS: dict[str, dict[str, str]] = {
         "(t は update の呼び出し回数)。",
         "en": "Adam lacks the bias correction. Use lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t) "
         "(t counts the calls of update).",
+    },
+    "adam_step_from_2": {
+        "ja": "Adam のステップ数 t が 2 から始まっています (初期値 1 のまま先に 1 足している等)。"
+        "t は最初の update で 1 になるように、0 で初期化して update の最初に 1 足してください。",
+        "en": "Adam's step counter t starts at 2 (initialised to 1 and incremented before use?). "
+        "t must be 1 at the first update: initialise it to 0 and add 1 at the start of update.",
+    },
+    "adam_step_not_incremented": {
+        "ja": "Adam のステップ数 t が増えていません (毎回 t = 1 のバイアス補正になっています)。"
+        "update のたびに self.iter += 1 のように t を 1 増やしてください。",
+        "en": "Adam's step counter t is never incremented (every update uses the t = 1 bias "
+        "correction). Add 1 to it at every update (self.iter += 1).",
     },
     "nesterov_as_momentum": {
         "ja": "Nesterov が普通の Momentum と同じ更新になっています。先読みの項を確認してください。",
@@ -211,8 +252,11 @@ HINTS: dict[str, dict[str, str]] = {
         "the factor 2 is missing.",
     },
     "l2_half_convention": {
-        "ja": "ペナルティが 0.5 * alpha * sum(W**2) になっています。この課題では alpha * sum(W**2) です。",
-        "en": "The penalty is 0.5 * alpha * sum(W**2); this assignment uses alpha * sum(W**2).",
+        "ja": "ペナルティが 0.5 * alpha * sum(W**2) (勾配 alpha * W) になっています (教科書によくある約束です)。"
+        "この課題では alpha * sum(W**2) で、勾配はその微分 2 * alpha * W です (alpha * W → 2 * alpha * W)。",
+        "en": "The penalty is 0.5 * alpha * sum(W**2) with gradient alpha * W (a common textbook "
+        "convention). This assignment uses alpha * sum(W**2), whose gradient is 2 * alpha * W "
+        "(alpha * W -> 2 * alpha * W).",
     },
     "l1_gradient_sign": {
         "ja": "L1 正則化の勾配は alpha * sign(W) です (|W| の微分は符号)。",

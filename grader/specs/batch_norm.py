@@ -121,10 +121,14 @@ out["running_var"] = _np.array(_bn.running_var, dtype=_np.float64)
 """
 
 
-def _running(batches: np.ndarray, m: float, ddof: int = 0, swap: bool = False):
+def _running(batches: np.ndarray, m: float, ddof: int = 0, swap: bool = False, first: bool = False):
+    """The running averages after ``batches``: with ``swap`` the weights exchanged, with
+    ``first`` started from the first batch's statistics instead of zeros."""
     mean, var = np.zeros(D), np.zeros(D)
+    if first:
+        mean, var = batches[0].mean(axis=0), batches[0].var(axis=0, ddof=ddof)
     a, b = (1.0 - m, m) if swap else (m, 1.0 - m)
-    for xb in batches:
+    for xb in batches[1:] if first else batches:
         mean = a * mean + b * xb.mean(axis=0)
         var = a * var + b * xb.var(axis=0, ddof=ddof)
     return {"running_mean": mean, "running_var": var}
@@ -139,6 +143,7 @@ def score_running(ctx: ScoreContext) -> Verdict:
     expected = {"running_mean": bn.running_mean, "running_var": bn.running_var}
     mistakes = [
         Mistake("bn_running_momentum_swapped", _running(i["batches"], m, swap=True)),
+        Mistake("bn_running_init_first_batch", _running(i["batches"], m, first=True)),
         Mistake(
             "bn_running_var_unbiased", {"running_var": _running(i["batches"], m, 1)["running_var"]}
         ),

@@ -536,6 +536,32 @@ class AdamNoBias(AdamTextbook):
             params[k] -= self.lr * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
 
 
+class AdamStepFrom2(AdamTextbook):  # ported code whose counter starts at 1
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__(lr, beta1, beta2)
+        self.iter = 1
+
+
+class AdamStepFrozen(AdamTextbook):  # the counter is read but never incremented
+    def update(self, params, grads):
+        self.iter = 0
+        super().update(params, grads)
+
+
+class AdamHatOut(AdamTextbook):  # correct: m_hat / v_hat, params updated through out=
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros(v.shape) for k, v in params.items()}
+            self.v = {k: np.zeros(v.shape) for k, v in params.items()}
+        self.iter += 1
+        for k in params:
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * grads[k]
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * np.square(grads[k])
+            m_hat = self.m[k] / (1 - self.beta1**self.iter)
+            v_hat = self.v[k] / (1 - self.beta2**self.iter)
+            np.subtract(params[k], self.lr * m_hat / (np.sqrt(v_hat) + 1e-7), out=params[k])
+
+
 # --- initialisers ---
 
 
@@ -597,6 +623,25 @@ class BNTextbook:  # eps 1e-6 (allowed), textbook backward through xc and std
         dxc += (2.0 / self.batch_size) * self.xc * dvar
         dmu = np.sum(dxc, axis=0)
         return dxc - dmu / self.batch_size
+
+
+class BNFirstBatchInit(BNTextbook):
+    """Starts the running averages from the first batch's statistics."""
+
+    def forward(self, x, train_flg=True):
+        if train_flg and self.running_mean is None:
+            self.running_mean, self.running_var = x.mean(axis=0), x.var(axis=0)
+        return BNTextbook.forward(self, x, train_flg)
+
+
+class BNRowStats(BNTextbook):
+    """Running statistics kept as (1, D) rows (keepdims=True)."""
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros((1, x.shape[1]))
+            self.running_var = np.zeros((1, x.shape[1]))
+        return BNTextbook.forward(self, x, train_flg)
 
 
 class BNNoMeanTerms(BNTextbook):
@@ -700,6 +745,33 @@ class DropoutSwapped(DropoutTextbook):
 class DropoutNoScale(DropoutTextbook):
     def forward(self, x, train_flg=True):
         return DropoutTextbook.forward(self, x, True) if train_flg else x
+
+
+class DropoutRowMask(DropoutTextbook):  # one mask row shared by the whole batch
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(1, x.shape[1]) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+
+class DropoutInferenceByRatio(DropoutTextbook):  # right mask, inference scaled by p
+    def forward(self, x, train_flg=True):
+        return DropoutTextbook.forward(self, x, True) if train_flg else x * self.dropout_ratio
+
+
+class DropoutInPlace(DropoutTextbook):  # correct: forward and backward work in place
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            x[~self.mask] = 0.0
+            return x
+        x *= 1.0 - self.dropout_ratio
+        return x
+
+    def backward(self, dout):
+        dout[~self.mask] = 0.0
+        return dout
 
 
 class DropoutNoMaskBackward(DropoutTextbook):
@@ -971,6 +1043,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     "adam_update": [
         ("textbook lr_t", {"Adam": AdamTextbook}),
         ("m_hat/v_hat, eps 1e-8", {"Adam": AdamOriginal}),
+        ("m_hat/v_hat, np.subtract(out=)", {"Adam": AdamHatOut}),
     ],
     "he_normal": [
         ("randn * std", {"he_normal": he_normal_randn}),
@@ -999,15 +1072,18 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     "dropout_forward": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "dropout_backward": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
         ("inverted but consistent", {"Dropout": DropoutInverted}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "dropout_inference": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "l2_regularization": [
         ("loop", {"l2_regularization": l2_loop}),
@@ -1182,6 +1258,8 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     ],
     "adam_update": [
         ("no bias correction", {"Adam": AdamNoBias}, "adam_no_bias_correction"),
+        ("step counter starts at 2", {"Adam": AdamStepFrom2}, "adam_step_from_2"),
+        ("step counter never incremented", {"Adam": AdamStepFrozen}, "adam_step_not_incremented"),
         (
             "betas swapped",
             {"Adam": lambda lr, beta1, beta2: R.Adam(lr=lr, beta1=beta2, beta2=beta1)},
@@ -1261,10 +1339,17 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
         ("momentum swapped", {"BatchNormalization": BNSwapped}, "bn_running_momentum_swapped"),
         ("unbiased var", {"BatchNormalization": BNUnbiased}, "bn_running_var_unbiased"),
         ("never updated", {"BatchNormalization": BNNoRunning}, "bn_running_not_updated"),
+        (
+            "from the first batch",
+            {"BatchNormalization": BNFirstBatchInit},
+            "bn_running_init_first_batch",
+        ),
+        ("(1, D) statistics", {"BatchNormalization": BNRowStats}, "row_vector_shape"),
     ],
     "dropout_forward": [
         ("inverted", {"Dropout": DropoutInverted}, "dropout_inverted_scaling"),
         ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
+        ("(1, D) mask", {"Dropout": DropoutRowMask}, "dropout_mask_row"),
     ],
     "dropout_backward": [
         ("mask resampled", {"Dropout": DropoutResample}, "dropout_mask_resampled"),
@@ -1274,6 +1359,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
         ("no scaling", {"Dropout": DropoutNoScale}, "dropout_no_inference_scaling"),
         ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
         ("inverted", {"Dropout": DropoutInverted}, "dropout_no_inference_scaling"),
+        ("scaled by p", {"Dropout": DropoutInferenceByRatio}, "dropout_inference_scaled_by_ratio"),
     ],
     "l2_regularization": [
         ("no factor 2", {"l2_regularization": l2_no2}, "l2_missing_factor_2"),
