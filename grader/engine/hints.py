@@ -104,6 +104,13 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "Large inputs (~1e3) give NaN / inf. Subtract each row's maximum before exp "
         "(this leaves the softmax unchanged).",
     },
+    "softmax_1d": {
+        "ja": "softmax は 1 次元の入力 (K,) (1 個のデータ) でも動く約束です。axis=1 ではなく axis=-1 "
+        "(keepdims=True) で最大値と和を取ると、(K,) でも (N, K) でも同じコードで書けます。",
+        "en": "softmax must also take a 1-D input (K,) (one sample). Take the max and the sum "
+        "over axis=-1 with keepdims=True instead of axis=1: the same code then works for (K,) "
+        "and (N, K).",
+    },
     "softmax_axis": {
         "ja": "softmax が行ではなく列 (バッチ方向) で正規化されています。各行 (サンプル) の和が 1 になるように "
         "axis=-1 (keepdims=True) で和を取ってください。",

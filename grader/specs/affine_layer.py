@@ -10,9 +10,10 @@ from grader.specs._checks import compare, layer_numeric_grads
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import Affine
 
-# x is (N, 2, 4): the layer must flatten it; N, D = 8 and M = 3 all differ so that transposed
-# or unsummed results show up as shape errors.
-X_TAIL, M = (2, 4), 3
+# x is (N, channels, height, width) = (N, 2, 2, 2), as the notebook says: the layer must
+# flatten it; N, D = 8 and M = 3 all differ so that transposed or unsummed results show up
+# as shape errors.
+X_TAIL, M = (2, 2, 2), 3
 
 
 def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:

@@ -78,7 +78,7 @@ def score_relu(ctx: ScoreContext) -> Verdict:
     return compare(ctx, _activation_expected(Relu, i), tol=1e-7, mistakes=mistakes)
 
 
-# --- losses: value and backward(1) ----------------------------------------------------------------
+# --- losses: value and backward() (dout defaults to 1) -------------------------------------
 
 
 def make_squared_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
@@ -90,7 +90,7 @@ PROBE_SQUARED = """
 import numpy as _np
 _layer = SquaredErrorLoss()
 out["loss"] = _np.array(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dy"] = _np.array(_layer.backward(1), dtype=_np.float64)
+out["dy"] = _np.array(_layer.backward(), dtype=_np.float64)
 """
 
 
@@ -120,7 +120,7 @@ PROBE_SIGMOID_LOSS = """
 import numpy as _np
 _layer = SigmoidWithLoss()
 out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """
 
 

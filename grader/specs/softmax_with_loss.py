@@ -30,10 +30,11 @@ def _batch(rng: np.random.Generator) -> int:
 
 
 def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift)."""
+    """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift);
+    ``x1``: one sample (K,), which the notebook says softmax must take too."""
     small = 2.0 * rng.standard_normal((_batch(rng), C))
     large = rng.uniform(1e3, 1e4, size=(2, C))
-    return {"x": np.concatenate([small, large])}
+    return {"x": np.concatenate([small, large]), "x1": 2.0 * rng.standard_normal(C)}
 
 
 PROBE_SOFTMAX = (
@@ -41,6 +42,11 @@ PROBE_SOFTMAX = (
     + keep_arguments("x")
     + 'out["y"] = _np.array(softmax(_a["x"]), dtype=_np.float64)\n'
     + SAVED_ARGUMENTS
+    + """try:
+    out["y1"] = _np.array(softmax(inp["x1"].copy()), dtype=_np.float64)
+except Exception as _e:  # reported by the scorer after the (N, K) checks
+    out["y1_error"] = _np.frombuffer(repr(_e)[:300].encode("utf-8"), dtype=_np.uint8)
+"""
 )
 
 
@@ -51,13 +57,43 @@ def score_softmax(ctx: ScoreContext) -> Verdict:
         return changed
     col = softmax(x.T).T  # normalised over the batch axis instead of the classes
     # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
-    return compare(
+    batch = compare(
         ctx,
         {"y": softmax(x)},
         tol=1e-8,
         mistakes=[Mistake("softmax_axis", {"y": col})],
         nonfinite_hint="softmax_overflow",
     )
+    if not batch.passed:
+        return batch
+    return score_softmax_1d(ctx, batch)
+
+
+def score_softmax_1d(ctx: ScoreContext, batch: Verdict) -> Verdict:
+    """The notebook's 1-D case: ``softmax(x1)`` with ``x1`` of shape (K,) must be the
+    softmax of that one sample (shape (K,))."""
+    x1 = ctx.inputs["x1"]
+    hint = get_hint("softmax_1d")
+    raised = ctx.outputs.get("y1_error")
+    if raised is not None:
+        text = bytes(np.asarray(raised, dtype=np.uint8)).decode("utf-8", "replace")
+        return Verdict.fail(
+            f"(N, K) の入力では正しいですが、1 次元の入力 (K,) = {x1.shape} で"
+            f"例外が出ました: {text}",
+            f"Correct for (N, K) input, but the 1-D input (K,) = {x1.shape} raised: {text}",
+            hint=hint,
+        )
+    one = compare(ctx, {"y1": softmax(x1)}, tol=1e-8)
+    if not one.passed:
+        return Verdict.fail(
+            f"(N, K) の入力では正しいですが、1 次元の入力 {x1.shape} では違います: "
+            + one.message["ja"],
+            f"Correct for (N, K) input, but not for the 1-D input {x1.shape}: " + one.message["en"],
+            error=one.error,
+            tolerance=one.tolerance,
+            hint=hint,
+        )
+    return batch
 
 
 # --- cross_entropy_error ------------------------------------------------------------------------
@@ -160,11 +196,11 @@ PROBE_SWL_BACKWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["x"].copy(), inp["t"].copy())
-out["dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
+out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """ + timed("""
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["large_x"].copy(), inp["large_t"].copy())
-out["large_dx"] = _np.array(_layer.backward(1), dtype=_np.float64)
+out["large_dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """)
 
 

@@ -94,6 +94,26 @@ def softmax_textbook(x):  # the textbook's transposing form
     return np.exp(x) / np.sum(np.exp(x))
 
 
+def softmax_rows_only(x):  # ported code written for (N, K) only: axis=1
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_flat_1d(x):  # (K,) handled, but normalised over the whole array
+    if x.ndim == 1:
+        e = np.exp(x - x.max())
+        return e / e.sum() * 2
+    return softmax_textbook(x)
+
+
+def softmax_where_shift(x):  # correct: the shift through np.where, 1-D via a (1, K) view
+    x2 = x.reshape(1, -1) if x.ndim == 1 else x
+    m = np.max(x2, axis=1, keepdims=True)
+    e = np.exp(np.where(np.isfinite(m), x2 - m, 0.0))
+    return (e / e.sum(axis=1, keepdims=True)).reshape(x.shape)
+
+
 def softmax_naive(x):
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is the point of this variant
         e = np.exp(x)
@@ -991,6 +1011,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     ],
     "softmax": [
         ("textbook transposes", {"softmax": softmax_textbook}),
+        ("np.where shift, (1, K) view", {"softmax": softmax_where_shift}),
         ("reference", _ref("softmax")),
     ],
     "cross_entropy_error": [
@@ -1180,6 +1201,8 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
         ("no max shift", {"softmax": softmax_naive}, "softmax_overflow"),
         ("columns", {"softmax": softmax_columns}, "softmax_axis"),
         ("x overwritten", {"softmax": softmax_in_place}, "argument_modified"),
+        ("fails on (K,)", {"softmax": softmax_rows_only}, "softmax_1d"),
+        ("wrong on (K,)", {"softmax": softmax_flat_1d}, "softmax_1d"),
     ],
     "cross_entropy_error": [
         ("one-hot only", {"cross_entropy_error": ce_onehot_only}, "label_format"),
