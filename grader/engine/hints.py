@@ -87,6 +87,46 @@ HINTS: dict[str, dict[str, str]] = {
         "...) on the instance itself in forward (self.mask = ...), not on the class or in a "
         "global.",
     },
+    # --- exceptions explained from the inputs (diagnose.explain_exception) -----------------
+    "target_one_hot": {
+        "ja": "正解 t がワンホット表現 (N, K) のときに動いていません (t を添字に使うと、実数の (N, K) 配列では"
+        "エラーになります)。ノートブックの約束では t はワンホットでもラベル (N,) でも受け付けます: "
+        "t.ndim == 2 (t.size == y.size) なら t.argmax(axis=1) でラベルに直すか、(y - t) / N をそのまま使ってください。",
+        "en": "The code fails when t is one-hot (N, K) (indexing with t breaks for a float (N, K) "
+        "array). The notebook's interface accepts one-hot t as well as labels (N,): when "
+        "t.ndim == 2 (t.size == y.size), convert with t.argmax(axis=1), or use (y - t) / N "
+        "directly.",
+    },
+    "target_column": {
+        "ja": "正解 t が (N, 1) の 0/1 の実数のときに動いていません。ノートブックの約束では x も t も (N, 1) です: "
+        "t を添字に使わず、(y - t) / N や t * log(y) のように要素ごとに計算してください。",
+        "en": "The code fails when t is an (N, 1) column of 0/1 floats. The notebook's interface "
+        "gives x and t as (N, 1): compute element-wise ((y - t) / N, t * log(y)) instead of "
+        "indexing with t.",
+    },
+    "target_labels": {
+        "ja": "正解 t が整数ラベル (N,) のときに動いていません。ノートブックの約束では t はラベル (N,) でも"
+        "ワンホット (N, K) でも受け付けます: ラベルなら y[np.arange(N), t] で正解クラスの値を取り出せます。",
+        "en": "The code fails when t holds integer labels (N,). The notebook's interface accepts "
+        "labels (N,) as well as one-hot (N, K): with labels, y[np.arange(N), t] picks each "
+        "sample's true class.",
+    },
+    "input_dtype": {
+        "ja": "配列の型 (dtype) でエラーになっています。整数の配列にその場で実数を書き込む (x -= ..., x /= ...) "
+        "ことはできません: 新しい配列で計算するか、x.astype(np.float64) で実数に直してください。",
+        "en": "The error is about an array's dtype. Floats cannot be written into an integer "
+        "array in place (x -= ..., x /= ...): compute into a new array or convert with "
+        "x.astype(np.float64).",
+    },
+    "input_rank": {
+        "ja": "入力の次元数 (形) の扱いでエラーになっています。採点側はノートブックに書かれた形で呼び出します "
+        "(例: Affine は (N, チャンネル, 高さ, 幅) のような (N, ...) 型、softmax は (K,) と (N, K))。"
+        "x.reshape(x.shape[0], -1) や axis=-1 を使うと次元数によらずに書けます。",
+        "en": "The error is about the input's number of dimensions. The grader calls your code "
+        "with the shapes the notebook states (e.g. Affine takes (N, ...) such as (N, channels, "
+        "height, width); softmax takes (K,) and (N, K)). x.reshape(x.shape[0], -1) and "
+        "axis=-1 work whatever the rank.",
+    },
     # --- activations and losses -------------------------------------------------------------
     "sigmoid_derivative": {
         "ja": "シグモイドの微分は y(1 - y) (y は順伝播の出力) です。dout * y や dout * (1 - y) ではありません。",

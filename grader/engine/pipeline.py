@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine import sandbox, slots
+from grader.engine.diagnose import explain_exception
 from grader.engine.hostpaths import hide_host_paths
 from grader.engine.limits import Limits, slot_uid
 from grader.engine.outputs import UnsafeOutput, open_dirs, read_file, read_item_outputs
@@ -577,6 +578,10 @@ def _score_item(item, index, inputs, outs, data, reason, result) -> ItemResult:
             "ja": f"あなたのコードを呼び出したときにエラーが発生しました: {first}",
             "en": f"Your code raised an error when the grader called it: {first}",
         }
+        explained = explain_exception(outs.error, inputs)
+        if explained is not None:  # a common cause recognised: say what the interface wants
+            res.message = {k: v + " " + explained.message[k] for k, v in res.message.items()}
+            res.hint = explained.hint.to_dict()
         if first.startswith("NotImplementedError"):  # the stub left as released: say so
             res.message = {
                 "ja": "まだ実装されていません (NotImplementedError)。"

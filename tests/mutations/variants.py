@@ -172,6 +172,14 @@ class SWLNoMean(SWLTextbook):
         return self.y - self.t
 
 
+class SWLIndexesWithT(SWLTextbook):  # backward written for labels only: fails on one-hot t
+    def backward(self, dout=1):
+        n = self.y.shape[0]
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx * dout / n
+
+
 class SWLSignFlip(SWLTextbook):
     def backward(self, dout=1):
         return (self.t - self.y) / self.t.shape[0]
@@ -360,6 +368,32 @@ class SigmoidLossDelta:  # textbook style: sigmoid then log(y + 1e-7)
 
     def backward(self, dout=1):
         return dout * (self.y - self.t) / self.t.shape[0]
+
+
+def _ce_labels(y, t):  # the second volume's cross_entropy_error
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+
+
+class SigmoidLossTwoColumns:  # ported: loss through a two-column softmax-style CE, t as labels
+    def forward(self, x, t):
+        self.t = t
+        self.y = 1 / (1 + np.exp(-x))
+        return _ce_labels(np.c_[1 - self.y, self.y], self.t)
+
+    def backward(self, dout=1):
+        return (self.y - self.t) * dout / self.t.shape[0]
+
+
+class AffineFlatOnly(AffineTextbook):  # ported code that handles 2-D input only
+    def forward(self, x):
+        self.x = x
+        self.original_x_shape = x.shape
+        return np.dot(x, self.W) + self.b
 
 
 class SigmoidLossNoMean(SigmoidLossDelta):
@@ -1186,6 +1220,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     ],
     "affine_forward": [
         ("no bias", {"Affine": AffineForwardNoBias}, None),
+        ("2-D input only", {"Affine": AffineFlatOnly}, "input_rank"),
         (
             "missing reshape",
             {
@@ -1224,6 +1259,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax_with_loss_backward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
         ("sign", {"SoftmaxWithLoss": SWLSignFlip}, "sign_flip"),
+        ("indexes with t (one-hot t)", {"SoftmaxWithLoss": SWLIndexesWithT}, "target_one_hot"),
     ],
     "sigmoid_layer": [
         ("dout * y", {"Sigmoid": SigmoidDerivY}, "sigmoid_derivative"),
@@ -1242,6 +1278,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "sigmoid_with_loss": [
         ("no /N", {"SigmoidWithLoss": SigmoidLossNoMean}, "batch_size_division"),
         ("sign", {"SigmoidWithLoss": SigmoidLossSign}, "sign_flip"),
+        ("t used as labels", {"SigmoidWithLoss": SigmoidLossTwoColumns}, "target_column"),
     ],
     "multilayer_gradient": [
         ("no /N", {"MultiLayerNet": MultiLayerNoMean}, "batch_size_division"),
