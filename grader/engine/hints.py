@@ -87,6 +87,12 @@ HINTS: dict[str, dict[str, str]] = {
         "...) on the instance itself in forward (self.mask = ...), not on the class or in a "
         "global.",
     },
+    "fix_upstream_first": {
+        "ja": "この項目は前の項目で作った関数 (メッセージに項目名があります) を使っています。"
+        "先にその項目を正しくすると、この項目もそのまま正しくなることがあります。",
+        "en": "This item uses a function from an earlier item (named in the message). Fix that "
+        "item first: this one may then be right as it stands.",
+    },
     # --- exceptions explained from the inputs (diagnose.explain_exception) -----------------
     "target_one_hot": {
         "ja": "正解 t がワンホット表現 (N, K) のときに動いていません (t を添字に使うと、実数の (N, K) 配列では"

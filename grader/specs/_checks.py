@@ -211,6 +211,49 @@ def modified_argument(ctx: ScoreContext, names: Iterable[str]) -> Verdict | None
     return None
 
 
+# --------------------------------------------------------------------------------------------
+# Downstream items: say which earlier item to fix first
+# --------------------------------------------------------------------------------------------
+
+
+def upstream_first(
+    ctx: ScoreContext,
+    verdict: Verdict,
+    upstream: Iterable[tuple[str, np.ndarray, float]],
+) -> Verdict:
+    """``verdict`` as it is when it passed or when every upstream function is right;
+    otherwise a failure (hint ``fix_upstream_first``) that names the first earlier item whose
+    function gave a wrong result inside this item's probe.
+
+    ``upstream``: ``(item id, expected, tol)``; the probe saved the student's function's
+    result on trusted arguments as output ``up_<item id>``, or ``up_<item id>_raised`` when it
+    raised (neither: the function is not defined, and not checked).
+    """
+    if verdict.passed:
+        return verdict
+    for item_id, expected, tol in upstream:
+        got = ctx.outputs.get("up_" + item_id)
+        if got is None and "up_" + item_id + "_raised" not in ctx.outputs:
+            continue
+        right = (
+            isinstance(got, np.ndarray)
+            and got.dtype.kind in "fiub"
+            and got.size == np.size(expected)
+            and relative_error(got.reshape(np.shape(expected)), expected) <= tol
+        )
+        if not right:
+            return Verdict.fail(
+                f"先に項目 `{item_id}` を直してください: この項目はその関数を使っており、"
+                f"その結果が違うか例外になっています。(この項目の結果: {verdict.message['ja']})",
+                f"Fix item `{item_id}` first: this item uses its function, which gives a wrong "
+                f"result or raises. (This item: {verdict.message['en']})",
+                error=verdict.error,
+                tolerance=verdict.tolerance,
+                hint=get_hint("fix_upstream_first"),
+            )
+    return verdict
+
+
 def partial_credit(value: float, floor: float, threshold: float) -> float:
     """0 at or below ``floor``, 1 at or above ``threshold``, linear in between."""
     if not floor < threshold:
@@ -281,6 +324,7 @@ __all__ = [
     "scalar",
     "signed_uniform",
     "student_outputs",
+    "upstream_first",
 ]
 
 

@@ -15,6 +15,7 @@ from grader.specs._checks import (
     modified_argument,
     one_hot,
     student_outputs,
+    upstream_first,
 )
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
@@ -158,8 +159,41 @@ def score_cross_entropy(ctx: ScoreContext) -> Verdict:
 
 
 def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Logits and one-hot targets; ``y_ref`` (the trusted softmax of ``x``) is what the
+    student's ``cross_entropy_error`` gets in the upstream check."""
     n = _batch(rng)
-    return {"x": 1.5 * rng.standard_normal((n, C)), "t": one_hot(rng.integers(0, C, size=n), C)}
+    x = 1.5 * rng.standard_normal((n, C))
+    return {"x": x, "t": one_hot(rng.integers(0, C, size=n), C), "y_ref": softmax(x)}
+
+
+# The functions the layer is built from, on this item's inputs: a wrong one is named first.
+# (A function not defined at all is not checked: ported code may not use it.)
+PROBE_UPSTREAM = """
+try:
+    out["up_softmax"] = _np.array(softmax(inp["x"].copy()), dtype=_np.float64)
+except NameError:
+    pass
+except Exception:
+    out["up_softmax_raised"] = _np.array(True)
+try:
+    _ce = cross_entropy_error(inp["y_ref"].copy(), inp["t"].copy())
+    out["up_cross_entropy_error"] = _np.array(_ce, dtype=_np.float64)
+except NameError:
+    pass
+except Exception:
+    out["up_cross_entropy_error_raised"] = _np.array(True)
+"""
+
+
+def swl_upstream(ctx: ScoreContext, verdict: Verdict) -> Verdict:
+    """A failing SoftmaxWithLoss verdict names ``softmax`` or ``cross_entropy_error`` first
+    when one of them is wrong on this item's inputs (tolerances of their own items)."""
+    i = ctx.inputs
+    upstream = [
+        ("softmax", softmax(i["x"]), 1e-8),
+        ("cross_entropy_error", np.asarray(cross_entropy_error(i["y_ref"], i["t"])), 1e-4),
+    ]
+    return upstream_first(ctx, verdict, upstream)
 
 
 def make_swl_backward_inputs(rng: np.random.Generator, data: TrustedData):
@@ -187,9 +221,10 @@ def score_swl_forward(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     # The reference has no 1e-7 in the log; the textbook's log(y + 1e-7) measures <= 2.4e-6
     # (40 seeds), more for rare tiny y_t, hence 1e-4 (the known mistakes are >= 0.3 away).
-    return compare(
+    verdict = compare(
         ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-4, batch_size=len(i["x"])
     )
+    return swl_upstream(ctx, verdict)
 
 
 PROBE_SWL_BACKWARD = """
@@ -209,7 +244,7 @@ def score_swl_backward(ctx: ScoreContext) -> Verdict:
     grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
     # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
     # textbook and reference layers).
-    small = compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"]))
+    small = swl_upstream(ctx, compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"])))
     ref = SoftmaxWithLoss()
     ref.forward(i["large_x"], i["large_t"])
     # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
@@ -243,7 +278,7 @@ ASSIGNMENT = Assignment(
             id="softmax_with_loss_forward",
             title={"ja": "SoftmaxWithLoss の順伝播", "en": "SoftmaxWithLoss forward pass"},
             points=1,
-            probe=PROBE_SWL_FORWARD,
+            probe=PROBE_SWL_FORWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_inputs,
             score=score_swl_forward,
         ),
@@ -251,7 +286,7 @@ ASSIGNMENT = Assignment(
             id="softmax_with_loss_backward",
             title={"ja": "SoftmaxWithLoss の逆伝播", "en": "SoftmaxWithLoss backward pass"},
             points=3,
-            probe=PROBE_SWL_BACKWARD,
+            probe=PROBE_SWL_BACKWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_backward_inputs,
             score=score_swl_backward,
         ),

@@ -164,6 +164,20 @@ class SWLTextbook:
         return dx / n
 
 
+def notebook_swl(softmax_fn, ce_fn) -> NS:
+    """The notebook's layer, whose given forward calls the notebook's own ``softmax`` and
+    ``cross_entropy_error`` (here ``softmax_fn`` and ``ce_fn``), with those functions."""
+
+    class Layer(SWLTextbook):
+        def forward(self, x, t):
+            self.t = t
+            self.y = softmax_fn(x)
+            self.loss = ce_fn(self.y, t)
+            return self.loss
+
+    return {"SoftmaxWithLoss": Layer, "softmax": softmax_fn, "cross_entropy_error": ce_fn}
+
+
 class SWLNoMean(SWLTextbook):
     def forward(self, x, t):
         return SWLTextbook.forward(self, x, t) * x.shape[0]
@@ -1247,6 +1261,11 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax_with_loss_forward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
         (
+            "cross_entropy_error without the mean",
+            notebook_swl(softmax_textbook, ce_no_mean),
+            "fix_upstream_first",
+        ),
+        (
             "sign",
             {
                 "SoftmaxWithLoss": type(
@@ -1259,6 +1278,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax_with_loss_backward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
         ("sign", {"SoftmaxWithLoss": SWLSignFlip}, "sign_flip"),
+        ("softmax over columns", notebook_swl(softmax_columns, ce_textbook), "fix_upstream_first"),
         ("indexes with t (one-hot t)", {"SoftmaxWithLoss": SWLIndexesWithT}, "target_one_hot"),
     ],
     "sigmoid_layer": [
