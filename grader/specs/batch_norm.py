@@ -32,10 +32,14 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
 
 
 def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
+    """The small inputs, ``x_other`` (a second instance's forward runs between the first one's
+    forward and backward) and a large batch (``_large.py``: no credit for finite differences)."""
     n, d = LARGE_ROWS, LARGE_COLS
+    small = make_inputs(rng, data)
+    x_other = rng.uniform(-2.0, 2.0, D) + rng.uniform(0.5, 2.0, D) * rng.standard_normal((N, D))
     return {
-        **make_inputs(rng, data),
+        **small,
+        "x_other": x_other,
         "large_x": rng.uniform(-2, 2, d) + rng.uniform(0.5, 2, d) * rng.standard_normal((n, d)),
         "large_gamma": rng.uniform(0.5, 2.0, size=d),
         "large_beta": rng.standard_normal(d),
@@ -76,6 +80,7 @@ PROBE_BACKWARD = """
 import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
 _bn.forward(inp["x"].copy(), train_flg=True)
+BatchNormalization(inp["gamma"].copy(), inp["beta"].copy()).forward(inp["x_other"].copy(), True)
 out["dx"] = _np.array(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
 out["dgamma"] = _np.array(_bn.dgamma, dtype=_np.float64)
 out["dbeta"] = _np.array(_bn.dbeta, dtype=_np.float64)
@@ -98,7 +103,10 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     x, dout = i["x"], i["dout"]
     std = np.sqrt(x.var(axis=0) + 1e-7)
     dxn = i["gamma"] * dout
+    other = BatchNormalization(i["gamma"].copy(), i["beta"].copy())
+    other.forward(i["x_other"].copy(), train_flg=True)
     mistakes = [
+        Mistake("layer_state_shared", {"dx": other.backward(dout.copy())}),
         Mistake("bn_backward_missing_mean_terms", {"dx": dxn / std}),
         Mistake("bn_backward_missing_var_term", {"dx": (dxn - dxn.mean(axis=0)) / std}),
     ]

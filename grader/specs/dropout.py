@@ -46,6 +46,8 @@ import numpy as _np
 _np.random.seed(int(inp["seed"]))
 _d = Dropout(dropout_ratio=float(inp["p"]))
 out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+_yo = Dropout(dropout_ratio=float(inp["p"])).forward(inp["x"].copy(), train_flg=True)
+out["y_other"] = _np.array(_yo, dtype=_np.float64)  # a second layer between forward and backward
 out["dx"] = _np.array(_d.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
@@ -124,6 +126,16 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     local = y / x  # the derivative of the forward that was run: the mask (times any scale)
     passed = dx != 0
     if not np.array_equal(passed, y != 0):
+        other = ctx.outputs.get("y_other")
+        if isinstance(other, np.ndarray) and other.shape == SHAPE:
+            if np.array_equal(passed, other != 0):  # the second instance's mask
+                return _fail(
+                    "backward が、後から forward した別の Dropout のマスクを使っています。",
+                    "backward uses the mask of another Dropout whose forward ran later.",
+                    float(np.mean(passed != (y != 0))),
+                    0.0,
+                    "layer_state_shared",
+                )
         plausible = abs(float(passed.mean()) - (1.0 - p)) <= _fraction_bound(p, x.size)
         return _fail(
             "backward で勾配を通すユニットが、forward で残したユニットと違います。",

@@ -410,6 +410,42 @@ class AffineFlatOnly(AffineTextbook):  # ported code that handles 2-D input only
         return np.dot(x, self.W) + self.b
 
 
+class AffineInPlaceBias(AffineTextbook):  # correct: bias added in place, dx a reshaped view
+    def forward(self, x, train_flg=None):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(len(x), -1)
+        out = self.x @ self.W
+        out += self.b
+        return out
+
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return np.dot(dout, self.W.T).reshape(self.original_x_shape)
+
+
+class SquaredInPlace:  # correct: keeps y - t and turns it into the gradient in place
+    def forward(self, y, t):
+        self.diff = y - t
+        return 0.5 * float(np.sum(self.diff**2)) / len(y)
+
+    def backward(self, dout=1):
+        self.diff *= dout / len(self.diff)
+        return self.diff
+
+
+class SigmoidLossFlat:  # correct: works on flattened x, t and reshapes dx back
+    def forward(self, x, t):
+        self.shape = x.shape
+        self.t = np.asarray(t, dtype=np.float64).reshape(-1)
+        self.y = 1 / (1 + np.exp(-x.reshape(-1)))
+        y = self.y
+        return float(-np.mean(self.t * np.log(y + 1e-7) + (1 - self.t) * np.log(1 - y + 1e-7)))
+
+    def backward(self, dout=1):
+        return (dout * (self.y - self.t) / self.t.size).reshape(self.shape)
+
+
 class SigmoidLossNoMean(SigmoidLossDelta):
     def forward(self, x, t):
         return SigmoidLossDelta.forward(self, x, t) * x.shape[0]
@@ -712,6 +748,43 @@ class BNRowStats(BNTextbook):
         return BNTextbook.forward(self, x, train_flg)
 
 
+class BNGlobalCache(BNTextbook):
+    """Keeps what backward needs in a module-level cache shared by every instance."""
+
+    def forward(self, x, train_flg=True):
+        y = BNTextbook.forward(self, x, train_flg)
+        if train_flg:
+            _BN_CACHE.update(batch_size=self.batch_size, xc=self.xc, xn=self.xn, std=self.std)
+        return y
+
+    def backward(self, dout):
+        self.batch_size, self.xc = _BN_CACHE["batch_size"], _BN_CACHE["xc"]
+        self.xn, self.std = _BN_CACHE["xn"], _BN_CACHE["std"]
+        return BNTextbook.backward(self, dout)
+
+
+_BN_CACHE: dict[str, Any] = {}
+
+
+class BNKeepdims(BNTextbook):  # correct: (1, D) work arrays, running statistics kept (D,)
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if not train_flg:
+            return BNTextbook.forward(self, x, False)
+        mu = x.mean(axis=0, keepdims=True)
+        self.xc = x - mu
+        var = np.mean(self.xc**2, axis=0, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xn = self.xc / self.std
+        self.batch_size = len(x)
+        m = self.momentum
+        self.running_mean = m * self.running_mean + (1 - m) * mu.ravel()
+        self.running_var = m * self.running_var + (1 - m) * var.ravel()
+        return self.gamma * self.xn + self.beta
+
+
 class BNNoMeanTerms(BNTextbook):
     def backward(self, dout):
         BNTextbook.backward(self, dout)
@@ -840,6 +913,17 @@ class DropoutInPlace(DropoutTextbook):  # correct: forward and backward work in 
     def backward(self, dout):
         dout[~self.mask] = 0.0
         return dout
+
+
+class DropoutClassMask(DropoutTextbook):  # the mask kept on the class
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            type(self).mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * type(self).mask
+        return x * (1.0 - self.dropout_ratio)
 
 
 class DropoutNoMaskBackward(DropoutTextbook):
@@ -1050,10 +1134,12 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("in place", {"standardize": standardize_inplace}),
     ],
     "affine_forward": [
+        ("bias in place", {"Affine": AffineInPlaceBias}),
         ("textbook", {"Affine": AffineTextbook}),
         ("einsum", {"Affine": AffineEinsum}),
     ],
     "affine_backward": [
+        ("bias in place, dx a view", {"Affine": AffineInPlaceBias}),
         ("textbook", {"Affine": AffineTextbook}),
         ("einsum", {"Affine": AffineEinsum}),
     ],
@@ -1087,10 +1173,12 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("np.maximum, float32 mask", {"Relu": ReluMaximum}),
     ],
     "squared_error_loss": [
+        ("difference turned into the gradient in place", {"SquaredErrorLoss": SquaredInPlace}),
         ("textbook", {"SquaredErrorLoss": SquaredTextbook}),
         ("reference", _ref("SquaredErrorLoss")),
     ],
     "sigmoid_with_loss": [
+        ("flattened", {"SigmoidWithLoss": SigmoidLossFlat}),
         ("log(y + 1e-7)", {"SigmoidWithLoss": SigmoidLossDelta}),
         ("reference", _ref("SigmoidWithLoss")),
     ],
@@ -1127,14 +1215,17 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("2 rand - 1", {"glorot_uniform": glorot_uniform_rand}),
     ],
     "batchnorm_forward": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook eps 1e-6", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
     "batchnorm_backward": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook graph", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
     "batchnorm_running_stats": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
@@ -1414,6 +1505,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
             "bn_backward_missing_mean_terms",
         ),
         ("no var term", {"BatchNormalization": BNNoVarTerm}, "bn_backward_missing_var_term"),
+        ("cache in a global", {"BatchNormalization": BNGlobalCache}, "layer_state_shared"),
     ],
     "batchnorm_running_stats": [
         ("momentum swapped", {"BatchNormalization": BNSwapped}, "bn_running_momentum_swapped"),
@@ -1434,6 +1526,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "dropout_backward": [
         ("mask resampled", {"Dropout": DropoutResample}, "dropout_mask_resampled"),
         ("no mask", {"Dropout": DropoutNoMaskBackward}, None),
+        ("mask on the class", {"Dropout": DropoutClassMask}, "layer_state_shared"),
     ],
     "dropout_inference": [
         ("no scaling", {"Dropout": DropoutNoScale}, "dropout_no_inference_scaling"),
