@@ -446,6 +446,26 @@ class SigmoidLossFlat:  # correct: works on flattened x, t and reshapes dx back
         return (dout * (self.y - self.t) / self.t.size).reshape(self.shape)
 
 
+_LOSS_CACHE: dict[str, np.ndarray] = {}
+
+
+class SquaredGlobal:  # keeps y - t in a module-level cache shared by every instance
+    def forward(self, y, t):
+        _LOSS_CACHE["diff"] = y - t
+        return 0.5 * float(np.sum((y - t) ** 2)) / len(y)
+
+    def backward(self, dout=1):
+        return dout * _LOSS_CACHE["diff"] / len(_LOSS_CACHE["diff"])
+
+
+class SigmoidLossClassState(SigmoidLossDelta):  # y and t kept on the class
+    def forward(self, x, t):
+        type(self).t = t
+        type(self).y = 1 / (1 + np.exp(-x))
+        y = type(self).y
+        return -np.sum(t * np.log(y + 1e-7) + (1 - t) * np.log(1 - y + 1e-7)) / x.shape[0]
+
+
 class SigmoidLossNoMean(SigmoidLossDelta):
     def forward(self, x, t):
         return SigmoidLossDelta.forward(self, x, t) * x.shape[0]
@@ -1385,11 +1405,13 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "squared_error_loss": [
         ("no 1/2", {"SquaredErrorLoss": SquaredNoHalf}, "missing_half_factor"),
         ("no /N", {"SquaredErrorLoss": SquaredNoMean}, "batch_size_division"),
+        ("state in a global", {"SquaredErrorLoss": SquaredGlobal}, "layer_state_shared"),
     ],
     "sigmoid_with_loss": [
         ("no /N", {"SigmoidWithLoss": SigmoidLossNoMean}, "batch_size_division"),
         ("sign", {"SigmoidWithLoss": SigmoidLossSign}, "sign_flip"),
         ("t used as labels", {"SigmoidWithLoss": SigmoidLossTwoColumns}, "target_column"),
+        ("state on the class", {"SigmoidWithLoss": SigmoidLossClassState}, "layer_state_shared"),
     ],
     "multilayer_gradient": [
         ("no /N", {"MultiLayerNet": MultiLayerNoMean}, "batch_size_division"),
