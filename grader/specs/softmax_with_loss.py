@@ -199,8 +199,10 @@ def swl_upstream(ctx: ScoreContext, verdict: Verdict) -> Verdict:
 def make_swl_backward_inputs(rng: np.random.Generator, data: TrustedData):
     """The small batch plus a large one (``_large.py``: no credit for finite differences)."""
     n, c = LARGE_ROWS, LARGE_COLS
+    small = make_swl_inputs(rng, data)
     return {
-        **make_swl_inputs(rng, data),
+        **small,
+        "x_other": 1.5 * rng.standard_normal(small["x"].shape),  # a second instance's input
         "large_x": 1.5 * rng.standard_normal((n, c)),
         "large_t": one_hot(rng.integers(0, c, size=n), c),
     }
@@ -231,6 +233,7 @@ PROBE_SWL_BACKWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["x"].copy(), inp["t"].copy())
+SoftmaxWithLoss().forward(inp["x_other"].copy(), inp["t"].copy())  # a second layer
 out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """ + timed("""
 _layer = SoftmaxWithLoss()
@@ -244,7 +247,11 @@ def score_swl_backward(ctx: ScoreContext) -> Verdict:
     grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
     # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
     # textbook and reference layers).
-    small = swl_upstream(ctx, compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"])))
+    other = SoftmaxWithLoss()
+    other.forward(i["x_other"].copy(), i["t"].copy())
+    mistakes = [Mistake("layer_state_shared", {"dx": other.backward()})]
+    verdict = compare(ctx, {"dx": grads["x"]}, tol=1e-6, mistakes=mistakes, batch_size=len(i["x"]))
+    small = swl_upstream(ctx, verdict)
     ref = SoftmaxWithLoss()
     ref.forward(i["large_x"], i["large_t"])
     # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)

@@ -194,6 +194,13 @@ class SWLIndexesWithT(SWLTextbook):  # backward written for labels only: fails o
         return dx * dout / n
 
 
+class SWLClassState(SWLTextbook):  # y and t kept on the class
+    def forward(self, x, t):
+        type(self).t = t
+        type(self).y = softmax_textbook(x)
+        return ce_textbook(type(self).y, t)
+
+
 class SWLSignFlip(SWLTextbook):
     def backward(self, dout=1):
         return (self.t - self.y) / self.t.shape[0]
@@ -1391,6 +1398,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
         ("sign", {"SoftmaxWithLoss": SWLSignFlip}, "sign_flip"),
         ("softmax over columns", notebook_swl(softmax_columns, ce_textbook), "fix_upstream_first"),
         ("indexes with t (one-hot t)", {"SoftmaxWithLoss": SWLIndexesWithT}, "target_one_hot"),
+        ("state on the class", {"SoftmaxWithLoss": SWLClassState}, "layer_state_shared"),
     ],
     "sigmoid_layer": [
         ("dout * y", {"Sigmoid": SigmoidDerivY}, "sigmoid_derivative"),
