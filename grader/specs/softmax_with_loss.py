@@ -122,7 +122,7 @@ for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int",
     if not _np.array_equal(_tc, _tt):
         out["arg_t"] = _np.full_like(inp["t"], -1)
 if len(_errs) == 2:
-    raise _errs[0]
+    raise _errs[1]  # the call with inp["t"] itself (labels), which the explanation describes
 """
 
 
