@@ -548,6 +548,14 @@ class MultiLayerReluMask(MultiLayerNet):  # ReLU backward letting the negative s
                 self.layers[name] = ReluMaskInverted()
 
 
+class MultiLayerInPlaceRelu(MultiLayerNet):  # correct: another course's in-place ReLU layers
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        for name in list(self.layers):
+            if name.startswith("Activation"):
+                self.layers[name] = ReluInPlaceReuse()
+
+
 # --- optimisers ---
 
 
@@ -1209,7 +1217,10 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("log(y + 1e-7)", {"SigmoidWithLoss": SigmoidLossDelta}),
         ("reference", _ref("SigmoidWithLoss")),
     ],
-    "multilayer_gradient": [("reference", {"MultiLayerNet": MultiLayerNet})],
+    "multilayer_gradient": [
+        ("in-place ReLU layers", {"MultiLayerNet": MultiLayerInPlaceRelu}),
+        ("reference", {"MultiLayerNet": MultiLayerNet}),
+    ],
     "sgd_update": [("rebinding", {"SGD": SGDNew}), ("reference", _ref("SGD"))],
     "momentum_update": [
         ("v = m v + lr g", {"Momentum": MomentumPlus}),
