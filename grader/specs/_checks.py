@@ -181,12 +181,12 @@ def compare(
 
 
 def keep_arguments(*names: str) -> str:
-    """Probe lines binding ``_a`` to fresh copies of the inputs ``names`` (pass ``_a[name]``
-    to the student's function); ``saved_arguments`` then saves them as ``arg_<name>``."""
-    return f"_a = {{_k: inp[_k].copy() for _k in {names!r}}}\n"
+    """Probe lines binding ``_args`` to fresh copies of the inputs ``names`` (pass ``_args[name]``
+    to the student's function); ``SAVED_ARGUMENTS`` then saves them as ``arg_<name>``."""
+    return f"_args = {{_k: inp[_k].copy() for _k in {names!r}}}\n"
 
 
-SAVED_ARGUMENTS = 'out.update({"arg_" + _k: _v for _k, _v in _a.items()})\n'
+SAVED_ARGUMENTS = 'out.update({"arg_" + _k: _v for _k, _v in _args.items()})\n'
 
 
 def modified_argument(ctx: ScoreContext, names: Iterable[str]) -> Verdict | None:

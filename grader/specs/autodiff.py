@@ -36,7 +36,7 @@ def make_matmul_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
 PROBE_MATMUL = (
     "import numpy as _np\n"
     + keep_arguments("X", "W", "dY")
-    + """_dX, _dW = matmul_backward(_a["X"], _a["W"], _a["dY"])
+    + """_dX, _dW = matmul_backward(_args["X"], _args["W"], _args["dY"])
 out["dX"] = _np.array(_dX, dtype=_np.float64)
 out["dW"] = _np.array(_dW, dtype=_np.float64)
 """
@@ -72,7 +72,7 @@ def make_square_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
 PROBE_SQUARE = (
     "import numpy as _np\n"
     + keep_arguments("a", "x", "y")
-    + """_g = square_graph_backward(_a["a"], _a["x"], _a["y"])
+    + """_g = square_graph_backward(_args["a"], _args["x"], _args["y"])
 out["dz_da"] = _np.array(_g[0], dtype=_np.float64)
 out["dz_dx"] = _np.array(_g[1], dtype=_np.float64)
 out["dz_dy"] = _np.array(_g[2], dtype=_np.float64)

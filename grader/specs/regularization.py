@@ -50,7 +50,7 @@ def make_inputs_l2(rng: np.random.Generator, data: TrustedData) -> dict[str, np.
 PROBE = (
     "import numpy as _np\n"
     + keep_arguments("W")
-    + """_pen, _grad = {fn}(_a["W"], float(inp["alpha"]))
+    + """_pen, _grad = {fn}(_args["W"], float(inp["alpha"]))
 out["penalty"] = _np.array(_pen, dtype=_np.float64)
 out["grad"] = _np.array(_grad, dtype=_np.float64)
 """

@@ -41,7 +41,7 @@ def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
 PROBE_SOFTMAX = (
     "import numpy as _np\n"
     + keep_arguments("x")
-    + 'out["y"] = _np.array(softmax(_a["x"]), dtype=_np.float64)\n'
+    + 'out["y"] = _np.array(softmax(_args["x"]), dtype=_np.float64)\n'
     + SAVED_ARGUMENTS
     + """try:
     out["y1"] = _np.array(softmax(inp["x1"].copy()), dtype=_np.float64)
