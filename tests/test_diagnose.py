@@ -9,6 +9,7 @@ import pytest
 
 from grader.engine.diagnose import (
     Mistake,
+    explain_exception,
     find_mistake,
     first_nonfinite,
     generic_mistakes,
@@ -133,3 +134,63 @@ def test_partial_credit_and_accuracy_verdict():
     assert v.fraction == pytest.approx((0.90 - 0.80) / 0.15)
     assert v.error == pytest.approx(0.10) and v.tolerance == pytest.approx(0.05)
     assert v.hint.id == "accuracy_low"
+
+
+# --- exceptions explained from the inputs the grader passed ---------------------------------
+
+
+def _raised(fn, *args) -> str:
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - the text is what the probe records
+        return f"{type(exc).__name__}: {exc}"
+    raise AssertionError("expected an exception")
+
+
+def test_one_hot_target_indexed_is_explained_with_its_shape():
+    y, t = np.full((5, 4), 0.25), np.eye(4)[[0, 1, 2, 3, 0]]
+    err = _raised(lambda: y[np.arange(5), t])
+    got = explain_exception(err, {"x": y, "t": t})
+    assert got is not None and got.hint.id == "target_one_hot"
+    assert "(5, 4) float64" in got.message["en"] and "(5, 4) float64" in got.message["ja"]
+
+
+def test_column_target_and_label_target_are_told_apart():
+    y = np.full((6, 2), 0.5)
+    col = np.array([[0.0], [1.0], [1.0], [0.0], [1.0], [0.0]])
+    err = _raised(lambda: y[np.arange(6), col])
+    assert explain_exception(err, {"x": y, "t": col}).hint.id == "target_column"
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    err = _raised(lambda: (np.zeros((6, 2)) - labels.reshape(6, 1, 1)).reshape(7, -1))
+    assert explain_exception(err, {"x": y, "t": labels}).hint.id == "target_labels"
+
+
+def test_rank_error_names_the_input_whose_shape_numpy_spells():
+    x, W, b = np.zeros((5, 2, 2, 2)), np.zeros((8, 3)), np.zeros(3)
+    got = explain_exception(_raised(np.dot, x, W), {"x": x, "W": W, "b": b})
+    assert got is not None and got.hint.id == "input_rank"
+    assert "`x` (5, 2, 2, 2)" in got.message["en"] and "`b`" not in got.message["en"]
+    got = explain_exception(_raised(np.matmul, x, W), {"x": x, "W": W, "b": b})
+    assert got.hint.id == "input_rank" and "`x` (5, 2, 2, 2)" in got.message["en"]
+    v = np.zeros(4)
+    got = explain_exception(_raised(lambda: v.max(axis=1)), {"x1": v, "x": np.zeros((3, 4))})
+    assert got.hint.id == "input_rank" and "`x1` (4,)" in got.message["en"]
+
+
+def test_dtype_error_names_the_integer_inputs():
+    n = np.arange(6)
+
+    def scale(a):
+        a /= 2.0
+
+    got = explain_exception(_raised(scale, n), {"n": n, "w": np.zeros(3)})
+    assert got is not None and got.hint.id == "input_dtype"
+    assert "`n` (6,) int64" in got.message["en"] and "`w`" not in got.message["en"]
+
+
+def test_unrelated_exceptions_and_large_inputs_are_not_explained():
+    assert explain_exception("NameError: name 'np' is not defined", {"x": np.zeros(3)}) is None
+    assert explain_exception("ZeroDivisionError: division by zero", {"t": np.eye(3)}) is None
+    x = np.zeros((5, 2, 2, 2))
+    err = _raised(np.dot, x, np.zeros((8, 3)))
+    assert explain_exception(err, {"large_x": x}) is None

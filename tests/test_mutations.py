@@ -108,6 +108,13 @@ E2E = [
         "softmax",
         "softmax_overflow",
     ),
+    (  # the backward raises for one-hot t: explained from the exception and the inputs
+        "3-1-2_softmax_with_loss",
+        "if self.t.size == self.y.size:  # ワンホット",
+        "if False:",
+        "softmax_with_loss_backward",
+        "target_one_hot",
+    ),
 ]
 
 
@@ -122,3 +129,25 @@ def test_end_to_end_mutation_loses_only_its_item(aid, old, new, item, hint):
     assert items[item]["points"] == 0 and items[item]["hint"]["id"] == hint, items[item]
     others = [it for it in items.values() if it["id"] != item]
     assert all(it["passed"] for it in others), others
+
+
+@pytest.mark.sandbox
+def test_end_to_end_relu_reusing_its_output_in_backward_keeps_full_marks():
+    """Another course's ReLU (forward zeroes its input in place and returns it, backward turns
+    that array into the 0/1 derivative) through the real engine: outputs are copied when
+    produced, so the forward output is judged as returned."""
+    from grader.engine import grade_notebook
+
+    aid = "3-1-3_other_layers"
+    nb = nbformat.reads(_mutated(aid, "return x * self.mask", "return x"), as_version=4)
+    cell = next(c for c in nb.cells if "class Relu" in c.source)
+    cell.source = cell.source.replace(
+        "self.mask = x > 0", "np.maximum(x, 0, out=x)\n        self.out = x"
+    ).replace(
+        "return dout * self.mask",
+        "d = self.out\n        d[d > 0] = 1.0\n        d *= dout\n        return d",
+    )
+    assert "self.mask" not in cell.source.split("def forward")[1]
+    result = grade_notebook(aid, nbformat.writes(nb).encode()).to_dict()
+    items = {it["id"]: it for it in result["items"]}
+    assert result["status"] == "graded" and items["relu_layer"]["passed"], items["relu_layer"]

@@ -44,6 +44,20 @@ HINTS: dict[str, dict[str, str]] = {
         "en": "The result is exactly twice the expected one. "
         "Did you forget the 1/2 in the definition of the squared error?",
     },
+    "row_vector_shape": {
+        "ja": "値は正しいですが形が (1, D) になっています。(D,) が必要です "
+        "(keepdims=True の平均や np.zeros((1, D)) で作った配列は (1, D) になります: axis=0 で "
+        "keepdims なしに平均を取るか、np.zeros(D) で作ってください)。",
+        "en": "The values are right but the shape is (1, D); (D,) is required (a mean with "
+        "keepdims=True or np.zeros((1, D)) gives (1, D): take the mean over axis=0 without "
+        "keepdims, or create it with np.zeros(D)).",
+    },
+    "dropout_mask_row": {
+        "ja": "マスクの形が (1, D) になっています: バッチの全サンプルに同じマスクが掛かります。"
+        "マスクは入力と同じ形 (N, D) で作ってください (np.random.rand(*x.shape))。",
+        "en": "The mask has shape (1, D), so every sample of the batch gets the same mask. "
+        "Draw the mask with the input's shape (N, D): np.random.rand(*x.shape).",
+    },
     "bias_grad_not_summed": {
         "ja": "バイアスの勾配の形が (N, M) になっています。"
         "バイアスはバッチ全体で共有されるので、db は dout をバッチ方向 (axis=0) に足し合わせます。",
@@ -54,6 +68,70 @@ HINTS: dict[str, dict[str, str]] = {
         "ja": "dx の形が入力 x の形と違います。forward で平坦化した x の元の形に dx を戻してください。",
         "en": "dx does not have the shape of the input x. Reshape dx back to the original "
         "shape of x that forward flattened.",
+    },
+    "argument_modified": {
+        "ja": "関数が受け取った配列をその場で書き換えています (W[...] = ..., W *= ..., np.sign(W, out=W) 等)。"
+        "この関数は結果を新しい配列で返し、引数は変更しない約束です (呼び出し側はその配列、"
+        "例えばネットワークの重みを使い続けます)。計算は新しい配列 (W * 2, W.copy() 等) で行ってください。",
+        "en": "The function writes into an array it was given (W[...] = ..., W *= ..., "
+        "np.sign(W, out=W), ...). It must return its results as new arrays and leave its "
+        "arguments unchanged: the caller keeps using them (the network's weights, say). "
+        "Compute into new arrays (W * 2, W.copy(), ...).",
+    },
+    "layer_state_shared": {
+        "ja": "backward が、同じクラスの別のインスタンスの forward の値を使っています "
+        "(ネットワークでは同じ層が何個も使われます)。backward に必要な値 (mask, x, out 等) は "
+        "クラス変数やグローバル変数ではなく、forward でそのインスタンスの属性 (self.mask = ...) に保存してください。",
+        "en": "backward uses values from the forward pass of another instance of the same class "
+        "(a network uses a layer class many times). Store what backward needs (mask, x, out, "
+        "...) on the instance itself in forward (self.mask = ...), not on the class or in a "
+        "global.",
+    },
+    "fix_upstream_first": {
+        "ja": "この項目は前の項目で作った関数 (メッセージに項目名があります) を使っています。"
+        "先にその項目を正しくすると、この項目もそのまま正しくなることがあります。",
+        "en": "This item uses a function from an earlier item (named in the message). Fix that "
+        "item first: this one may then be right as it stands.",
+    },
+    # --- exceptions explained from the inputs (diagnose.explain_exception) -----------------
+    "target_one_hot": {
+        "ja": "正解 t がワンホット表現 (N, K) のときに動いていません (t を添字に使うと、実数の (N, K) 配列では"
+        "エラーになります)。ノートブックの約束では t はワンホットでもラベル (N,) でも受け付けます: "
+        "t.ndim == 2 (t.size == y.size) なら t.argmax(axis=1) でラベルに直すか、(y - t) / N をそのまま使ってください。",
+        "en": "The code fails when t is one-hot (N, K) (indexing with t breaks for a float (N, K) "
+        "array). The notebook's interface accepts one-hot t as well as labels (N,): when "
+        "t.ndim == 2 (t.size == y.size), convert with t.argmax(axis=1), or use (y - t) / N "
+        "directly.",
+    },
+    "target_column": {
+        "ja": "正解 t が (N, 1) の 0/1 の実数のときに動いていません。ノートブックの約束では x も t も (N, 1) です: "
+        "t を添字に使わず、(y - t) / N や t * log(y) のように要素ごとに計算してください。",
+        "en": "The code fails when t is an (N, 1) column of 0/1 floats. The notebook's interface "
+        "gives x and t as (N, 1): compute element-wise ((y - t) / N, t * log(y)) instead of "
+        "indexing with t.",
+    },
+    "target_labels": {
+        "ja": "正解 t が整数ラベル (N,) のときに動いていません。ノートブックの約束では t はラベル (N,) でも"
+        "ワンホット (N, K) でも受け付けます: ラベルなら y[np.arange(N), t] で正解クラスの値を取り出せます。",
+        "en": "The code fails when t holds integer labels (N,). The notebook's interface accepts "
+        "labels (N,) as well as one-hot (N, K): with labels, y[np.arange(N), t] picks each "
+        "sample's true class.",
+    },
+    "input_dtype": {
+        "ja": "配列の型 (dtype) でエラーになっています。整数の配列にその場で実数を書き込む (x -= ..., x /= ...) "
+        "ことはできません: 新しい配列で計算するか、x.astype(np.float64) で実数に直してください。",
+        "en": "The error is about an array's dtype. Floats cannot be written into an integer "
+        "array in place (x -= ..., x /= ...): compute into a new array or convert with "
+        "x.astype(np.float64).",
+    },
+    "input_rank": {
+        "ja": "入力の次元数 (形) の扱いでエラーになっています。採点側はノートブックに書かれた形で呼び出します "
+        "(例: Affine は (N, チャンネル, 高さ, 幅) のような (N, ...) 型、softmax は (K,) と (N, K))。"
+        "x.reshape(x.shape[0], -1) や axis=-1 を使うと次元数によらずに書けます。",
+        "en": "The error is about the input's number of dimensions. The grader calls your code "
+        "with the shapes the notebook states (e.g. Affine takes (N, ...) such as (N, channels, "
+        "height, width); softmax takes (K,) and (N, K)). x.reshape(x.shape[0], -1) and "
+        "axis=-1 work whatever the rank.",
     },
     # --- activations and losses -------------------------------------------------------------
     "sigmoid_derivative": {
@@ -71,6 +149,13 @@ HINTS: dict[str, dict[str, str]] = {
         "(softmax の値は変わりません)。",
         "en": "Large inputs (~1e3) give NaN / inf. Subtract each row's maximum before exp "
         "(this leaves the softmax unchanged).",
+    },
+    "softmax_1d": {
+        "ja": "softmax は 1 次元の入力 (K,) (1 個のデータ) でも動く約束です。axis=1 ではなく axis=-1 "
+        "(keepdims=True) で最大値と和を取ると、(K,) でも (N, K) でも同じコードで書けます。",
+        "en": "softmax must also take a 1-D input (K,) (one sample). Take the max and the sum "
+        "over axis=-1 with keepdims=True instead of axis=1: the same code then works for (K,) "
+        "and (N, K).",
     },
     "softmax_axis": {
         "ja": "softmax が行ではなく列 (バッチ方向) で正規化されています。各行 (サンプル) の和が 1 になるように "
@@ -105,6 +190,14 @@ HINTS: dict[str, dict[str, str]] = {
         "ja": "バッチの分散は N で割る分散 (np.var の既定, ddof=0) を使ってください。N-1 で割る不偏分散ではありません。",
         "en": "Use the batch variance divided by N (numpy's default ddof=0), "
         "not the unbiased N-1 version.",
+    },
+    "bn_running_init_first_batch": {
+        "ja": "running_mean / running_var を最初のバッチの平均・分散で初期化しています。"
+        "この課題では 0 から始め (running_mean=None のときは np.zeros(D))、最初のバッチでも "
+        "running = momentum * running + (1 - momentum) * batch で更新します。",
+        "en": "running_mean / running_var are initialised from the first batch's statistics. "
+        "This assignment starts them at zero (np.zeros(D) when running_mean is None) and "
+        "applies running = momentum * running + (1 - momentum) * batch from the first batch on.",
     },
     "bn_running_not_updated": {
         "ja": "学習モードの forward で running_mean / running_var が更新されていません。",
@@ -152,6 +245,13 @@ HINTS: dict[str, dict[str, str]] = {
         "ja": "推論時 (train_flg=False) に出力を (1 - dropout_ratio) 倍していません。",
         "en": "At inference (train_flg=False) the output is not multiplied by (1 - dropout_ratio).",
     },
+    "dropout_inference_scaled_by_ratio": {
+        "ja": "推論時の出力が dropout_ratio 倍になっています (学習時のマスクは正しく、残る割合は 1 - dropout_ratio です)。"
+        "推論時は残る割合 (1 - dropout_ratio) を掛けてください。",
+        "en": "At inference the output is multiplied by dropout_ratio (the training mask is "
+        "right: it keeps 1 - dropout_ratio of the units). Multiply by the kept fraction "
+        "(1 - dropout_ratio) at inference.",
+    },
     "dropout_ratio_swapped": {
         "ja": "マスクで残る割合が逆です。dropout_ratio は「消す」割合です: mask = rand > dropout_ratio。",
         "en": "The kept fraction is swapped. dropout_ratio is the fraction dropped: "
@@ -163,6 +263,18 @@ HINTS: dict[str, dict[str, str]] = {
         "(t は update の呼び出し回数)。",
         "en": "Adam lacks the bias correction. Use lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t) "
         "(t counts the calls of update).",
+    },
+    "adam_step_from_2": {
+        "ja": "Adam のステップ数 t が 2 から始まっています (初期値 1 のまま先に 1 足している等)。"
+        "t は最初の update で 1 になるように、0 で初期化して update の最初に 1 足してください。",
+        "en": "Adam's step counter t starts at 2 (initialised to 1 and incremented before use?). "
+        "t must be 1 at the first update: initialise it to 0 and add 1 at the start of update.",
+    },
+    "adam_step_not_incremented": {
+        "ja": "Adam のステップ数 t が増えていません (毎回 t = 1 のバイアス補正になっています)。"
+        "update のたびに self.iter += 1 のように t を 1 増やしてください。",
+        "en": "Adam's step counter t is never incremented (every update uses the t = 1 bias "
+        "correction). Add 1 to it at every update (self.iter += 1).",
     },
     "nesterov_as_momentum": {
         "ja": "Nesterov が普通の Momentum と同じ更新になっています。先読みの項を確認してください。",
@@ -193,8 +305,11 @@ HINTS: dict[str, dict[str, str]] = {
         "the factor 2 is missing.",
     },
     "l2_half_convention": {
-        "ja": "ペナルティが 0.5 * alpha * sum(W**2) になっています。この課題では alpha * sum(W**2) です。",
-        "en": "The penalty is 0.5 * alpha * sum(W**2); this assignment uses alpha * sum(W**2).",
+        "ja": "ペナルティが 0.5 * alpha * sum(W**2) (勾配 alpha * W) になっています (教科書によくある約束です)。"
+        "この課題では alpha * sum(W**2) で、勾配はその微分 2 * alpha * W です (alpha * W → 2 * alpha * W)。",
+        "en": "The penalty is 0.5 * alpha * sum(W**2) with gradient alpha * W (a common textbook "
+        "convention). This assignment uses alpha * sum(W**2), whose gradient is 2 * alpha * W "
+        "(alpha * W -> 2 * alpha * W).",
     },
     "l1_gradient_sign": {
         "ja": "L1 正則化の勾配は alpha * sign(W) です (|W| の微分は符号)。",

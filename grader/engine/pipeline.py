@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import jail
+from grader.engine.diagnose import explain_exception
 from grader.engine.hostpaths import hide_host_paths
 from grader.engine.probe import make_inputs, new_seed, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
@@ -556,6 +557,10 @@ def _score_item(item, index, inputs, outs, data, reason, result) -> ItemResult:
             "ja": f"あなたのコードを呼び出したときにエラーが発生しました: {first}",
             "en": f"Your code raised an error when the grader called it: {first}",
         }
+        explained = explain_exception(outs.error, inputs)
+        if explained is not None:  # a common cause recognised: say what the interface wants
+            res.message = {k: v + " " + explained.message[k] for k, v in res.message.items()}
+            res.hint = explained.hint.to_dict()
         if first.startswith("NotImplementedError"):  # the stub left as released: say so
             res.message = {
                 "ja": "まだ実装されていません (NotImplementedError)。"

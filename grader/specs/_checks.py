@@ -175,6 +175,85 @@ def compare(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Side effects: arguments a function must leave unchanged
+# --------------------------------------------------------------------------------------------
+
+
+def keep_arguments(*names: str) -> str:
+    """Probe lines binding ``_args`` to fresh copies of the inputs ``names`` (pass ``_args[name]``
+    to the student's function); ``SAVED_ARGUMENTS`` then saves them as ``arg_<name>``."""
+    return f"_args = {{_k: inp[_k].copy() for _k in {names!r}}}\n"
+
+
+SAVED_ARGUMENTS = 'out.update({"arg_" + _k: _v for _k, _v in _args.items()})\n'
+
+
+def modified_argument(ctx: ScoreContext, names: Iterable[str]) -> Verdict | None:
+    """A failing verdict (hint ``argument_modified``) when the array the probe passed as
+    argument ``name`` (output ``arg_<name>``, saved after the calls) no longer equals the
+    input: a function the interface says returns new arrays must not write into its
+    arguments (the caller still holds them: the network's weights, the data)."""
+    for name in names:
+        got = ctx.outputs.get("arg_" + name)
+        want = ctx.inputs[name]
+        if got is None:
+            continue  # the probe stopped before saving (its exception is reported)
+        same = got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+        if not same:
+            return Verdict.fail(
+                f"関数が引数 `{name}` の配列を書き換えています "
+                "(採点側で渡した配列の値が呼び出し後に変わりました)。",
+                f"The function changed the array passed as `{name}` in place (its values differ "
+                "after the call).",
+                hint=get_hint("argument_modified"),
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Downstream items: say which earlier item to fix first
+# --------------------------------------------------------------------------------------------
+
+
+def upstream_first(
+    ctx: ScoreContext,
+    verdict: Verdict,
+    upstream: Iterable[tuple[str, np.ndarray, float]],
+) -> Verdict:
+    """``verdict`` as it is when it passed or when every upstream function is right;
+    otherwise a failure (hint ``fix_upstream_first``) that names the first earlier item whose
+    function gave a wrong result inside this item's probe.
+
+    ``upstream``: ``(item id, expected, tol)``; the probe saved the student's function's
+    result on trusted arguments as output ``up_<item id>``, or ``up_<item id>_raised`` when it
+    raised (neither: the function is not defined, and not checked).
+    """
+    if verdict.passed:
+        return verdict
+    for item_id, expected, tol in upstream:
+        got = ctx.outputs.get("up_" + item_id)
+        if got is None and "up_" + item_id + "_raised" not in ctx.outputs:
+            continue
+        right = (
+            isinstance(got, np.ndarray)
+            and got.dtype.kind in "fiub"
+            and got.size == np.size(expected)
+            and relative_error(got.reshape(np.shape(expected)), expected) <= tol
+        )
+        if not right:
+            return Verdict.fail(
+                f"先に項目 `{item_id}` を直してください: この項目はその関数を使っており、"
+                f"その結果が違うか例外になっています。(この項目の結果: {verdict.message['ja']})",
+                f"Fix item `{item_id}` first: this item uses its function, which gives a wrong "
+                f"result or raises. (This item: {verdict.message['en']})",
+                error=verdict.error,
+                tolerance=verdict.tolerance,
+                hint=get_hint("fix_upstream_first"),
+            )
+    return verdict
+
+
 def partial_credit(value: float, floor: float, threshold: float) -> float:
     """0 at or below ``floor``, 1 at or above ``threshold``, linear in between."""
     if not floor < threshold:
@@ -233,15 +312,19 @@ __all__ = [
     "H",
     "Mistake",
     "accuracy_verdict",
+    "SAVED_ARGUMENTS",
     "compare",
+    "keep_arguments",
     "layer_numeric_grads",
     "missing",
+    "modified_argument",
     "numeric_grad",
     "one_hot",
     "partial_credit",
     "scalar",
     "signed_uniform",
     "student_outputs",
+    "upstream_first",
 ]
 
 

@@ -83,7 +83,7 @@ for _k in ("W1", "b1", "W2", "b2"):
     _net.params[_k][...] = inp["{p}" + _k]
 _g = _net.gradient(inp["{p}x"].copy(), inp["{p}t"].copy())
 for _k in ("W1", "b1", "W2", "b2"):
-    out["{p}" + _k] = _np.asarray(_g[_k], dtype=_np.float64)
+    out["{p}" + _k] = _np.array(_g[_k], dtype=_np.float64)
 """
 PROBE_GRADIENT = (
     "import numpy as _np\n" + _GRADIENT_CALL.format(p="") + timed(_GRADIENT_CALL.format(p="large_"))
@@ -147,10 +147,10 @@ AGREE_TOL, MIN_CLASS_AGREEMENT = 1e-6, 0.99
 PROBE_PARAMS = """
 import numpy as _np
 for _k in ("W1", "b1", "W2", "b2"):
-    out["p_" + _k] = _np.asarray(network.params[_k], dtype=_np.float64)
+    out["p_" + _k] = _np.array(network.params[_k], dtype=_np.float64)
 """
 PROBE_PREDICT = (
-    PROBE_PARAMS + 'out["y"] = _np.asarray(network.predict(inp["x"].copy()), dtype=_np.float64)\n'
+    PROBE_PARAMS + 'out["y"] = _np.array(network.predict(inp["x"].copy()), dtype=_np.float64)\n'
 )
 
 

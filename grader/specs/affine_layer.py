@@ -10,9 +10,10 @@ from grader.specs._checks import compare, layer_numeric_grads
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import Affine
 
-# x is (N, 2, 4): the layer must flatten it; N, D = 8 and M = 3 all differ so that transposed
-# or unsummed results show up as shape errors.
-X_TAIL, M = (2, 4), 3
+# x is (N, channels, height, width) = (N, 2, 2, 2), as the notebook says: the layer must
+# flatten it; N, D = 8 and M = 3 all differ so that transposed or unsummed results show up
+# as shape errors.
+X_TAIL, M = (2, 2, 2), 3
 
 
 def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
@@ -26,11 +27,18 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
     }
 
 
+def make_backward_inputs_small(rng: np.random.Generator, data: TrustedData):
+    """``make_inputs`` plus ``x_other``, which a second instance's forward gets between the
+    first one's forward and backward."""
+    inputs = make_inputs(rng, data)
+    return {**inputs, "x_other": rng.standard_normal(inputs["x"].shape)}
+
+
 def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
     """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
     m = 100
     return {
-        **make_inputs(rng, data),
+        **make_backward_inputs_small(rng, data),
         "large_x": rng.standard_normal((LARGE_ROWS, LARGE_COLS)),
         "large_W": rng.standard_normal((LARGE_COLS, m)),
         "large_b": rng.standard_normal(m),
@@ -45,7 +53,7 @@ def _forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 PROBE_FORWARD = """
 import numpy as _np
 _layer = Affine(inp["W"].copy(), inp["b"].copy())
-out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_layer.forward(inp["x"].copy()), dtype=_np.float64)
 """
 
 
@@ -59,15 +67,16 @@ PROBE_BACKWARD = """
 import numpy as _np
 _layer = Affine(inp["W"].copy(), inp["b"].copy())
 _layer.forward(inp["x"].copy())
-out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
-out["dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
-out["db"] = _np.asarray(_layer.db, dtype=_np.float64)
+Affine(inp["W"].copy(), inp["b"].copy()).forward(inp["x_other"].copy())  # a second layer
+out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dW"] = _np.array(_layer.dW, dtype=_np.float64)
+out["db"] = _np.array(_layer.db, dtype=_np.float64)
 """ + timed("""
 _layer = Affine(inp["large_W"].copy(), inp["large_b"].copy())
 _layer.forward(inp["large_x"].copy())
-out["large_dx"] = _np.asarray(_layer.backward(inp["large_dout"].copy()), dtype=_np.float64)
-out["large_dW"] = _np.asarray(_layer.dW, dtype=_np.float64)
-out["large_db"] = _np.asarray(_layer.db, dtype=_np.float64)
+out["large_dx"] = _np.array(_layer.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dW"] = _np.array(_layer.dW, dtype=_np.float64)
+out["large_db"] = _np.array(_layer.db, dtype=_np.float64)
 """)
 
 
@@ -80,6 +89,8 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     n = i["x"].shape[0]
     mistakes = [
         Mistake("bias_grad_not_summed", {"db": i["dout"]}),
+        # dW from the other instance's x: x kept on the class or in a global, not on self
+        Mistake("layer_state_shared", {"dW": i["x_other"].reshape(n, -1).T @ i["dout"]}),
         Mistake("affine_reshape", {"dx": expected["dx"].reshape(n, -1)}),
     ]
     # Numeric (h=1e-5) vs analytic gradients of a linear map: measured <= 8.1e-11 (40 seeds).

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, layer_numeric_grads
+from grader.specs._checks import (
+    SAVED_ARGUMENTS,
+    compare,
+    keep_arguments,
+    layer_numeric_grads,
+    modified_argument,
+)
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 
 LARGE_M = 100  # output width of the large matmul: dY is (LARGE_ROWS, LARGE_M)
@@ -27,15 +33,18 @@ def make_matmul_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
     }
 
 
-PROBE_MATMUL = """
-import numpy as _np
-_dX, _dW = matmul_backward(inp["X"].copy(), inp["W"].copy(), inp["dY"].copy())
-out["dX"] = _np.asarray(_dX, dtype=_np.float64)
-out["dW"] = _np.asarray(_dW, dtype=_np.float64)
-""" + timed("""
+PROBE_MATMUL = (
+    "import numpy as _np\n"
+    + keep_arguments("X", "W", "dY")
+    + """_dX, _dW = matmul_backward(_args["X"], _args["W"], _args["dY"])
+out["dX"] = _np.array(_dX, dtype=_np.float64)
+out["dW"] = _np.array(_dW, dtype=_np.float64)
+"""
+    + SAVED_ARGUMENTS
+) + timed("""
 _dX, _dW = matmul_backward(inp["large_X"].copy(), inp["large_W"].copy(), inp["large_dY"].copy())
-out["large_dX"] = _np.asarray(_dX, dtype=_np.float64)
-out["large_dW"] = _np.asarray(_dW, dtype=_np.float64)
+out["large_dX"] = _np.array(_dX, dtype=_np.float64)
+out["large_dW"] = _np.array(_dW, dtype=_np.float64)
 """)
 
 
@@ -43,7 +52,9 @@ def score_matmul(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     g = layer_numeric_grads(lambda X, W: X @ W, {"X": i["X"], "W": i["W"]}, i["dY"], ("X", "W"))
     # Bilinear map, central differences exact up to rounding: measured <= 4e-11.
-    small = compare(ctx, {"dX": g["X"], "dW": g["W"]}, tol=1e-7, batch_size=len(i["X"]))
+    small = modified_argument(ctx, ("X", "W", "dY")) or compare(
+        ctx, {"dX": g["X"], "dW": g["W"]}, tol=1e-7, batch_size=len(i["X"])
+    )
     X, W, dY = i["large_X"], i["large_W"], i["large_dY"]
     # analytic vs analytic: summation order only
     return large_verdict(ctx, small, {"large_dX": dY @ W.T, "large_dW": X.T @ dY}, tol=1e-9)
@@ -58,16 +69,19 @@ def make_square_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str,
     return {**small, **large}
 
 
-PROBE_SQUARE = """
-import numpy as _np
-_g = square_graph_backward(inp["a"].copy(), inp["x"].copy(), inp["y"].copy())
-out["dz_da"] = _np.asarray(_g[0], dtype=_np.float64)
-out["dz_dx"] = _np.asarray(_g[1], dtype=_np.float64)
-out["dz_dy"] = _np.asarray(_g[2], dtype=_np.float64)
-""" + timed("""
+PROBE_SQUARE = (
+    "import numpy as _np\n"
+    + keep_arguments("a", "x", "y")
+    + """_g = square_graph_backward(_args["a"], _args["x"], _args["y"])
+out["dz_da"] = _np.array(_g[0], dtype=_np.float64)
+out["dz_dx"] = _np.array(_g[1], dtype=_np.float64)
+out["dz_dy"] = _np.array(_g[2], dtype=_np.float64)
+"""
+    + SAVED_ARGUMENTS
+) + timed("""
 _g = square_graph_backward(inp["large_a"].copy(), inp["large_x"].copy(), inp["large_y"].copy())
 for _k, _v in zip(("large_dz_da", "large_dz_dx", "large_dz_dy"), _g):
-    out[_k] = _np.asarray(_v, dtype=_np.float64)
+    out[_k] = _np.array(_v, dtype=_np.float64)
 """)
 
 
@@ -78,7 +92,9 @@ def score_square(ctx: ScoreContext) -> Verdict:
     g = layer_numeric_grads(z, {k: i[k] for k in ("a", "x", "y")}, ones, ("a", "x", "y"))
     expected = {"dz_da": g["a"], "dz_dx": g["x"], "dz_dy": g["y"]}
     # Quadratic: central differences exact up to rounding, measured <= 3e-11.
-    small = compare(ctx, expected, tol=1e-7, factor_two=True)
+    small = modified_argument(ctx, ("a", "x", "y")) or compare(
+        ctx, expected, tol=1e-7, factor_two=True
+    )
     a, x, y = i["large_a"], i["large_x"], i["large_y"]
     r = 2 * (a * x - y)
     return large_verdict(

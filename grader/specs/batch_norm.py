@@ -32,10 +32,14 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
 
 
 def make_backward_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """The small inputs plus a large batch (``_large.py``: no credit for finite differences)."""
+    """The small inputs, ``x_other`` (a second instance's forward runs between the first one's
+    forward and backward) and a large batch (``_large.py``: no credit for finite differences)."""
     n, d = LARGE_ROWS, LARGE_COLS
+    small = make_inputs(rng, data)
+    x_other = rng.uniform(-2.0, 2.0, D) + rng.uniform(0.5, 2.0, D) * rng.standard_normal((N, D))
     return {
-        **make_inputs(rng, data),
+        **small,
+        "x_other": x_other,
         "large_x": rng.uniform(-2, 2, d) + rng.uniform(0.5, 2, d) * rng.standard_normal((n, d)),
         "large_gamma": rng.uniform(0.5, 2.0, size=d),
         "large_beta": rng.standard_normal(d),
@@ -50,10 +54,10 @@ def _train_forward(x, gamma, beta) -> np.ndarray:
 PROBE_FORWARD = """
 import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
-out["y"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+out["y"] = _np.array(_bn.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(),
                          running_mean=inp["rm"].copy(), running_var=inp["rv"].copy())
-out["y_eval"] = _np.asarray(_bn.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+out["y_eval"] = _np.array(_bn.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
 """
 
 
@@ -76,15 +80,16 @@ PROBE_BACKWARD = """
 import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy())
 _bn.forward(inp["x"].copy(), train_flg=True)
-out["dx"] = _np.asarray(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
-out["dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
-out["dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+BatchNormalization(inp["gamma"].copy(), inp["beta"].copy()).forward(inp["x_other"].copy(), True)
+out["dx"] = _np.array(_bn.backward(inp["dout"].copy()), dtype=_np.float64)
+out["dgamma"] = _np.array(_bn.dgamma, dtype=_np.float64)
+out["dbeta"] = _np.array(_bn.dbeta, dtype=_np.float64)
 """ + timed("""
 _bn = BatchNormalization(inp["large_gamma"].copy(), inp["large_beta"].copy())
 _bn.forward(inp["large_x"].copy(), train_flg=True)
-out["large_dx"] = _np.asarray(_bn.backward(inp["large_dout"].copy()), dtype=_np.float64)
-out["large_dgamma"] = _np.asarray(_bn.dgamma, dtype=_np.float64)
-out["large_dbeta"] = _np.asarray(_bn.dbeta, dtype=_np.float64)
+out["large_dx"] = _np.array(_bn.backward(inp["large_dout"].copy()), dtype=_np.float64)
+out["large_dgamma"] = _np.array(_bn.dgamma, dtype=_np.float64)
+out["large_dbeta"] = _np.array(_bn.dbeta, dtype=_np.float64)
 """)
 
 
@@ -98,7 +103,10 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     x, dout = i["x"], i["dout"]
     std = np.sqrt(x.var(axis=0) + 1e-7)
     dxn = i["gamma"] * dout
+    other = BatchNormalization(i["gamma"].copy(), i["beta"].copy())
+    other.forward(i["x_other"].copy(), train_flg=True)
     mistakes = [
+        Mistake("layer_state_shared", {"dx": other.backward(dout.copy())}),
         Mistake("bn_backward_missing_mean_terms", {"dx": dxn / std}),
         Mistake("bn_backward_missing_var_term", {"dx": (dxn - dxn.mean(axis=0)) / std}),
     ]
@@ -116,15 +124,19 @@ import numpy as _np
 _bn = BatchNormalization(inp["gamma"].copy(), inp["beta"].copy(), momentum=float(inp["momentum"]))
 for _xb in inp["batches"]:
     _bn.forward(_xb.copy(), train_flg=True)
-out["running_mean"] = _np.asarray(_bn.running_mean, dtype=_np.float64)
-out["running_var"] = _np.asarray(_bn.running_var, dtype=_np.float64)
+out["running_mean"] = _np.array(_bn.running_mean, dtype=_np.float64)
+out["running_var"] = _np.array(_bn.running_var, dtype=_np.float64)
 """
 
 
-def _running(batches: np.ndarray, m: float, ddof: int = 0, swap: bool = False):
+def _running(batches: np.ndarray, m: float, ddof: int = 0, swap: bool = False, first: bool = False):
+    """The running averages after ``batches``: with ``swap`` the weights exchanged, with
+    ``first`` started from the first batch's statistics instead of zeros."""
     mean, var = np.zeros(D), np.zeros(D)
+    if first:
+        mean, var = batches[0].mean(axis=0), batches[0].var(axis=0, ddof=ddof)
     a, b = (1.0 - m, m) if swap else (m, 1.0 - m)
-    for xb in batches:
+    for xb in batches[1:] if first else batches:
         mean = a * mean + b * xb.mean(axis=0)
         var = a * var + b * xb.var(axis=0, ddof=ddof)
     return {"running_mean": mean, "running_var": var}
@@ -139,6 +151,7 @@ def score_running(ctx: ScoreContext) -> Verdict:
     expected = {"running_mean": bn.running_mean, "running_var": bn.running_var}
     mistakes = [
         Mistake("bn_running_momentum_swapped", _running(i["batches"], m, swap=True)),
+        Mistake("bn_running_init_first_batch", _running(i["batches"], m, first=True)),
         Mistake(
             "bn_running_var_unbiased", {"running_var": _running(i["batches"], m, 1)["running_var"]}
         ),

@@ -37,22 +37,32 @@ PROBE_FORWARD = """
 import numpy as _np
 _np.random.seed(int(inp["seed"]))
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
-out["mask"] = _np.asarray(_d.mask, dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+out["mask"] = _np.array(_d.mask, dtype=_np.float64)
 """
 
 PROBE_BACKWARD = """
 import numpy as _np
 _np.random.seed(int(inp["seed"]))
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
-out["dx"] = _np.asarray(_d.backward(inp["dout"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.float64)
+_yo = Dropout(dropout_ratio=float(inp["p"])).forward(inp["x"].copy(), train_flg=True)
+out["y_other"] = _np.array(_yo, dtype=_np.float64)  # a second layer between forward and backward
+out["dx"] = _np.array(_d.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
+# The kept fraction of a training forward on another instance tells a wrong inference scale
+# (p instead of 1 - p) from a ratio swapped everywhere; its failure is not this item's.
 PROBE_INFERENCE = """
 import numpy as _np
 _d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.asarray(_d.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
+try:
+    _np.random.seed(int(inp["seed"]))
+    _yt = _np.asarray(Dropout(dropout_ratio=float(inp["p"])).forward(inp["x"].copy(), True))
+    out["train_kept"] = _np.array(_np.mean(_yt != 0), dtype=_np.float64)
+except Exception:
+    pass
 """
 
 
@@ -67,6 +77,15 @@ def _fraction_bound(p: float, n: int) -> float:
 def score_forward(ctx: ScoreContext) -> Verdict:
     x, p = ctx.inputs["x"], float(ctx.inputs["p"])
     y = ctx.require("y", shape=SHAPE)
+    got_mask = ctx.outputs.get("mask")
+    if isinstance(got_mask, np.ndarray) and got_mask.shape == (1, SHAPE[1]):
+        return _fail(
+            f"self.mask の形が {got_mask.shape} です (期待: {SHAPE})。",
+            f"self.mask has shape {got_mask.shape}, expected {SHAPE}.",
+            None,
+            None,
+            "dropout_mask_row",
+        )
     mask = ctx.require("mask", shape=SHAPE, kind="n")
     kept = y != 0
     frac, bound = float(kept.mean()), _fraction_bound(p, x.size)
@@ -107,6 +126,16 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     local = y / x  # the derivative of the forward that was run: the mask (times any scale)
     passed = dx != 0
     if not np.array_equal(passed, y != 0):
+        other = ctx.outputs.get("y_other")
+        if isinstance(other, np.ndarray) and other.shape == SHAPE:
+            if np.array_equal(passed, other != 0):  # the second instance's mask
+                return _fail(
+                    "backward が、後から forward した別の Dropout のマスクを使っています。",
+                    "backward uses the mask of another Dropout whose forward ran later.",
+                    float(np.mean(passed != (y != 0))),
+                    0.0,
+                    "layer_state_shared",
+                )
         plausible = abs(float(passed.mean()) - (1.0 - p)) <= _fraction_bound(p, x.size)
         return _fail(
             "backward で勾配を通すユニットが、forward で残したユニットと違います。",
@@ -121,9 +150,16 @@ def score_backward(ctx: ScoreContext) -> Verdict:
 
 def score_inference(ctx: ScoreContext) -> Verdict:
     x, p = ctx.inputs["x"], float(ctx.inputs["p"])
+    kept = ctx.outputs.get("train_kept")
+    mask_right = (
+        isinstance(kept, np.ndarray)
+        and kept.size == 1
+        and abs(float(kept.reshape(())) - (1.0 - p)) <= _fraction_bound(p, x.size)
+    )
+    by_ratio = "dropout_inference_scaled_by_ratio" if mask_right else "dropout_ratio_swapped"
     mistakes = [
         Mistake("dropout_no_inference_scaling", {"y": x}),
-        Mistake("dropout_ratio_swapped", {"y": x * p}),
+        Mistake(by_ratio, {"y": x * p}),
     ]
     # x * (1 - p) up to rounding: measured <= 1e-16.
     return compare(ctx, {"y": x * (1.0 - p)}, tol=1e-10, mistakes=mistakes)

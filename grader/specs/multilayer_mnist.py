@@ -58,7 +58,7 @@ for _k in ("W1", "b1", "W2", "b2", "W3", "b3"):
     _net.params[_k][...] = inp[_k]
 _g = _net.gradient(inp["x"].copy(), inp["t"].copy())
 for _k in ("W1", "b1", "W2", "b2", "W3", "b3"):
-    out[_k] = _np.asarray(_g[_k], dtype=_np.float64)
+    out[_k] = _np.array(_g[_k], dtype=_np.float64)
 """ + timed("""
 _net = MultiLayerNet(input_size=inp["large_W1"].shape[0],
                      hidden_size_list=[inp["large_W1"].shape[1], inp["large_W2"].shape[1]],
@@ -67,7 +67,7 @@ for _k in ("W1", "b1", "W2", "b2", "W3", "b3"):
     _net.params[_k][...] = inp["large_" + _k]
 _g = _net.gradient(inp["large_x"].copy(), inp["large_t"].copy())
 for _k in ("W1", "b1", "W2", "b2", "W3", "b3"):
-    out["large_" + _k] = _np.asarray(_g[_k], dtype=_np.float64)
+    out["large_" + _k] = _np.array(_g[_k], dtype=_np.float64)
 """)
 
 

@@ -93,6 +93,22 @@ class _AdamNoBiasCorrection(reference.Adam):
         self._lr_t = self.lr
 
 
+class _AdamStepFrom2(reference.Adam):
+    """The step counter starts at 1 and is incremented before use: t = 2 at the first update."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.iter = 1
+
+
+class _AdamStepFrozen(reference.Adam):
+    """The step counter is never incremented: every update uses t = 1."""
+
+    def _begin_step(self):
+        super()._begin_step()
+        self.iter = 0
+
+
 class _RMSPropSwapped(reference.RMSProp):
     def _step(self, key, param, grad):
         h = self._zeros(self.h, key, param)
@@ -123,6 +139,8 @@ def mistakes_for(name: str, i: dict[str, np.ndarray]) -> list[Mistake]:
         wrong.append(("rmsprop_decay_swapped", _RMSPropSwapped(**h)))
     if name == "Adam":
         wrong.append(("adam_no_bias_correction", _AdamNoBiasCorrection(**h)))
+        wrong.append(("adam_step_from_2", _AdamStepFrom2(**h)))
+        wrong.append(("adam_step_not_incremented", _AdamStepFrozen(**h)))
     if name in ("SGD",):
         wrong = []  # SGD has no state
     return [Mistake(hint, trajectory(opt, i)) for hint, opt in wrong]

@@ -21,16 +21,24 @@ def _batch(rng: np.random.Generator) -> int:
 
 
 def make_activation_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """Inputs bounded away from 0 (no ReLU kink within the numeric step) and random dout."""
+    """Inputs bounded away from 0 (no ReLU kink within the numeric step) and random dout;
+    ``x_other`` goes through a second instance between forward and backward."""
     n = _batch(rng)
-    return {"x": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5), "dout": rng.standard_normal((n, D))}
+    return {
+        "x": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5),
+        "dout": rng.standard_normal((n, D)),
+        "x_other": 2.0 * signed_uniform(rng, (n, D), 0.05, 1.5),
+    }
 
 
+# A second instance runs forward between the first one's forward and backward, as in a
+# network with two such layers: backward must use what its own forward stored.
 PROBE_ACTIVATION = """
 import numpy as _np
 _layer = {cls}()
-out["y"] = _np.asarray(_layer.forward(inp["x"].copy()), dtype=_np.float64)
-out["dx"] = _np.asarray(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
+out["y"] = _np.array(_layer.forward(inp["x"].copy()), dtype=_np.float64)
+{cls}().forward(inp["x_other"].copy())
+out["dx"] = _np.array(_layer.backward(inp["dout"].copy()), dtype=_np.float64)
 """
 
 
@@ -40,10 +48,19 @@ def _activation_expected(cls, i: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     return {"y": fwd(i["x"].copy()), "dx": dx}
 
 
+def shared_state_mistake(cls, i: dict[str, np.ndarray]) -> Mistake:
+    """backward using the state of the *other* instance's forward (class attributes or
+    globals instead of ``self``)."""
+    other = cls()
+    other.forward(i["x_other"].copy())
+    return Mistake("layer_state_shared", {"dx": other.backward(i["dout"].copy())})
+
+
 def score_sigmoid(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     y = Sigmoid().forward(i["x"].copy())
     mistakes = [
+        shared_state_mistake(Sigmoid, i),
         Mistake("sigmoid_derivative", {"dx": i["dout"] * y}),
         Mistake("sigmoid_derivative", {"dx": i["dout"] * (1 - y)}),
     ]
@@ -53,24 +70,30 @@ def score_sigmoid(ctx: ScoreContext) -> Verdict:
 
 def score_relu(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
-    mistakes = [Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)})]
+    mistakes = [
+        shared_state_mistake(Relu, i),
+        Mistake("relu_mask", {"dx": i["dout"] * (i["x"] <= 0)}),
+    ]
     # Piecewise linear away from the kink: measured <= 3.7e-11 (40 seeds).
     return compare(ctx, _activation_expected(Relu, i), tol=1e-7, mistakes=mistakes)
 
 
-# --- losses: value and backward(1) ----------------------------------------------------------------
+# --- losses: value and backward() (dout defaults to 1) -------------------------------------
 
 
 def make_squared_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Predictions and targets; ``y_other``, ``t_other`` go through a second instance."""
     n = _batch(rng)
-    return {"y": rng.standard_normal((n, D)), "t": rng.standard_normal((n, D))}
+    y, t = rng.standard_normal((n, D)), rng.standard_normal((n, D))
+    return {"y": y, "t": t, "y_other": rng.standard_normal((n, D)), "t_other": t.copy()}
 
 
 PROBE_SQUARED = """
 import numpy as _np
 _layer = SquaredErrorLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dy"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["y"].copy(), inp["t"].copy()), dtype=_np.float64)
+SquaredErrorLoss().forward(inp["y_other"].copy(), inp["t_other"].copy())
+out["dy"] = _np.array(_layer.backward(), dtype=_np.float64)
 """
 
 
@@ -79,8 +102,11 @@ def score_squared(ctx: ScoreContext) -> Verdict:
     loss = lambda y, t: SquaredErrorLoss().forward(y, t)
     dy = layer_numeric_grads(loss, {"y": i["y"], "t": i["t"]}, None, wrt=("y",))["y"]
     expected = {"loss": np.asarray(loss(i["y"], i["t"])), "dy": dy}
+    other = SquaredErrorLoss()
+    other.forward(i["y_other"].copy(), i["t_other"].copy())
     mistakes = [  # the 1/2 forgotten in the loss changes both outputs by 2
         Mistake("missing_half_factor", {"loss": 2 * expected["loss"], "dy": 2 * dy}),
+        Mistake("layer_state_shared", {"dy": other.backward()}),
     ]
     # Quadratic loss: central differences are exact up to rounding, measured <= 5e-11 (40 seeds).
     return compare(
@@ -89,18 +115,22 @@ def score_squared(ctx: ScoreContext) -> Verdict:
 
 
 def make_sigmoid_loss_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Logits and 0/1 targets, both (N, 1); ``x_other`` goes through a second instance."""
     n = _batch(rng)
+    t = rng.integers(0, 2, size=(n, 1)).astype(np.float64)
     return {
         "x": 2.0 * rng.standard_normal((n, 1)),
-        "t": rng.integers(0, 2, size=(n, 1)).astype(np.float64),
+        "t": t,
+        "x_other": 2.0 * rng.standard_normal((n, 1)),
     }
 
 
 PROBE_SIGMOID_LOSS = """
 import numpy as _np
 _layer = SigmoidWithLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
-out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+SigmoidWithLoss().forward(inp["x_other"].copy(), inp["t"].copy())
+out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """
 
 
@@ -109,9 +139,12 @@ def score_sigmoid_loss(ctx: ScoreContext) -> Verdict:
     loss = lambda x, t: SigmoidWithLoss().forward(x, t)
     dx = layer_numeric_grads(loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))["x"]
     expected = {"loss": np.asarray(loss(i["x"], i["t"])), "dx": dx}
+    other = SigmoidWithLoss()
+    other.forward(i["x_other"].copy(), i["t"].copy())
+    mistakes = [Mistake("layer_state_shared", {"dx": other.backward()})]
     # The reference uses the stable log form; the textbook's log(y + 1e-7) measures <= 2.3e-6
     # for the loss (40 seeds; ~1e-7/y, more for rare tiny y), the gradient <= 6e-11.
-    return compare(ctx, expected, tol=1e-4, batch_size=len(i["x"]))
+    return compare(ctx, expected, tol=1e-4, mistakes=mistakes, batch_size=len(i["x"]))
 
 
 # --- the large check (``_large.py``: no credit for finite differences) ----------------------
@@ -154,6 +187,7 @@ def _large_expected(item_id: str, i: dict[str, np.ndarray]) -> dict[str, np.ndar
 def _large_probe(probe: str) -> str:
     """The same calls on the large input, under the alarm."""
     body = probe.replace("import numpy as _np\n", "")
+    body = "".join(line for line in body.splitlines(True) if "_other" not in line)
     return timed(body.replace('inp["', 'inp["large_').replace('out["', 'out["large_'))
 
 

@@ -14,7 +14,15 @@ import numpy as np
 
 from grader.engine.diagnose import Mistake, find_mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, mnist_accuracy_item, scalar, signed_uniform
+from grader.specs._checks import (
+    SAVED_ARGUMENTS,
+    compare,
+    keep_arguments,
+    mnist_accuracy_item,
+    modified_argument,
+    scalar,
+    signed_uniform,
+)
 from reference import l1_regularization, l2_regularization
 
 
@@ -39,12 +47,15 @@ def make_inputs_l2(rng: np.random.Generator, data: TrustedData) -> dict[str, np.
     return inputs
 
 
-PROBE = """
-import numpy as _np
-_pen, _grad = {fn}(inp["W"].copy(), float(inp["alpha"]))
-out["penalty"] = _np.asarray(_pen, dtype=_np.float64)
-out["grad"] = _np.asarray(_grad, dtype=_np.float64)
+PROBE = (
+    "import numpy as _np\n"
+    + keep_arguments("W")
+    + """_pen, _grad = {fn}(_args["W"], float(inp["alpha"]))
+out["penalty"] = _np.array(_pen, dtype=_np.float64)
+out["grad"] = _np.array(_grad, dtype=_np.float64)
 """
+    + SAVED_ARGUMENTS
+)
 
 # Runs after PROBE in the L2 item. ``weight_penalty`` is optional (older notebooks lack it) and
 # ungraded: any failure of it leaves its outputs out instead of failing the item. The ``reg``
@@ -63,10 +74,10 @@ if callable(_wp):
             float(inp["alpha"]),
             _wp_l2,
         )
-        out["wp_penalty"] = _np.asarray(_wp_pen, dtype=_np.float64)
+        out["wp_penalty"] = _np.array(_wp_pen, dtype=_np.float64)
         for _k in ("b1", "b2"):
             if _k in _wp_grads:
-                out["wp_grad_" + _k] = _np.asarray(_wp_grads[_k], dtype=_np.float64)
+                out["wp_grad_" + _k] = _np.array(_wp_grads[_k], dtype=_np.float64)
     except Exception:
         pass
 """
@@ -108,6 +119,9 @@ def score_l2(ctx: ScoreContext) -> Verdict:
         Mistake("l2_half_convention", {"penalty": np.asarray(0.5 * a * np.sum(W**2))}),
         Mistake("l2_missing_factor_2", {"grad": a * W}),
     ]
+    changed = modified_argument(ctx, ("W",))
+    if changed is not None:
+        return changed
     # Same formula up to rounding: measured <= 2e-16.
     verdict = compare(ctx, _expected(l2_regularization, i), tol=1e-10, mistakes=mistakes)
     if not verdict.passed or "wp_b1" not in i:
@@ -133,6 +147,9 @@ def score_l1(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     W, a = i["W"], float(i["alpha"])
     mistakes = [Mistake("l1_gradient_sign", {"grad": a * W})]
+    changed = modified_argument(ctx, ("W",))
+    if changed is not None:
+        return changed
     # Same formula up to rounding: measured <= 2e-16.
     return compare(ctx, _expected(l1_regularization, i), tol=1e-10, mistakes=mistakes)
 
@@ -145,7 +162,7 @@ ASSIGNMENT = Assignment(
             id="l2_regularization",
             title={"ja": "L2 正則化 (ペナルティと勾配)", "en": "L2 penalty and gradient"},
             points=1,
-            probe=PROBE.format(fn="l2_regularization") + PROBE_WEIGHT_PENALTY,
+            probe=PROBE.replace("{fn}", "l2_regularization") + PROBE_WEIGHT_PENALTY,
             make_inputs=make_inputs_l2,
             score=score_l2,
         ),
@@ -153,7 +170,7 @@ ASSIGNMENT = Assignment(
             id="l1_regularization",
             title={"ja": "L1 正則化 (ペナルティと勾配)", "en": "L1 penalty and gradient"},
             points=1,
-            probe=PROBE.format(fn="l1_regularization"),
+            probe=PROBE.replace("{fn}", "l1_regularization"),
             make_inputs=make_inputs,
             score=score_l1,
         ),

@@ -7,7 +7,16 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, layer_numeric_grads, one_hot, student_outputs
+from grader.specs._checks import (
+    SAVED_ARGUMENTS,
+    compare,
+    keep_arguments,
+    layer_numeric_grads,
+    modified_argument,
+    one_hot,
+    student_outputs,
+    upstream_first,
+)
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
 
@@ -22,29 +31,70 @@ def _batch(rng: np.random.Generator) -> int:
 
 
 def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift)."""
+    """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift);
+    ``x1``: one sample (K,), which the notebook says softmax must take too."""
     small = 2.0 * rng.standard_normal((_batch(rng), C))
     large = rng.uniform(1e3, 1e4, size=(2, C))
-    return {"x": np.concatenate([small, large])}
+    return {"x": np.concatenate([small, large]), "x1": 2.0 * rng.standard_normal(C)}
 
 
-PROBE_SOFTMAX = """
-import numpy as _np
-out["y"] = _np.asarray(softmax(inp["x"].copy()), dtype=_np.float64)
+PROBE_SOFTMAX = (
+    "import numpy as _np\n"
+    + keep_arguments("x")
+    + 'out["y"] = _np.array(softmax(_args["x"]), dtype=_np.float64)\n'
+    + SAVED_ARGUMENTS
+    + """try:
+    out["y1"] = _np.array(softmax(inp["x1"].copy()), dtype=_np.float64)
+except Exception as _e:  # reported by the scorer after the (N, K) checks
+    out["y1_error"] = _np.frombuffer(repr(_e)[:300].encode("utf-8"), dtype=_np.uint8)
 """
+)
 
 
 def score_softmax(ctx: ScoreContext) -> Verdict:
     x = ctx.inputs["x"]
+    changed = modified_argument(ctx, ("x",))
+    if changed is not None:
+        return changed
     col = softmax(x.T).T  # normalised over the batch axis instead of the classes
     # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
-    return compare(
+    batch = compare(
         ctx,
         {"y": softmax(x)},
         tol=1e-8,
         mistakes=[Mistake("softmax_axis", {"y": col})],
         nonfinite_hint="softmax_overflow",
     )
+    if not batch.passed:
+        return batch
+    return score_softmax_1d(ctx, batch)
+
+
+def score_softmax_1d(ctx: ScoreContext, batch: Verdict) -> Verdict:
+    """The notebook's 1-D case: ``softmax(x1)`` with ``x1`` of shape (K,) must be the
+    softmax of that one sample (shape (K,))."""
+    x1 = ctx.inputs["x1"]
+    hint = get_hint("softmax_1d")
+    raised = ctx.outputs.get("y1_error")
+    if raised is not None:
+        text = bytes(np.asarray(raised, dtype=np.uint8)).decode("utf-8", "replace")
+        return Verdict.fail(
+            f"(N, K) の入力では正しいですが、1 次元の入力 (K,) = {x1.shape} で"
+            f"例外が出ました: {text}",
+            f"Correct for (N, K) input, but the 1-D input (K,) = {x1.shape} raised: {text}",
+            hint=hint,
+        )
+    one = compare(ctx, {"y1": softmax(x1)}, tol=1e-8)
+    if not one.passed:
+        return Verdict.fail(
+            f"(N, K) の入力では正しいですが、1 次元の入力 {x1.shape} では違います: "
+            + one.message["ja"],
+            f"Correct for (N, K) input, but not for the 1-D input {x1.shape}: " + one.message["en"],
+            error=one.error,
+            tolerance=one.tolerance,
+            hint=hint,
+        )
+    return batch
 
 
 # --- cross_entropy_error ------------------------------------------------------------------------
@@ -60,18 +110,27 @@ import numpy as _np
 _t = inp["t"].astype(_np.int64)
 _errs = []
 for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
+    _y, _tc = inp["y"].copy(), _tt.copy()
     try:
-        _loss = cross_entropy_error(inp["y"].copy(), _tt.copy())
-        out[_name] = _np.asarray(_loss, dtype=_np.float64)
+        _loss = cross_entropy_error(_y, _tc)
+        out[_name] = _np.array(_loss, dtype=_np.float64)
     except Exception as _e:
         _errs.append(_e)
+    # arguments the call changed, as arg_<name> (t's form differs per call: its input version)
+    if not _np.array_equal(_y, inp["y"]):
+        out["arg_y"] = _y
+    if not _np.array_equal(_tc, _tt):
+        out["arg_t"] = _np.full_like(inp["t"], -1)
 if len(_errs) == 2:
-    raise _errs[0]
+    raise _errs[1]  # the call with inp["t"] itself (labels), which the explanation describes
 """
 
 
 def score_cross_entropy(ctx: ScoreContext) -> Verdict:
     y, t = ctx.inputs["y"], ctx.inputs["t"]
+    changed = modified_argument(ctx, ("y", "t"))
+    if changed is not None:
+        return changed
     want = np.asarray(cross_entropy_error(y, t))
     # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7 in the
     # log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
@@ -100,15 +159,50 @@ def score_cross_entropy(ctx: ScoreContext) -> Verdict:
 
 
 def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    """Logits and one-hot targets; ``y_ref`` (the trusted softmax of ``x``) is what the
+    student's ``cross_entropy_error`` gets in the upstream check."""
     n = _batch(rng)
-    return {"x": 1.5 * rng.standard_normal((n, C)), "t": one_hot(rng.integers(0, C, size=n), C)}
+    x = 1.5 * rng.standard_normal((n, C))
+    return {"x": x, "t": one_hot(rng.integers(0, C, size=n), C), "y_ref": softmax(x)}
+
+
+# The functions the layer is built from, on this item's inputs: a wrong one is named first.
+# (A function not defined at all is not checked: ported code may not use it.)
+PROBE_UPSTREAM = """
+try:
+    out["up_softmax"] = _np.array(softmax(inp["x"].copy()), dtype=_np.float64)
+except NameError:
+    pass
+except Exception:
+    out["up_softmax_raised"] = _np.array(True)
+try:
+    _ce = cross_entropy_error(inp["y_ref"].copy(), inp["t"].copy())
+    out["up_cross_entropy_error"] = _np.array(_ce, dtype=_np.float64)
+except NameError:
+    pass
+except Exception:
+    out["up_cross_entropy_error_raised"] = _np.array(True)
+"""
+
+
+def swl_upstream(ctx: ScoreContext, verdict: Verdict) -> Verdict:
+    """A failing SoftmaxWithLoss verdict names ``softmax`` or ``cross_entropy_error`` first
+    when one of them is wrong on this item's inputs (tolerances of their own items)."""
+    i = ctx.inputs
+    upstream = [
+        ("softmax", softmax(i["x"]), 1e-8),
+        ("cross_entropy_error", np.asarray(cross_entropy_error(i["y_ref"], i["t"])), 1e-4),
+    ]
+    return upstream_first(ctx, verdict, upstream)
 
 
 def make_swl_backward_inputs(rng: np.random.Generator, data: TrustedData):
     """The small batch plus a large one (``_large.py``: no credit for finite differences)."""
     n, c = LARGE_ROWS, LARGE_COLS
+    small = make_swl_inputs(rng, data)
     return {
-        **make_swl_inputs(rng, data),
+        **small,
+        "x_other": 1.5 * rng.standard_normal(small["x"].shape),  # a second instance's input
         "large_x": 1.5 * rng.standard_normal((n, c)),
         "large_t": one_hot(rng.integers(0, c, size=n), c),
     }
@@ -121,7 +215,7 @@ def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
 PROBE_SWL_FORWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
-out["loss"] = _np.asarray(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
+out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
 """
 
 
@@ -129,20 +223,22 @@ def score_swl_forward(ctx: ScoreContext) -> Verdict:
     i = ctx.inputs
     # The reference has no 1e-7 in the log; the textbook's log(y + 1e-7) measures <= 2.4e-6
     # (40 seeds), more for rare tiny y_t, hence 1e-4 (the known mistakes are >= 0.3 away).
-    return compare(
+    verdict = compare(
         ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-4, batch_size=len(i["x"])
     )
+    return swl_upstream(ctx, verdict)
 
 
 PROBE_SWL_BACKWARD = """
 import numpy as _np
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["x"].copy(), inp["t"].copy())
-out["dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+SoftmaxWithLoss().forward(inp["x_other"].copy(), inp["t"].copy())  # a second layer
+out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """ + timed("""
 _layer = SoftmaxWithLoss()
 _layer.forward(inp["large_x"].copy(), inp["large_t"].copy())
-out["large_dx"] = _np.asarray(_layer.backward(1), dtype=_np.float64)
+out["large_dx"] = _np.array(_layer.backward(), dtype=_np.float64)
 """)
 
 
@@ -151,7 +247,11 @@ def score_swl_backward(ctx: ScoreContext) -> Verdict:
     grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
     # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
     # textbook and reference layers).
-    small = compare(ctx, {"dx": grads["x"]}, tol=1e-6, batch_size=len(i["x"]))
+    other = SoftmaxWithLoss()
+    other.forward(i["x_other"].copy(), i["t"].copy())
+    mistakes = [Mistake("layer_state_shared", {"dx": other.backward()})]
+    verdict = compare(ctx, {"dx": grads["x"]}, tol=1e-6, mistakes=mistakes, batch_size=len(i["x"]))
+    small = swl_upstream(ctx, verdict)
     ref = SoftmaxWithLoss()
     ref.forward(i["large_x"], i["large_t"])
     # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
@@ -185,7 +285,7 @@ ASSIGNMENT = Assignment(
             id="softmax_with_loss_forward",
             title={"ja": "SoftmaxWithLoss の順伝播", "en": "SoftmaxWithLoss forward pass"},
             points=1,
-            probe=PROBE_SWL_FORWARD,
+            probe=PROBE_SWL_FORWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_inputs,
             score=score_swl_forward,
         ),
@@ -193,7 +293,7 @@ ASSIGNMENT = Assignment(
             id="softmax_with_loss_backward",
             title={"ja": "SoftmaxWithLoss の逆伝播", "en": "SoftmaxWithLoss backward pass"},
             points=3,
-            probe=PROBE_SWL_BACKWARD,
+            probe=PROBE_SWL_BACKWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_backward_inputs,
             score=score_swl_backward,
         ),

@@ -35,7 +35,7 @@ def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.nda
 PROBE = """
 import numpy as _np
 _np.random.seed(int(inp["seed"]))
-out["W"] = _np.asarray({fn}(int(inp["n_in"]), int(inp["n_out"])), dtype=_np.float64)
+out["W"] = _np.array({fn}(int(inp["n_in"]), int(inp["n_out"])), dtype=_np.float64)
 """
 
 

@@ -44,7 +44,7 @@ def make_standardize_inputs(rng: np.random.Generator, data: TrustedData) -> dict
 PROBE_STANDARDIZE = """
 import numpy as _np
 _z = standardize(inp["x"].copy(), inp["mean"].copy(), inp["std"].copy())
-out["z"] = _np.asarray(_z, dtype=_np.float64)
+out["z"] = _np.array(_z, dtype=_np.float64)
 """
 
 
@@ -68,12 +68,12 @@ PROBE_FIT = (
     PROBE_PARAMS
     + """
 _y = network.predict(standardize(inp["x"].copy(), x_mean, x_std))
-_y = _np.asarray(_y, dtype=_np.float64)
-out["x_mean"] = _np.asarray(x_mean, dtype=_np.float64)
-out["x_std"] = _np.asarray(x_std, dtype=_np.float64)
+_y = _np.array(_y, dtype=_np.float64)
+out["x_mean"] = _np.array(x_mean, dtype=_np.float64)
+out["x_std"] = _np.array(x_std, dtype=_np.float64)
 if "t_mean" in globals() and "t_std" in globals():
-    out["t_mean"] = _np.asarray(t_mean, dtype=_np.float64)
-    out["t_std"] = _np.asarray(t_std, dtype=_np.float64)
+    out["t_mean"] = _np.array(t_mean, dtype=_np.float64)
+    out["t_std"] = _np.array(t_std, dtype=_np.float64)
     _y = _y * out["t_std"] + out["t_mean"]
 out["y"] = _y
 """

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.engine.diagnose import explain_exception
 from grader.engine.spec import Item, ProbeOutputError, ScoreContext, TrustedData, Verdict
 
 
@@ -33,7 +34,12 @@ def run_item(
     try:
         exec(compile(item.probe, f"<probe {item.id}>", "exec"), g)
     except Exception as exc:  # noqa: BLE001 - recorded like the engine does
-        return Verdict.fail(f"{type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}")
+        text = f"{type(exc).__name__}: {exc}"
+        explained = explain_exception(text, inputs)
+        if explained is None:
+            return Verdict.fail(text, text)
+        m = explained.message
+        return Verdict.fail(f"{text} {m['ja']}", f"{text} {m['en']}", hint=explained.hint)
     outputs = {k: np.asarray(v) for k, v in g["out"].items()}
     ctx = ScoreContext(inputs, outputs, data, item.id)
     try:

@@ -94,6 +94,26 @@ def softmax_textbook(x):  # the textbook's transposing form
     return np.exp(x) / np.sum(np.exp(x))
 
 
+def softmax_rows_only(x):  # ported code written for (N, K) only: axis=1
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_flat_1d(x):  # (K,) handled, but normalised over the whole array
+    if x.ndim == 1:
+        e = np.exp(x - x.max())
+        return e / e.sum() * 2
+    return softmax_textbook(x)
+
+
+def softmax_where_shift(x):  # correct: the shift through np.where, 1-D via a (1, K) view
+    x2 = x.reshape(1, -1) if x.ndim == 1 else x
+    m = np.max(x2, axis=1, keepdims=True)
+    e = np.exp(np.where(np.isfinite(m), x2 - m, 0.0))
+    return (e / e.sum(axis=1, keepdims=True)).reshape(x.shape)
+
+
 def softmax_naive(x):
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is the point of this variant
         e = np.exp(x)
@@ -144,12 +164,41 @@ class SWLTextbook:
         return dx / n
 
 
+def notebook_swl(softmax_fn, ce_fn) -> NS:
+    """The notebook's layer, whose given forward calls the notebook's own ``softmax`` and
+    ``cross_entropy_error`` (here ``softmax_fn`` and ``ce_fn``), with those functions."""
+
+    class Layer(SWLTextbook):
+        def forward(self, x, t):
+            self.t = t
+            self.y = softmax_fn(x)
+            self.loss = ce_fn(self.y, t)
+            return self.loss
+
+    return {"SoftmaxWithLoss": Layer, "softmax": softmax_fn, "cross_entropy_error": ce_fn}
+
+
 class SWLNoMean(SWLTextbook):
     def forward(self, x, t):
         return SWLTextbook.forward(self, x, t) * x.shape[0]
 
     def backward(self, dout=1):
         return self.y - self.t
+
+
+class SWLIndexesWithT(SWLTextbook):  # backward written for labels only: fails on one-hot t
+    def backward(self, dout=1):
+        n = self.y.shape[0]
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx * dout / n
+
+
+class SWLClassState(SWLTextbook):  # y and t kept on the class
+    def forward(self, x, t):
+        type(self).t = t
+        type(self).y = softmax_textbook(x)
+        return ce_textbook(type(self).y, t)
 
 
 class SWLSignFlip(SWLTextbook):
@@ -214,6 +263,88 @@ class ReluWhere:
         return np.where(self.x > 0, dout, 0.0)
 
 
+class ReluInPlaceReuse:
+    """Another course's style: forward zeroes its input in place and returns that array;
+    backward turns the same array into the 0/1 derivative in place (so the forward output is
+    overwritten once backward runs)."""
+
+    def forward(self, x):
+        np.maximum(x, 0, out=x)
+        self.out = x
+        return x
+
+    def backward(self, dout):
+        d = self.out
+        d[d > 0] = 1.0
+        d *= dout
+        return d
+
+
+class ReluMaximum:
+    def forward(self, x):
+        self.pos = (x > 0).astype(np.float32)  # extra state in another dtype
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * self.pos
+
+
+class SigmoidInPlaceReuse:
+    """Forward writes the sigmoid into its input array and keeps it; backward overwrites that
+    array with the local derivative y (1 - y) in place."""
+
+    def forward(self, x):
+        np.negative(x, out=x)
+        np.exp(x, out=x)
+        x += 1.0
+        np.reciprocal(x, out=x)
+        self.out = x
+        return x
+
+    def backward(self, dout):
+        y = self.out
+        y *= 1.0 - y
+        y *= dout
+        return y
+
+
+class ReluClassMask:
+    """Keeps the mask on the class: a second Relu's forward overwrites the first one's."""
+
+    mask = None
+
+    def forward(self, x):
+        type(self).mask = x <= 0
+        return np.where(x > 0, x, 0.0)
+
+    def backward(self, dout):
+        return np.where(type(self).mask, 0.0, dout)
+
+
+_SIGMOID_OUT: dict[str, np.ndarray] = {}
+
+
+class SigmoidGlobalOut:
+    """Keeps its output in a module-level dict shared by every instance."""
+
+    def forward(self, x):
+        _SIGMOID_OUT["y"] = 1 / (1 + np.exp(-x))
+        return _SIGMOID_OUT["y"]
+
+    def backward(self, dout):
+        y = _SIGMOID_OUT["y"]
+        return dout * y * (1 - y)
+
+
+class AffineClassX(AffineTextbook):
+    """Stores the flattened input on the class instead of the instance."""
+
+    def forward(self, x):
+        type(self).x = x.reshape(x.shape[0], -1)
+        self.original_x_shape = x.shape
+        return type(self).x @ self.W + self.b
+
+
 class ReluMaskInverted(ReluWhere):
     def backward(self, dout):
         return np.where(self.x > 0, 0.0, dout)
@@ -258,6 +389,88 @@ class SigmoidLossDelta:  # textbook style: sigmoid then log(y + 1e-7)
 
     def backward(self, dout=1):
         return dout * (self.y - self.t) / self.t.shape[0]
+
+
+def _ce_labels(y, t):  # the second volume's cross_entropy_error
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+
+
+class SigmoidLossTwoColumns:  # ported: loss through a two-column softmax-style CE, t as labels
+    def forward(self, x, t):
+        self.t = t
+        self.y = 1 / (1 + np.exp(-x))
+        return _ce_labels(np.c_[1 - self.y, self.y], self.t)
+
+    def backward(self, dout=1):
+        return (self.y - self.t) * dout / self.t.shape[0]
+
+
+class AffineFlatOnly(AffineTextbook):  # ported code that handles 2-D input only
+    def forward(self, x):
+        self.x = x
+        self.original_x_shape = x.shape
+        return np.dot(x, self.W) + self.b
+
+
+class AffineInPlaceBias(AffineTextbook):  # correct: bias added in place, dx a reshaped view
+    def forward(self, x, train_flg=None):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(len(x), -1)
+        out = self.x @ self.W
+        out += self.b
+        return out
+
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return np.dot(dout, self.W.T).reshape(self.original_x_shape)
+
+
+class SquaredInPlace:  # correct: keeps y - t and turns it into the gradient in place
+    def forward(self, y, t):
+        self.diff = y - t
+        return 0.5 * float(np.sum(self.diff**2)) / len(y)
+
+    def backward(self, dout=1):
+        self.diff *= dout / len(self.diff)
+        return self.diff
+
+
+class SigmoidLossFlat:  # correct: works on flattened x, t and reshapes dx back
+    def forward(self, x, t):
+        self.shape = x.shape
+        self.t = np.asarray(t, dtype=np.float64).reshape(-1)
+        self.y = 1 / (1 + np.exp(-x.reshape(-1)))
+        y = self.y
+        return float(-np.mean(self.t * np.log(y + 1e-7) + (1 - self.t) * np.log(1 - y + 1e-7)))
+
+    def backward(self, dout=1):
+        return (dout * (self.y - self.t) / self.t.size).reshape(self.shape)
+
+
+_LOSS_CACHE: dict[str, np.ndarray] = {}
+
+
+class SquaredGlobal:  # keeps y - t in a module-level cache shared by every instance
+    def forward(self, y, t):
+        _LOSS_CACHE["diff"] = y - t
+        return 0.5 * float(np.sum((y - t) ** 2)) / len(y)
+
+    def backward(self, dout=1):
+        return dout * _LOSS_CACHE["diff"] / len(_LOSS_CACHE["diff"])
+
+
+class SigmoidLossClassState(SigmoidLossDelta):  # y and t kept on the class
+    def forward(self, x, t):
+        type(self).t = t
+        type(self).y = 1 / (1 + np.exp(-x))
+        y = type(self).y
+        return -np.sum(t * np.log(y + 1e-7) + (1 - t) * np.log(1 - y + 1e-7)) / x.shape[0]
 
 
 class SigmoidLossNoMean(SigmoidLossDelta):
@@ -333,6 +546,14 @@ class MultiLayerReluMask(MultiLayerNet):  # ReLU backward letting the negative s
         for name in list(self.layers):
             if name.startswith("Activation"):
                 self.layers[name] = ReluMaskInverted()
+
+
+class MultiLayerInPlaceRelu(MultiLayerNet):  # correct: another course's in-place ReLU layers
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        for name in list(self.layers):
+            if name.startswith("Activation"):
+                self.layers[name] = ReluInPlaceReuse()
 
 
 # --- optimisers ---
@@ -454,6 +675,32 @@ class AdamNoBias(AdamTextbook):
             params[k] -= self.lr * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
 
 
+class AdamStepFrom2(AdamTextbook):  # ported code whose counter starts at 1
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__(lr, beta1, beta2)
+        self.iter = 1
+
+
+class AdamStepFrozen(AdamTextbook):  # the counter is read but never incremented
+    def update(self, params, grads):
+        self.iter = 0
+        super().update(params, grads)
+
+
+class AdamHatOut(AdamTextbook):  # correct: m_hat / v_hat, params updated through out=
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros(v.shape) for k, v in params.items()}
+            self.v = {k: np.zeros(v.shape) for k, v in params.items()}
+        self.iter += 1
+        for k in params:
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * grads[k]
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * np.square(grads[k])
+            m_hat = self.m[k] / (1 - self.beta1**self.iter)
+            v_hat = self.v[k] / (1 - self.beta2**self.iter)
+            np.subtract(params[k], self.lr * m_hat / (np.sqrt(v_hat) + 1e-7), out=params[k])
+
+
 # --- initialisers ---
 
 
@@ -515,6 +762,62 @@ class BNTextbook:  # eps 1e-6 (allowed), textbook backward through xc and std
         dxc += (2.0 / self.batch_size) * self.xc * dvar
         dmu = np.sum(dxc, axis=0)
         return dxc - dmu / self.batch_size
+
+
+class BNFirstBatchInit(BNTextbook):
+    """Starts the running averages from the first batch's statistics."""
+
+    def forward(self, x, train_flg=True):
+        if train_flg and self.running_mean is None:
+            self.running_mean, self.running_var = x.mean(axis=0), x.var(axis=0)
+        return BNTextbook.forward(self, x, train_flg)
+
+
+class BNRowStats(BNTextbook):
+    """Running statistics kept as (1, D) rows (keepdims=True)."""
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros((1, x.shape[1]))
+            self.running_var = np.zeros((1, x.shape[1]))
+        return BNTextbook.forward(self, x, train_flg)
+
+
+class BNGlobalCache(BNTextbook):
+    """Keeps what backward needs in a module-level cache shared by every instance."""
+
+    def forward(self, x, train_flg=True):
+        y = BNTextbook.forward(self, x, train_flg)
+        if train_flg:
+            _BN_CACHE.update(batch_size=self.batch_size, xc=self.xc, xn=self.xn, std=self.std)
+        return y
+
+    def backward(self, dout):
+        self.batch_size, self.xc = _BN_CACHE["batch_size"], _BN_CACHE["xc"]
+        self.xn, self.std = _BN_CACHE["xn"], _BN_CACHE["std"]
+        return BNTextbook.backward(self, dout)
+
+
+_BN_CACHE: dict[str, Any] = {}
+
+
+class BNKeepdims(BNTextbook):  # correct: (1, D) work arrays, running statistics kept (D,)
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if not train_flg:
+            return BNTextbook.forward(self, x, False)
+        mu = x.mean(axis=0, keepdims=True)
+        self.xc = x - mu
+        var = np.mean(self.xc**2, axis=0, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xn = self.xc / self.std
+        self.batch_size = len(x)
+        m = self.momentum
+        self.running_mean = m * self.running_mean + (1 - m) * mu.ravel()
+        self.running_var = m * self.running_var + (1 - m) * var.ravel()
+        return self.gamma * self.xn + self.beta
 
 
 class BNNoMeanTerms(BNTextbook):
@@ -620,6 +923,44 @@ class DropoutNoScale(DropoutTextbook):
         return DropoutTextbook.forward(self, x, True) if train_flg else x
 
 
+class DropoutRowMask(DropoutTextbook):  # one mask row shared by the whole batch
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(1, x.shape[1]) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+
+class DropoutInferenceByRatio(DropoutTextbook):  # right mask, inference scaled by p
+    def forward(self, x, train_flg=True):
+        return DropoutTextbook.forward(self, x, True) if train_flg else x * self.dropout_ratio
+
+
+class DropoutInPlace(DropoutTextbook):  # correct: forward and backward work in place
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            x[~self.mask] = 0.0
+            return x
+        x *= 1.0 - self.dropout_ratio
+        return x
+
+    def backward(self, dout):
+        dout[~self.mask] = 0.0
+        return dout
+
+
+class DropoutClassMask(DropoutTextbook):  # the mask kept on the class
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            type(self).mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * type(self).mask
+        return x * (1.0 - self.dropout_ratio)
+
+
 class DropoutNoMaskBackward(DropoutTextbook):
     def backward(self, dout):
         return dout
@@ -653,6 +994,61 @@ def l1_w(W, alpha):
 
 def l1_no_abs(W, alpha):
     return alpha * np.sum(W), alpha * np.sign(W)
+
+
+# Side effects: right values, but the argument is overwritten (the network's weights would be
+# destroyed in training).
+def l1_sign_in_place(W, alpha):
+    pen = alpha * np.sum(np.abs(W))
+    np.sign(W, out=W)  # W replaced by sign(W)
+    W *= alpha
+    return pen, W
+
+
+def l2_grad_in_place(W, alpha):
+    pen = alpha * np.sum(W**2)
+    W *= 2 * alpha
+    return pen, W
+
+
+def l1_view_grad(W, alpha):  # correct: a new array built from a view, W itself untouched
+    flat = W.reshape(-1)
+    return alpha * np.abs(flat).sum(), (alpha * np.sign(flat)).reshape(W.shape)
+
+
+def softmax_in_place(x):
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x
+
+
+def matmul_backward_scales_dy(X, W, dY):
+    dX = dY @ W.T
+    dW = X.T @ dY
+    dY *= 0.0  # "free" the buffer
+    return dX, dW
+
+
+def ce_clips_in_place(y, t):
+    np.clip(y, 1e-7, 1.0, out=y)
+    y[...] = np.log(y)
+    if t.ndim == 1:
+        return -np.mean(y[np.arange(len(t)), t])
+    return -np.sum(t * y) / y.shape[0]
+
+
+def square_graph_backward_in_place(a, x, y):
+    y -= a * x  # y becomes -(a x - y)
+    y *= -2.0
+    return y * x, y * a, -y
+
+
+def ce_float32(y, t):  # correct: float32 arithmetic, labels converted
+    y32 = y.astype(np.float32)
+    if t.ndim == 2:
+        t = t.argmax(axis=1)
+    return float(-np.mean(np.log(y32[np.arange(len(t)), t] + np.float32(1e-7))))
 
 
 # 2-10's ungraded weight_penalty(params, alpha, reg) -> (total, {weight key: grad}), probed by
@@ -723,6 +1119,7 @@ def _affine_buggy() -> list[tuple[str, NS, str | None]]:
             {"Affine": _affine_bug(dW=lambda s, d, n: d.T @ s.x)},
             "transposed",
         ),
+        ("x kept on the class", {"Affine": AffineClassX}, "layer_state_shared"),
     ]
 
 
@@ -772,20 +1169,24 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("in place", {"standardize": standardize_inplace}),
     ],
     "affine_forward": [
+        ("bias in place", {"Affine": AffineInPlaceBias}),
         ("textbook", {"Affine": AffineTextbook}),
         ("einsum", {"Affine": AffineEinsum}),
     ],
     "affine_backward": [
+        ("bias in place, dx a view", {"Affine": AffineInPlaceBias}),
         ("textbook", {"Affine": AffineTextbook}),
         ("einsum", {"Affine": AffineEinsum}),
     ],
     "softmax": [
         ("textbook transposes", {"softmax": softmax_textbook}),
+        ("np.where shift, (1, K) view", {"softmax": softmax_where_shift}),
         ("reference", _ref("softmax")),
     ],
     "cross_entropy_error": [
         ("labels form", {"cross_entropy_error": ce_textbook}),
         ("one-hot form", {"cross_entropy_error": ce_onehot_form}),
+        ("float32", {"cross_entropy_error": ce_float32}),
     ],
     "softmax_with_loss_forward": [
         ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
@@ -795,20 +1196,31 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("textbook", {"SoftmaxWithLoss": SWLTextbook}),
         ("reference", _ref("SoftmaxWithLoss")),
     ],
-    "sigmoid_layer": [("from y", {"Sigmoid": SigmoidOut}), ("from x", {"Sigmoid": SigmoidFromX})],
+    "sigmoid_layer": [
+        ("from y", {"Sigmoid": SigmoidOut}),
+        ("from x", {"Sigmoid": SigmoidFromX}),
+        ("in place, output reused by backward", {"Sigmoid": SigmoidInPlaceReuse}),
+    ],
     "relu_layer": [
         ("textbook in place", {"Relu": ReluTextbook}),
         ("np.where", {"Relu": ReluWhere}),
+        ("in place, output reused by backward", {"Relu": ReluInPlaceReuse}),
+        ("np.maximum, float32 mask", {"Relu": ReluMaximum}),
     ],
     "squared_error_loss": [
+        ("difference turned into the gradient in place", {"SquaredErrorLoss": SquaredInPlace}),
         ("textbook", {"SquaredErrorLoss": SquaredTextbook}),
         ("reference", _ref("SquaredErrorLoss")),
     ],
     "sigmoid_with_loss": [
+        ("flattened", {"SigmoidWithLoss": SigmoidLossFlat}),
         ("log(y + 1e-7)", {"SigmoidWithLoss": SigmoidLossDelta}),
         ("reference", _ref("SigmoidWithLoss")),
     ],
-    "multilayer_gradient": [("reference", {"MultiLayerNet": MultiLayerNet})],
+    "multilayer_gradient": [
+        ("in-place ReLU layers", {"MultiLayerNet": MultiLayerInPlaceRelu}),
+        ("reference", {"MultiLayerNet": MultiLayerNet}),
+    ],
     "sgd_update": [("rebinding", {"SGD": SGDNew}), ("reference", _ref("SGD"))],
     "momentum_update": [
         ("v = m v + lr g", {"Momentum": MomentumPlus}),
@@ -826,6 +1238,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     "adam_update": [
         ("textbook lr_t", {"Adam": AdamTextbook}),
         ("m_hat/v_hat, eps 1e-8", {"Adam": AdamOriginal}),
+        ("m_hat/v_hat, np.subtract(out=)", {"Adam": AdamHatOut}),
     ],
     "he_normal": [
         ("randn * std", {"he_normal": he_normal_randn}),
@@ -840,29 +1253,35 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
         ("2 rand - 1", {"glorot_uniform": glorot_uniform_rand}),
     ],
     "batchnorm_forward": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook eps 1e-6", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
     "batchnorm_backward": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook graph", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
     "batchnorm_running_stats": [
+        ("keepdims work arrays", {"BatchNormalization": BNKeepdims}),
         ("textbook", {"BatchNormalization": BNTextbook}),
         ("reference", _ref("BatchNormalization")),
     ],
     "dropout_forward": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "dropout_backward": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
         ("inverted but consistent", {"Dropout": DropoutInverted}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "dropout_inference": [
         ("textbook", {"Dropout": DropoutTextbook}),
         ("float mask, where", {"Dropout": DropoutWhere}),
+        ("in place", {"Dropout": DropoutInPlace}),
     ],
     "l2_regularization": [
         ("loop", {"l2_regularization": l2_loop}),
@@ -883,6 +1302,7 @@ CORRECT: dict[str, list[tuple[str, NS]]] = {
     ],
     "l1_regularization": [
         ("where", {"l1_regularization": l1_where}),
+        ("through a view", {"l1_regularization": l1_view_grad}),
         ("reference", _ref("l1_regularization")),
     ],
 }
@@ -906,6 +1326,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
             "extra_batch_division",
         ),
         ("sign", {"matmul_backward": lambda X, W, dY: (-(dY @ W.T), X.T @ dY)}, "sign_flip"),
+        ("dY zeroed", {"matmul_backward": matmul_backward_scales_dy}, "argument_modified"),
     ],
     "square_graph_backward": [
         (
@@ -927,6 +1348,11 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
             },
             "sign_flip",
         ),
+        (
+            "y overwritten",
+            {"square_graph_backward": square_graph_backward_in_place},
+            "argument_modified",
+        ),
     ],
     "regression_gradient": _two_layer_bugs("regression"),
     "binary_gradient": _two_layer_bugs("binary"),
@@ -937,6 +1363,7 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     ],
     "affine_forward": [
         ("no bias", {"Affine": AffineForwardNoBias}, None),
+        ("2-D input only", {"Affine": AffineFlatOnly}, "input_rank"),
         (
             "missing reshape",
             {
@@ -951,13 +1378,22 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax": [
         ("no max shift", {"softmax": softmax_naive}, "softmax_overflow"),
         ("columns", {"softmax": softmax_columns}, "softmax_axis"),
+        ("x overwritten", {"softmax": softmax_in_place}, "argument_modified"),
+        ("fails on (K,)", {"softmax": softmax_rows_only}, "softmax_1d"),
+        ("wrong on (K,)", {"softmax": softmax_flat_1d}, "softmax_1d"),
     ],
     "cross_entropy_error": [
         ("one-hot only", {"cross_entropy_error": ce_onehot_only}, "label_format"),
         ("no batch mean", {"cross_entropy_error": ce_no_mean}, "batch_size_division"),
+        ("y overwritten by log y", {"cross_entropy_error": ce_clips_in_place}, "argument_modified"),
     ],
     "softmax_with_loss_forward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
+        (
+            "cross_entropy_error without the mean",
+            notebook_swl(softmax_textbook, ce_no_mean),
+            "fix_upstream_first",
+        ),
         (
             "sign",
             {
@@ -971,22 +1407,30 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     "softmax_with_loss_backward": [
         ("no batch mean", {"SoftmaxWithLoss": SWLNoMean}, "batch_size_division"),
         ("sign", {"SoftmaxWithLoss": SWLSignFlip}, "sign_flip"),
+        ("softmax over columns", notebook_swl(softmax_columns, ce_textbook), "fix_upstream_first"),
+        ("indexes with t (one-hot t)", {"SoftmaxWithLoss": SWLIndexesWithT}, "target_one_hot"),
+        ("state on the class", {"SoftmaxWithLoss": SWLClassState}, "layer_state_shared"),
     ],
     "sigmoid_layer": [
         ("dout * y", {"Sigmoid": SigmoidDerivY}, "sigmoid_derivative"),
         ("x (1 - x)", {"Sigmoid": SigmoidDerivX}, None),
+        ("output in a global", {"Sigmoid": SigmoidGlobalOut}, "layer_state_shared"),
     ],
     "relu_layer": [
         ("inverted mask", {"Relu": ReluMaskInverted}, "relu_mask"),
         ("identity backward", {"Relu": ReluBackwardIdentity}, None),
+        ("mask on the class", {"Relu": ReluClassMask}, "layer_state_shared"),
     ],
     "squared_error_loss": [
         ("no 1/2", {"SquaredErrorLoss": SquaredNoHalf}, "missing_half_factor"),
         ("no /N", {"SquaredErrorLoss": SquaredNoMean}, "batch_size_division"),
+        ("state in a global", {"SquaredErrorLoss": SquaredGlobal}, "layer_state_shared"),
     ],
     "sigmoid_with_loss": [
         ("no /N", {"SigmoidWithLoss": SigmoidLossNoMean}, "batch_size_division"),
         ("sign", {"SigmoidWithLoss": SigmoidLossSign}, "sign_flip"),
+        ("t used as labels", {"SigmoidWithLoss": SigmoidLossTwoColumns}, "target_column"),
+        ("state on the class", {"SigmoidWithLoss": SigmoidLossClassState}, "layer_state_shared"),
     ],
     "multilayer_gradient": [
         ("no /N", {"MultiLayerNet": MultiLayerNoMean}, "batch_size_division"),
@@ -1026,6 +1470,8 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
     ],
     "adam_update": [
         ("no bias correction", {"Adam": AdamNoBias}, "adam_no_bias_correction"),
+        ("step counter starts at 2", {"Adam": AdamStepFrom2}, "adam_step_from_2"),
+        ("step counter never incremented", {"Adam": AdamStepFrozen}, "adam_step_not_incremented"),
         (
             "betas swapped",
             {"Adam": lambda lr, beta1, beta2: R.Adam(lr=lr, beta1=beta2, beta2=beta1)},
@@ -1100,30 +1546,42 @@ BUGGY: dict[str, list[tuple[str, NS, str | None]]] = {
             "bn_backward_missing_mean_terms",
         ),
         ("no var term", {"BatchNormalization": BNNoVarTerm}, "bn_backward_missing_var_term"),
+        ("cache in a global", {"BatchNormalization": BNGlobalCache}, "layer_state_shared"),
     ],
     "batchnorm_running_stats": [
         ("momentum swapped", {"BatchNormalization": BNSwapped}, "bn_running_momentum_swapped"),
         ("unbiased var", {"BatchNormalization": BNUnbiased}, "bn_running_var_unbiased"),
         ("never updated", {"BatchNormalization": BNNoRunning}, "bn_running_not_updated"),
+        (
+            "from the first batch",
+            {"BatchNormalization": BNFirstBatchInit},
+            "bn_running_init_first_batch",
+        ),
+        ("(1, D) statistics", {"BatchNormalization": BNRowStats}, "row_vector_shape"),
     ],
     "dropout_forward": [
         ("inverted", {"Dropout": DropoutInverted}, "dropout_inverted_scaling"),
         ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
+        ("(1, D) mask", {"Dropout": DropoutRowMask}, "dropout_mask_row"),
     ],
     "dropout_backward": [
         ("mask resampled", {"Dropout": DropoutResample}, "dropout_mask_resampled"),
         ("no mask", {"Dropout": DropoutNoMaskBackward}, None),
+        ("mask on the class", {"Dropout": DropoutClassMask}, "layer_state_shared"),
     ],
     "dropout_inference": [
         ("no scaling", {"Dropout": DropoutNoScale}, "dropout_no_inference_scaling"),
         ("ratio swapped", {"Dropout": DropoutSwapped}, "dropout_ratio_swapped"),
         ("inverted", {"Dropout": DropoutInverted}, "dropout_no_inference_scaling"),
+        ("scaled by p", {"Dropout": DropoutInferenceByRatio}, "dropout_inference_scaled_by_ratio"),
     ],
     "l2_regularization": [
         ("no factor 2", {"l2_regularization": l2_no2}, "l2_missing_factor_2"),
+        ("grad written into W", {"l2_regularization": l2_grad_in_place}, "argument_modified"),
         ("0.5 alpha convention", {"l2_regularization": l2_half}, "l2_half_convention"),
     ],
     "l1_regularization": [
+        ("W replaced by sign(W)", {"l1_regularization": l1_sign_in_place}, "argument_modified"),
         ("grad alpha W", {"l1_regularization": l1_w}, "l1_gradient_sign"),
         ("no abs", {"l1_regularization": l1_no_abs}, None),
     ],

@@ -196,6 +196,17 @@ def test_l2_gradient_without_factor_two_gets_the_hint(capsys):
     assert "with the factor 2" in out
 
 
+def test_penalty_that_overwrites_W_fails_with_the_hint(capsys):
+    def l1_sign_in_place(W, a):
+        pen = a * np.sum(np.abs(W))
+        np.sign(W, out=W)
+        W *= a
+        return pen, W
+
+    out = _report("l1_regularization", capsys, l1_regularization=l1_sign_in_place)
+    assert "destroy the network's weights" in out
+
+
 def test_l1_wrong_gradient_fails():
     assert not _run("l1_regularization", l1_regularization=lambda W, a: (a * np.sum(abs(W)), a * W))
 

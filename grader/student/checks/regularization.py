@@ -26,8 +26,22 @@ def _weights(seed: int) -> np.ndarray:
 
 
 def _call(ctx: CheckContext, name: str, W: np.ndarray, alpha: float, report: bool = True):
-    """The student's (penalty, grad), or None after reporting a wrong return shape."""
-    result = ctx.get(name)(W.copy(), alpha)
+    """The student's (penalty, grad), or None after reporting a wrong return shape; with
+    ``report``, also whether W was left unchanged (the notebook says so: it is the weights)."""
+    arg = W.copy()
+    result = ctx.get(name)(arg, alpha)
+    if report:
+        ctx.expect(
+            np.array_equal(arg, W),
+            ctx.t("引数 W を変更しない", "argument W left unchanged"),
+            hint=ctx.t(
+                f"{name} が受け取った W をその場で書き換えています "
+                "(W *= ..., np.sign(W, out=W) 等)。"
+                "学習中のネットワークの重みが壊れるので、新しい配列で計算して返してください。",
+                f"{name} writes into the W it was given (W *= ..., np.sign(W, out=W), ...), "
+                "which would destroy the network's weights in training: compute new arrays.",
+            ),
+        )
     ok = isinstance(result, tuple) and len(result) == 2
     if ok:
         penalty, grad = result
