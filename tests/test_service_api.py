@@ -505,3 +505,22 @@ def test_one_upload_limit_with_the_engines_words():
     assert service_says.value.code == engine_says.value.code == "too_large"
     assert service_says.value.status == 413
     assert service_says.value.message == engine_says.value.message
+
+
+def test_pages_know_their_user_from_the_session(svc):
+    """The pages' typed "current user": no session redirects to the login page, a student's
+    session reaches the student pages and is refused on the instructor's (403, the site's
+    error page), an instructor's session reaches them."""
+    for page in ("/", "/instructor", "/instructor/gradebook", "/instructor/settings"):
+        r = svc.get(page, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login", page
+    login = svc.post("/login", data={"token": svc.tokens["s1"]}, follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/"
+    assert svc.get("/").status_code == 200
+    for page in ("/instructor", "/instructor/gradebook", "/instructor/settings"):
+        r = svc.get(page)
+        assert r.status_code == 403 and "教員専用" in r.text, page
+    svc.post("/logout")
+    svc.post("/login", data={"token": svc.tokens["instructor"]})
+    for page in ("/instructor", "/instructor/gradebook", "/instructor/settings"):
+        assert svc.get(page).status_code == 200, page

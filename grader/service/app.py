@@ -24,7 +24,6 @@ from grader.service import (
     routes_instructor,
     routes_settings,
     web,
-    web_course,
 )
 from grader.service.catalog import Catalog
 from grader.service.config import ServiceConfig
@@ -183,8 +182,7 @@ def create_app(
     app.include_router(routes_settings.router)
     app.include_router(routes_exports.router)
     app.include_router(routes_instructor.router)
-    web.mount(app)
-    app.include_router(web_course.router)
+    web.mount(app)  # the static files and the page routers
     app.add_middleware(BodySizeLimit, limit=config.max_upload_bytes + FORM_OVERHEAD)
     # the last added runs first: forged forms are refused before their body is read, and
     # every answer (refusals included) gets the security headers

@@ -6,16 +6,17 @@ included (shown on the site's error page, in the user's language)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from grader.service import adjustments, course_settings
 from grader.service.api import app_state
+from grader.service.auth import Principal
 from grader.service.catalog import COURSE_TZ
 from grader.service.errors import ApiError
 from grader.service.models import Submission
 from grader.service.submissions import regrade_assignment
-from grader.service.web import _require_instructor, render
+from grader.service.web import WebInstructor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,7 +30,7 @@ def _local_input(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, COURSE_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
-def settings_page(request: Request, who, err: ApiError | None = None, status: int = 200):  # noqa: ANN001
+def settings_page(request: Request, who: Principal, err: ApiError | None = None, status: int = 200):
     st = app_state(request)
     with st.sessions() as s:
         rows = []
@@ -62,10 +63,7 @@ def settings_page(request: Request, who, err: ApiError | None = None, status: in
 
 
 @router.get("/instructor/settings")
-def settings_get(request: Request):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
+def settings_get(request: Request, who: WebInstructor):
     return settings_page(request, who)
 
 
@@ -76,6 +74,7 @@ def _or_none(value: str) -> str | None:
 @router.post("/instructor/settings/{assignment_id}")
 def settings_post(
     request: Request,
+    who: WebInstructor,
     assignment_id: str,
     deadline: str = Form(""),
     release_at: str = Form(""),
@@ -84,9 +83,6 @@ def settings_post(
     max_late_days: str = Form(""),
     results_visible: str = Form("immediately"),
 ):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
     st = app_state(request)
     try:
         if st.catalog.get(assignment_id) is None:
@@ -114,14 +110,12 @@ def settings_post(
 @router.post("/instructor/extensions")
 def extension_post(
     request: Request,
+    who: WebInstructor,
     student_id: str = Form(""),
     assignment_id: str = Form(""),
     deadline: str = Form(""),
     reason: str = Form(""),
 ):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
     st = app_state(request)
     try:
         if st.catalog.get(assignment_id) is None:
@@ -143,10 +137,9 @@ def extension_post(
 
 
 @router.post("/instructor/extensions/delete")
-def extension_delete(request: Request, student_id: str = Form(""), assignment_id: str = Form("")):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
+def extension_delete(
+    request: Request, who: WebInstructor, student_id: str = Form(""), assignment_id: str = Form("")
+):
     with app_state(request).sessions.begin() as s:
         ext = course_settings.extension_for(s, student_id, assignment_id)
         if ext is not None:
@@ -155,10 +148,9 @@ def extension_delete(request: Request, student_id: str = Form(""), assignment_id
 
 
 @router.post("/instructor/assignments/{assignment_id}/regrade")
-def bulk_regrade_form(request: Request, assignment_id: str, only: str = Form("all")):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
+def bulk_regrade_form(
+    request: Request, who: WebInstructor, assignment_id: str, only: str = Form("all")
+):
     st = app_state(request)
     if st.catalog.get(assignment_id) is None or only not in ("all", "failed"):
         raise ApiError("unknown_assignment", assignment_id=assignment_id[:100])
@@ -174,12 +166,13 @@ def _back_to(submission_id: str) -> RedirectResponse:
 
 @router.post("/instructor/submissions/{submission_id}/override")
 def override_form(
-    request: Request, submission_id: str, score: str = Form(""), reason: str = Form("")
+    request: Request,
+    who: WebInstructor,
+    submission_id: str,
+    score: str = Form(""),
+    reason: str = Form(""),
 ):
     """Override the score (empty score: clear the override), with a reason."""
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
     try:
         value = float(score) if score.strip() else None
     except ValueError as exc:
@@ -193,10 +186,7 @@ def override_form(
 
 
 @router.post("/instructor/submissions/{submission_id}/comment")
-def comment_form(request: Request, submission_id: str, text: str = Form("")):
-    who = _require_instructor(request)
-    if isinstance(who, Response):
-        return who
+def comment_form(request: Request, who: WebInstructor, submission_id: str, text: str = Form("")):
     with app_state(request).sessions.begin() as s:
         sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
         if sub is None:
