@@ -212,7 +212,7 @@ def test_a_result_the_database_refuses_fails_that_job_not_the_worker(st):
             out.executed_notebook = "\udfff"
         return out
 
-    worker = Worker(st.engine, unstorable, st.catalog, WorkerOptions(poll_interval=0.01))
+    worker = Worker(st.engine, unstorable, WorkerOptions(poll_interval=0.01))
     for _ in range(2):  # the same worker goes on to the next job
         worker.process(queue.claim(st.engine, "w", 60))
     assert worker.jobs_done == 1
