@@ -405,7 +405,12 @@ def _execute_and_score(
     write_inputs(job.job_in / "inputs.npz", inputs)
     mnist_seen = job.mnist_seen if mode == "bwrap" else (str(mnist_host) if mnist_host else None)
     probe = nbformat.v4.new_code_cell(
-        probe_source(spec, f"{job.in_seen}/inputs.npz", f"{job.out_seen}/probe", mnist_seen)
+        probe_source(
+            [(it.id, it.probe) for it in spec.items],
+            f"{job.in_seen}/inputs.npz",
+            f"{job.out_seen}/probe",
+            mnist_seen if spec.uses_mnist else None,
+        )
     )
     probe.metadata[PROBE_MARK] = True
     nb.cells.append(probe)

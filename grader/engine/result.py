@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from grader.engine.storable import storable
+from grader.jail.storable import storable
 
 
 class Outcome(StrEnum):

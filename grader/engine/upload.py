@@ -13,14 +13,14 @@ import json
 import warnings
 from typing import Any
 
-from grader.engine.jsonbounds import measure
-from grader.engine.storable import storable
+from grader.jail.jsonbounds import measure
+from grader.jail.limits import MAX_SOURCE_CHARS
+from grader.jail.storable import storable
 from grader.notebooks.metadata import _KEYS as NBGRADER_KEYS
 from grader.notebooks.metadata import nbgrader
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # the one upload limit (service and CLI); a notebook is ~50 kB
 MAX_CELLS = 2000
-MAX_SOURCE_CHARS = 2 * 1024 * 1024
 # A course notebook has about 1,000 JSON values without outputs; outputs (dropped below, but
 # parsed first) add a value per line of text. The 1.6 M empty objects of a metadata bomb
 # would cost gigabytes once parsed, validated and copied.

@@ -68,3 +68,8 @@ def slot_uid(slot: int) -> int:
     if not 0 <= slot < 1000:
         raise ValueError(f"slot must be in 0..999, got {slot}")
     return uid_base() + slot
+
+
+# Source characters a notebook may hold (the upload validator's limit; the stored executed
+# notebook's cap is computed from it).
+MAX_SOURCE_CHARS = 2 * 1024 * 1024

@@ -10,10 +10,6 @@ item. Nothing the probe writes is a verdict: the trusted side reads the arrays a
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from grader.engine.spec import Assignment
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # an output's name (file stem under probe/<i>/)
 MAX_ERROR_CHARS = 4000
@@ -78,11 +74,12 @@ _MNIST_LINES = """\
 
 
 def probe_source(
-    assignment: Assignment, inputs_path: str, out_dir: str, mnist_path: str | None
+    probes: list[tuple[str, str]], inputs_path: str, out_dir: str, mnist_path: str | None
 ) -> str:
-    """The probe cell's source (paths as the sandbox sees them)."""
-    items = [(i, it.id, it.probe) for i, it in enumerate(assignment.items)]
-    mnist = _MNIST_LINES.format(mnist=mnist_path) if (assignment.uses_mnist and mnist_path) else ""
+    """The probe cell's source: ``probes`` are the items' (id, probe source) in order; paths
+    as the sandbox sees them; ``mnist_path`` for MNIST assignments only."""
+    items = [(i, item_id, src) for i, (item_id, src) in enumerate(probes)]
+    mnist = _MNIST_LINES.format(mnist=mnist_path) if mnist_path else ""
     return _PROBE_TEMPLATE.format(
         inputs=inputs_path, items=items, outdir=out_dir, mnist=mnist, cap=MAX_ERROR_CHARS
     )

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine.jsonbounds import measure
-from grader.engine.storable import storable, storable_text
-from grader.engine.upload import MAX_SOURCE_CHARS
-from grader.jail.limits import MB, Limits
+from grader.jail.jsonbounds import measure
+from grader.jail.limits import MAX_SOURCE_CHARS, MB, Limits
 from grader.jail.outputs import UnsafeOutput, open_dirs, read_file
+from grader.jail.storable import storable, storable_text
 
 REPORT_NAME = "runner-report.json"
 MAX_REPORT_NODES = 2_000_000
