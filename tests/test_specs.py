@@ -21,7 +21,7 @@ from mutations.variants import matmul_backward, square_graph_backward, standardi
 
 import reference as R
 from grader.engine.spec import TrustedData
-from grader.specs import MODULES, all_assignments, get_assignment
+from grader.specs import all_assignments, assignment_ids, get_assignment
 from grader.student.datasets import make_moons, make_sine, make_spiral
 from grader.student.yearprediction import make_synthetic
 from reference.networks import MultiLayerNet, TwoLayerNet
@@ -71,7 +71,11 @@ def _check_cells(path: Path) -> dict[str, float]:
 
 def test_registry_is_consistent():
     ids = [a.id for a in all_assignments()]
-    assert ids == list(MODULES)
+    assert ids == assignment_ids()
+    # course order, as the syllabus lists the notebooks
+    assert ids[:2] == ["2-1_autodiff", "2-2-1_two_layer_regression"]
+    assert ids.index("3-1-3_other_layers") < ids.index("2-4_multilayer_mnist") < ids.index("2-10_regularization")
+    assert len(ids) == 16
     item_ids = [it.id for a in all_assignments() for it in a.items]
     assert len(item_ids) == len(set(item_ids)), "item ids must be unique across assignments"
     with pytest.raises(KeyError, match="unknown assignment"):

@@ -60,9 +60,9 @@ def register(subparsers) -> None:
 
 
 def known_ids() -> list[str]:
-    from grader.specs import MODULES
+    from grader.specs import assignment_ids
 
-    return list(MODULES)
+    return assignment_ids()
 
 
 def infer_assignment(path: Path, data: bytes, ids: list[str]) -> str | None:

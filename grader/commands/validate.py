@@ -59,17 +59,18 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from grader.engine.pipeline import sandbox_status
-    from grader.specs import MODULES
+    from grader.specs import assignment_ids
 
     status = sandbox_status()
     if not status["bwrap"] and not args.allow_unsandboxed:
         print(f"grader validate: sandbox unavailable ({status['reason']})", file=sys.stderr)
         return 3
-    unknown = [i for i in args.ids if i not in MODULES]
+    known = assignment_ids()
+    unknown = [i for i in args.ids if i not in known]
     if unknown:
         print(f"grader validate: unknown assignment(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
-    ids = args.ids or list(MODULES)
+    ids = args.ids or known
     tasks = []
     for aid in ids:
         for kind, folder in (("solution", "solutions"), ("assignment", "assignments")):

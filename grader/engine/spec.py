@@ -246,6 +246,7 @@ class Assignment:
     id: str
     title: dict[str, str]
     items: tuple[Item, ...]
+    order: int = 0  # position in the course: the registry lists assignments by it
     notebook_timeout: float = 120.0  # whole notebook, seconds
     cell_timeout: float = 60.0
     uses_mnist: bool = False

@@ -205,19 +205,11 @@ late_policy = "refuse"
 
 
 def _spec_assignments() -> list[Any]:
-    """The course's specs; a spec module that is missing or fails to import is skipped with a
-    warning, so the service runs with whatever assignments work."""
+    """The course's specs. A spec that fails to load raises ``SpecLoadError`` (file and line):
+    the service refuses to start rather than run with an assignment silently missing."""
     from grader import specs
 
-    found = []
-    for aid in getattr(specs, "MODULES", {}):
-        try:
-            found.append(specs.get_assignment(aid))
-        except Exception as exc:  # one broken spec module must not take the service down
-            log.warning("assignment %s not available (%s); skipped", aid, exc)
-    if not hasattr(specs, "MODULES"):
-        found = list(specs.all_assignments())
-    return found
+    return specs.all_assignments()
 
 
 def _course_reveals() -> dict[str, set[str]]:

@@ -104,6 +104,7 @@ def score_backward(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="3-1-1_affine_layer",
+    order=60,
     title={"ja": "Affine レイヤ", "en": "The Affine layer"},
     items=(
         Item(

@@ -104,6 +104,7 @@ def score_square(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-1_autodiff",
+    order=10,
     title={
         "ja": "計算グラフと自動微分",
         "en": "Computational graphs and automatic differentiation",

@@ -165,6 +165,7 @@ def score_running(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-7_batch_norm",
+    order=130,
     title={"ja": "バッチ正規化", "en": "Batch normalisation"},
     items=(
         Item(

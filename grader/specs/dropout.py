@@ -178,6 +178,7 @@ def _item(item_id: str, ja: str, en: str, probe: str, score) -> Item:
 
 ASSIGNMENT = Assignment(
     id="2-9_dropout",
+    order=150,
     title={"ja": "ドロップアウト", "en": "Dropout"},
     items=(
         _item(

@@ -93,6 +93,7 @@ def score_gradient(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-4_multilayer_mnist",
+    order=90,
     title={"ja": "多層ニューラルネットワークで MNIST", "en": "A multi-layer network on MNIST"},
     items=(
         Item(

@@ -174,6 +174,7 @@ def _item(name: str) -> Item:
 
 ASSIGNMENT = Assignment(
     id="2-5-1_optimizers",
+    order=100,
     title={"ja": "最適化手法", "en": "Optimisers"},
     items=tuple(_item(name) for name in HYPER),
 )

@@ -212,6 +212,7 @@ def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:
 
 ASSIGNMENT = Assignment(
     id="3-1-3_other_layers",
+    order=80,
     title={"ja": "その他のレイヤ", "en": "Other layers"},
     items=(
         _item(

@@ -156,6 +156,7 @@ def score_l1(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-10_regularization",
+    order=160,
     title={"ja": "正則化", "en": "Regularisation"},
     items=(
         Item(

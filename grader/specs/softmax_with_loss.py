@@ -260,6 +260,7 @@ def score_swl_backward(ctx: ScoreContext) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="3-1-2_softmax_with_loss",
+    order=70,
     title={"ja": "Softmax-with-Loss レイヤ", "en": "The Softmax-with-Loss layer"},
     items=(
         Item(

@@ -49,6 +49,7 @@ def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-2-2_two_layer_binary",
+    order=30,
     title={
         "ja": "2 層ニューラルネットワーク: 2 値分類",
         "en": "Two-layer network: binary classification",

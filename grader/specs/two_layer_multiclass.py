@@ -43,6 +43,7 @@ def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-2-3_two_layer_multiclass",
+    order=40,
     title={
         "ja": "2 層ニューラルネットワーク: 多クラス分類",
         "en": "Two-layer network: multi-class classification",

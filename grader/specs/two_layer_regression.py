@@ -30,6 +30,7 @@ def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-2-1_two_layer_regression",
+    order=20,
     title={"ja": "2 層ニューラルネットワーク: 回帰", "en": "Two-layer network: regression"},
     items=(
         # Smooth loss: analytic vs central differences measure <= 9.4e-10 (reference

@@ -198,6 +198,7 @@ def _item(item_id: str, ja: str, en: str, score) -> Item:
 
 ASSIGNMENT = Assignment(
     id="2-6_weight_init",
+    order=120,
     title={"ja": "重みの初期値", "en": "Weight initialisation"},
     items=(
         _item(

@@ -116,6 +116,7 @@ def judge_fit(points: dict[str, np.ndarray], y: np.ndarray) -> Verdict:
 
 ASSIGNMENT = Assignment(
     id="2-2-4_year_prediction",
+    order=50,
     title={"ja": "回帰問題: 発売年の予測", "en": "Regression: predicting the release year"},
     items=(
         Item(
