@@ -165,8 +165,8 @@ class WorkerPool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from grader.engine.pipeline import sandbox_status
     from grader.engine.upload import MAX_UPLOAD_BYTES
+    from grader.jail import sandbox_policy
     from grader.service import auth
     from grader.service.app import create_app
     from grader.service.cli_common import (
@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         open_store,
     )
     from grader.service.slow_clients import DeadlineHttpProtocol
+    from grader.specs import SpecLoadError, all_assignments
 
     if args.max_upload_mb * 2**20 > MAX_UPLOAD_BYTES:  # the engine would refuse it when grading
         print(
@@ -186,9 +187,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    mode = sandbox_status()["mode"]
+    try:  # a spec that does not load stops the service: no assignment is skipped in silence
+        all_assignments()
+    except SpecLoadError as exc:
+        print(f"grader serve: {exc}", file=sys.stderr)
+        return 4
+    policy = sandbox_policy(args.allow_unsandboxed)
+    mode = policy.mode
     if mode != "bwrap":
-        if not args.allow_unsandboxed:
+        if not policy.may_grade:
             print(SANDBOX_REFUSAL, file=sys.stderr)
             return 3
         print(UNSANDBOXED_BANNER, file=sys.stderr)
