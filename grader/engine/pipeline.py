@@ -28,6 +28,7 @@ from grader.engine.probe import make_inputs, new_seed, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
 from grader.engine.result import GradeResult, ItemResult
 from grader.engine.scoring import score_item, why_not_run
+from grader.engine.selfchecks import self_check_outcomes
 from grader.engine.spec import Assignment, TrustedData
 from grader.engine.upload import RejectedUpload, check_belongs, parse_notebook
 from grader.jail import runner_report, slots
@@ -124,12 +125,14 @@ def grade_notebook(
     limits: Limits | None = None,
     lang: str = "ja",
     candidates: Sequence[Assignment] = (),
+    run_self_checks: bool = False,
 ) -> GradeResult:
     """Grade one uploaded notebook against ``spec`` (see docs/ARCHITECTURE.md, "Engine API").
 
     Never raises for a bad upload: returns ``status="rejected"`` with ``error_message``.
     ``released`` overrides ``assignments/<id>.ipynb``; ``candidates`` (the course's specs)
-    let a notebook of another assignment be told where it belongs.
+    let a notebook of another assignment be told where it belongs. ``run_self_checks`` keeps
+    the ``check(...)`` cells and reports their outcome in ``result.self_checks``.
     """
     clock = Clock()
     result = GradeResult(
@@ -141,7 +144,7 @@ def grade_notebook(
         with clock.phase("validate"):
             nb = _validate(notebook, released, spec.id, candidates)
         with clock.phase("restore"):
-            nb, result.restored_cells, restore_log = _restore(nb, released, spec)
+            nb, result.restored_cells, restore_log = _restore(nb, released, spec, run_self_checks)
         result.log += restore_log + _sandbox_warning(policy)
         result.sandbox_mode = policy.mode
         limits = _job_limits(spec, limits or Limits())
@@ -157,6 +160,8 @@ def grade_notebook(
             if it.scoring_error
         ]
         result.run_state, result.executed_notebook = outcome.run_state, outcome.executed_notebook
+        if run_self_checks:
+            result.self_checks = self_check_outcomes(outcome.executed_notebook)
         if workdir is not None:
             _keep_result(Path(workdir), result, clock)
     result.timings = clock.done()
@@ -215,11 +220,14 @@ def _validate(
     return nb
 
 
-def _restore(nb: Any, released: Any, spec: Assignment) -> tuple[Any, list[str], list[str]]:
-    """Locked cells from the released notebook, self-checks neutralised, ignored cells
-    skipped: the notebook, the restored cells' ids and the log lines."""
+def _restore(
+    nb: Any, released: Any, spec: Assignment, keep_checks: bool
+) -> tuple[Any, list[str], list[str]]:
+    """Locked cells from the released notebook, self-checks neutralised (unless kept),
+    ignored cells skipped: the notebook, the restored cells' ids and the log lines."""
     nb, restored = restore_locked_cells(nb, released)
-    neutralise_check_cells(nb)
+    if not keep_checks:
+        neutralise_check_cells(nb)
     lines = ["restored locked cells: " + ", ".join(restored)] if restored else []
     lines += skip_ignored_cells(nb, released, tuple(it.probe for it in spec.items))
     return nb, restored, lines

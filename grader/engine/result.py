@@ -95,6 +95,7 @@ class GradeResult:
     run_state: dict[str, Any] = field(default_factory=dict)  # runner's report (display only)
     restored_cells: list[str] = field(default_factory=list)
     title: dict[str, str] = field(default_factory=dict)
+    self_checks: dict[str, bool] = field(default_factory=dict)  # item -> passed (when run)
 
     @property
     def score(self) -> float:
@@ -124,6 +125,7 @@ class GradeResult:
                 "run": dict(self.run_state),
                 "restored_cells": list(self.restored_cells),
                 "log": list(self.log),
+                "self_checks": dict(self.self_checks),
             }
         )
 
@@ -144,4 +146,5 @@ class GradeResult:
             run_state=dict(d.get("run") or {}),
             restored_cells=list(d.get("restored_cells") or []),
             title=dict(d.get("title") or {}),
+            self_checks={str(k): bool(v) for k, v in (d.get("self_checks") or {}).items()},
         )
