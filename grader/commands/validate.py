@@ -79,7 +79,7 @@ def check_one(spec, kind: str, path: Path, slot: int, policy) -> Checked:
         released=released,
         run_self_checks=True,
     )
-    faults = [f"{i.id}: {i.scoring_error}" for i in res.items if i.scoring_error]
+    faults = [f"{path}: {i.id}: {i.scoring_error}" for i in res.items if i.scoring_error]
     if res.status != "graded":
         return Checked(False, f"{res.status}: {res.error}", faults)
     solution = kind == "solution"
@@ -134,9 +134,10 @@ def run(args: argparse.Namespace) -> int:
         faults += checked.scoring_errors
         want = "full marks" if kind == "solution" else "zero"
         print(f"{'ok  ' if checked.ok else 'FAIL'} {path} (want {want}): {checked.detail}")
-    print(f"{len(tasks) + len(problems) - failures}/{len(tasks) + len(problems)} as expected")
+    total = len(tasks) + len(problems)
+    print(f"{total - failures}/{total} notebooks as expected")
     for fault in faults:
-        print(f"grader validate: internal scoring error in {fault}", file=sys.stderr)
+        print(f"grader validate: internal scoring error: {fault}", file=sys.stderr)
     if faults:
         return EXIT_INTERNAL
     return EXIT_OK if failures == 0 and tasks else EXIT_FAILED

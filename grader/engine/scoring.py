@@ -53,7 +53,8 @@ def score_item(item: Item, inputs, outs: ItemOutputs, data: TrustedData, reason)
             }
         return res
     except Exception as exc:
-        log.error("internal error scoring %s:\n%s", item.id, traceback.format_exc(limit=5))
+        # The one line (in the result and its log) is what the CLI and the service show.
+        log.debug("internal error scoring %s", item.id, exc_info=True)
         res.scoring_error = _where_it_failed(item, exc)
         res.message = dict(NOT_YOUR_FAULT)
         return res
