@@ -26,6 +26,7 @@ from grader.engine import pipeline
 from grader.engine.mnist_sandbox import write_job_mnist
 from grader.engine.spec import ScoreContext
 from grader.jail import sandbox_policy
+from grader.specs import get_assignment
 from grader.specs._provenance import _read_layout, rebuild
 
 IDS = (
@@ -47,7 +48,7 @@ def _argmax(net, x, dtype) -> np.ndarray:
 
 
 def measure(assignment_id: str) -> None:
-    spec = pipeline._get_spec(assignment_id)
+    spec = get_assignment(assignment_id)
     captured: dict[str, np.ndarray] = {}
     job_data = []
 
