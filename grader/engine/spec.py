@@ -237,6 +237,7 @@ class Item:
     probe: str
     make_inputs: InputMaker
     score: Scorer
+    hints: tuple[str, ...] = ()  # hint ids this item may show (checked when the spec loads)
 
 
 @dataclass(frozen=True)

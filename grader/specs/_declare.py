@@ -1,0 +1,328 @@
+"""Declared items: an instructor states what to call, on which inputs, compared with what,
+within which tolerance, and the known mistakes; the probe, the trusted scorer, the student
+self-check (``_selfcheck_data.py``) and the mutation variants (``variants``) are derived.
+
+A spec module writes, per item (see ``docs/AUTHORING.md``)::
+
+    declare(
+        "affine_forward", ("Affine の順伝播", "Affine forward pass"), points=1,
+        call=construct("Affine", "W", "b").then("forward", "x", save="y"),
+        solution=Affine,                       # correct code: the correct variant, author check
+        inputs=make_inputs,                    # rng -> {name: array}
+        expect={"y": lambda x, W, b: x.reshape(len(x), -1) @ W + b},
+        tol=1e-10,
+        mistakes=[mistake("my_hint", ja="...", en="...", y=lambda x, W, b: x @ W)],
+    )
+
+Functions of the inputs (``expect``, mistakes' outputs) receive the inputs their parameters
+name, as copies (0-d arrays as floats). ``gradient(forward, "x")`` is the central-difference
+gradient of a trusted forward. Custom items stay plain ``Item(probe=..., make_inputs=...,
+score=...)`` (e.g. the MNIST accuracy items): nothing here is required.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from grader.engine.diagnose import Mistake
+from grader.engine.hints import HINTS
+from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, numeric_grad
+
+
+# --- what to call: data for grader.student.calls.run_call --------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function or a class to call, and the steps (see ``grader/student/calls.py``)."""
+
+    target: str
+    init: tuple[str, ...] | None = None  # None: ``target`` is a function
+    steps: tuple[Mapping[str, Any], ...] = ()
+
+    def then(self, method: str, *args: str, save: str = "", other: bool = False, **kwargs: str):
+        """Call ``method`` (of the instance; of a second instance with ``other``) on the inputs
+        ``args`` / ``kwargs`` (input names), saving the result as output ``save``."""
+        step: dict[str, Any] = {"method": method, "args": list(args), "save": save}
+        if kwargs:
+            step["kwargs"] = dict(kwargs)
+        if other:
+            step["on"] = "other"
+        return replace(self, steps=self.steps + (step,))
+
+    def attr(self, name: str, save: str) -> Call:
+        """Save the instance's attribute ``name`` (e.g. ``dW`` after backward)."""
+        return replace(self, steps=self.steps + ({"attr": name, "save": save},))
+
+    def data(self) -> dict[str, Any]:
+        init = None if self.init is None else list(self.init)
+        return {"target": self.target, "init": init, "steps": [dict(s) for s in self.steps]}
+
+    def saves(self) -> list[str]:
+        return [s["save"] for s in self.steps if s.get("save")]
+
+    def probe(self) -> str:
+        """The probe: the one caller on this data; the target is spelt as code so that the
+        static analysis of skipped cells (``grader/notebooks/ignore.py``) sees it read."""
+        return (
+            "from grader.student.calls import run_call as _run_call\n"
+            f"_run_call({self.data()!r}, inp, out, {{{self.target!r}: {self.target}}})\n"
+        )
+
+
+def function(name: str, *args: str, save: str, **kwargs: str) -> Call:
+    """Call the student's function ``name`` on the inputs ``args``; its result is ``save``."""
+    return Call(name).then("", *args, save=save, **kwargs)
+
+
+def construct(name: str, *init: str) -> Call:
+    """Build the student's class ``name`` with the inputs ``init``; add steps with ``then``."""
+    return Call(name, tuple(init))
+
+
+# --- what to compare with ------------------------------------------------------------------------
+
+
+def _argument(value: np.ndarray) -> Any:
+    value = np.asarray(value)
+    return value.item() if value.ndim == 0 else value.copy()
+
+
+def evaluate(fn: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``fn`` on the inputs its parameters name (copies), as a float64 array."""
+    if isinstance(fn, Gradient):
+        return fn.of(inputs)
+    names = inspect.signature(fn).parameters
+    return np.asarray(fn(**{n: _argument(inputs[n]) for n in names}), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Central differences of ``sum(forward(...) * inputs[dout])`` (of the scalar ``forward``
+    when ``dout`` is None) with respect to the input ``wrt``."""
+
+    forward: Callable[..., Any]
+    wrt: str
+    dout: str | None = None
+
+    def of(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        names = inspect.signature(self.forward).parameters
+        args = {n: _argument(inputs[n]) for n in names}
+        args[self.wrt] = np.array(inputs[self.wrt], dtype=np.float64)
+        weight = None if self.dout is None else np.asarray(inputs[self.dout], dtype=np.float64)
+
+        def f() -> float:
+            y = np.asarray(self.forward(**args), dtype=np.float64)
+            return float(y) if weight is None else float(np.sum(y * weight))
+
+        return numeric_grad(f, args[self.wrt])
+
+
+def gradient(forward: Callable[..., Any], wrt: str, dout: str | None = None) -> Gradient:
+    """Expect the numeric gradient of the trusted ``forward`` with respect to input ``wrt``."""
+    return Gradient(forward, wrt, dout)
+
+
+# --- known mistakes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Known:
+    """A known mistake: what it outputs (output name -> function of the inputs) and its hint
+    (registered under ``hint`` with ``ja`` / ``en``; both empty: an existing hint id)."""
+
+    hint: str
+    outputs: Mapping[str, Callable[..., Any]]
+    ja: str = ""
+    en: str = ""
+
+
+def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., Any]) -> Known:
+    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output it changes."""
+    return Known(hint, outputs, ja, en)
+
+
+def register_hint(known: Known) -> None:
+    """Put a declared hint's text in the registry; an unknown id without text, or an id already
+    registered with other text, stops the spec from loading (it names the id)."""
+    text = {"ja": known.ja, "en": known.en}
+    if not (known.ja or known.en):
+        if known.hint not in HINTS:
+            raise KeyError(f"hint {known.hint!r} is not registered; give its ja= and en= text")
+        return
+    if not (known.ja and known.en):
+        raise ValueError(f"hint {known.hint!r} needs both ja= and en= text")
+    if HINTS.get(known.hint, text) != text:
+        raise ValueError(f"hint {known.hint!r} is already registered with other text")
+    HINTS[known.hint] = text
+
+
+# --- the declaration and the item derived from it -------------------------------------------------
+
+# Hints ``compare`` may add on its own (generic patterns of any output).
+GENERIC_HINTS = ("sign_flip", "transposed", "row_vector_shape")
+BATCH_HINTS = ("batch_size_division", "extra_batch_division")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    call: Call
+    solution: Any  # correct code for ``call.target`` (a class or a function)
+    inputs: Callable[[np.random.Generator], dict[str, np.ndarray]]
+    expect: Mapping[str, Callable[..., Any]]
+    tol: float
+    mistakes: tuple[Known, ...] = ()
+    batch_of: str | None = None  # an input whose length is the batch size N (generic hints)
+
+    def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: evaluate(fn, inputs) for name, fn in self.expect.items()}
+
+    def mistaken(self, inputs: Mapping[str, np.ndarray]) -> list[Mistake]:
+        return [
+            Mistake(k.hint, {n: evaluate(fn, inputs) for n, fn in k.outputs.items()})
+            for k in self.mistakes
+        ]
+
+    def batch_size(self, inputs: Mapping[str, np.ndarray]) -> int | None:
+        return None if self.batch_of is None else len(inputs[self.batch_of])
+
+    def score(self, ctx: ScoreContext) -> Verdict:
+        i = ctx.inputs
+        return compare(
+            ctx,
+            self.expected(i),
+            self.tol,
+            mistakes=self.mistaken(i),
+            batch_size=self.batch_size(i),
+        )
+
+    def make_inputs(self, rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+        return self.inputs(rng)
+
+    def hint_ids(self) -> tuple[str, ...]:
+        own = tuple(dict.fromkeys(k.hint for k in self.mistakes))
+        return own + GENERIC_HINTS + (BATCH_HINTS if self.batch_of else ())
+
+
+@dataclass(frozen=True)
+class DeclaredItem(Item):
+    """An :class:`Item` derived from a :class:`Declaration` (kept for the derived checks)."""
+
+    declaration: Declaration | None = field(default=None, compare=False)
+
+
+def declare(
+    item_id: str,
+    title: tuple[str, str],
+    *,
+    points: float,
+    call: Call,
+    solution: Any,
+    inputs: Callable[[np.random.Generator], dict[str, np.ndarray]],
+    expect: Mapping[str, Callable[..., Any]],
+    tol: float,
+    mistakes: Sequence[Known] = (),
+    batch_of: str | None = None,
+) -> DeclaredItem:
+    """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell)."""
+    if set(expect) != set(call.saves()):
+        raise ValueError(
+            f"item {item_id!r}: expect= names {sorted(expect)} but the call saves "
+            f"{sorted(call.saves())}"
+        )
+    for known in mistakes:
+        register_hint(known)
+        unknown = set(known.outputs) - set(expect)
+        if unknown:
+            raise ValueError(f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}")
+    d = Declaration(call, solution, inputs, dict(expect), tol, tuple(mistakes), batch_of)
+    return DeclaredItem(
+        id=item_id,
+        title={"ja": title[0], "en": title[1]},
+        points=points,
+        probe=call.probe(),
+        make_inputs=d.make_inputs,
+        score=d.score,
+        hints=d.hint_ids(),
+        declaration=d,
+    )
+
+
+# --- mutation variants: namespaces the probe can run against (tests, ``grader author check``) ---
+
+
+def variants(item: DeclaredItem) -> dict[str, dict[str, Any]]:
+    """``{"solution": namespace, <hint id>: namespace, ...}``: the declared solution (a correct
+    variant) and, per declared mistake, a stand-in target that returns the correct outputs
+    except those the mistake changes (a buggy variant whose hint must be shown)."""
+    d = item.declaration
+    found = {"solution": {d.call.target: d.solution}}
+    for known in d.mistakes:
+        found[known.hint] = {d.call.target: _StandIn(d, known)}
+    return found
+
+
+class _StandIn:
+    """Called like the student's class or function. The probe runs the call's steps in order
+    (instances included), so the stand-in counts them over one run: each step records its
+    arguments by input name and returns the saved output as ``known`` computes it from the
+    inputs seen so far (the correct value for the outputs it does not change)."""
+
+    def __init__(self, d: Declaration, known: Known):
+        self.d, self.known = d, known
+        self.calls = [s for s in d.call.steps if "attr" not in s]
+        self.done, self.seen = len(self.calls), {}
+
+    def __call__(self, *args: Any) -> Any:
+        if self.done == len(self.calls):  # a new run of the probe
+            self.done, self.seen = 0, {}
+        if self.d.call.init is None:
+            return self.step(args, {})
+        self.seen.update(zip(self.d.call.init, args))
+        return _Instance(self)
+
+    def step(self, args: tuple, kwargs: dict) -> Any:
+        step = self.calls[self.done]
+        self.done += 1
+        self.seen.update(zip(step.get("args", ()), args))
+        self.seen.update({step["kwargs"][k]: v for k, v in kwargs.items()})
+        return self.value(step.get("save", ""))
+
+    def value(self, name: str) -> Any:
+        if not name:
+            return None
+        fn = self.known.outputs.get(name, self.d.expect[name])
+        return evaluate(fn, {k: np.asarray(v) for k, v in self.seen.items()})
+
+
+class _Instance:
+    def __init__(self, stand_in: _StandIn):
+        self._stand_in = stand_in
+
+    def __getattr__(self, name: str) -> Any:
+        for step in self._stand_in.d.call.steps:
+            if step.get("attr") == name:
+                return self._stand_in.value(step["save"])
+        return lambda *args, **kwargs: self._stand_in.step(args, kwargs)
+
+
+__all__ = [
+    "Call",
+    "Declaration",
+    "DeclaredItem",
+    "Gradient",
+    "Known",
+    "construct",
+    "declare",
+    "evaluate",
+    "function",
+    "gradient",
+    "mistake",
+    "variants",
+]
