@@ -30,17 +30,35 @@ def run(args: argparse.Namespace) -> int:
     except (NotebookValidationError, MarkerError, FileNotFoundError) as exc:
         print(f"grader build: {exc}", file=sys.stderr)
         return 2
+    stale = _selfchecks(check=args.check)
+    if stale is None:
+        return 2
     for path in result.orphans:
         print(f"warning: {path} has no source in {args.solutions}", file=sys.stderr)
     if args.check:
-        for path in result.written:
+        for path in result.written + stale:
             print(f"out of date: {path}", file=sys.stderr)
-        if not result.clean:
-            print("run `grader build` and commit assignments/", file=sys.stderr)
+        if not result.clean or stale:
+            print("run `grader build` and commit what it writes", file=sys.stderr)
             return 1
         print(f"assignments up to date ({len(result.unchanged)} notebooks)")
         return 0
-    for path in result.written:
+    for path in result.written + stale:
         print(f"wrote {path}")
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 0
+
+
+def _selfchecks(*, check: bool) -> list[Path] | None:
+    """The declared items' self-check data (``grader/specs/_selfcheck_data.py``): the files
+    written (or out of date, with ``check``); None after printing why a spec cannot load."""
+    import grader.student.checks.declared as folder
+    from grader.specs import SpecLoadError, all_assignments
+    from grader.specs._selfcheck_data import declared_items, write_selfchecks
+
+    try:
+        items = declared_items(all_assignments())
+    except SpecLoadError as exc:
+        print(f"grader build: {exc}", file=sys.stderr)
+        return None
+    return write_selfchecks(Path(folder.__file__).parent, items, check=check)
