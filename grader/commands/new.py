@@ -117,11 +117,18 @@ def run(args: argparse.Namespace) -> int:
     nbformat.write(scaffold_notebook(aid, name, item_id, 1, title), notebook)
     spec.write_text(
         SPEC.format(
-            assignment_id=aid, title_ja=repr(title[0]), title_en=repr(title[1]), order=order,
-            item_id=item_id, name=name, points=1,
+            assignment_id=aid,
+            title_ja=repr(title[0]),
+            title_en=repr(title[1]),
+            order=order,
+            item_id=item_id,
+            name=name,
+            points=1,
         ),
         encoding="utf-8",
     )
-    print(f"wrote {notebook}\nwrote {spec}\nnext: edit both, then `grader build` and "
-          f"`grader author check {aid} --seeds 1000`")
+    print(
+        f"wrote {notebook}\nwrote {spec}\nnext: edit both, then `grader build` and "
+        f"`grader author check {aid} --seeds 1000`"
+    )
     return 0

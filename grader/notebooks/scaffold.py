@@ -34,7 +34,11 @@ def scaffold_notebook(
 ) -> nbformat.NotebookNode:
     """The solution notebook of ``assignment_id``: one function ``name`` checked as ``item_id``."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell(f"# {assignment_id.split('_')[0]} {title[0]}\n\n{title[1]}"),

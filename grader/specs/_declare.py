@@ -34,7 +34,6 @@ from grader.engine.hints import HINTS
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, numeric_grad
 
-
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
 
@@ -144,7 +143,7 @@ class Known:
 
 
 def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., Any]) -> Known:
-    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output it changes."""
+    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output."""
     return Known(hint, outputs, ja, en)
 
 

@@ -76,8 +76,10 @@ ASSIGNMENT = Assignment(
             mistakes=[
                 mistake(
                     "label_smoothing_backward_unsmoothed",
-                    ja="dx が平滑化前の (y - one_hot(t)) / N です。平滑化した目標 q で (y - q) / N です。",
-                    en="dx is the unsmoothed (y - one_hot(t)) / N; use the smoothed target q: (y - q) / N.",
+                    ja="dx が平滑化前の (y - one_hot(t)) / N です。"
+                    "平滑化した目標 q で (y - q) / N です。",
+                    en="dx is the unsmoothed (y - one_hot(t)) / N; "
+                    "use the smoothed target q: (y - q) / N.",
                     dx=gradient(unsmoothed, "x"),
                 ),
             ],
