@@ -18,7 +18,8 @@ import pytest
 from mutations.harness import run_item
 
 from grader.specs._authorcheck import FINE, NOT_SEPARABLE, TOO_TIGHT, check_item, render
-from grader.specs._declare import declare, function, mistake, variants
+from grader.specs import all_assignments
+from grader.specs._declare import DeclaredItem, declare, function, mistake, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "label_smoothing"
@@ -41,18 +42,24 @@ def load_example_spec():
 # --- derived mutation variants: the solution keeps full marks, each mistake loses with its hint --
 
 
-@pytest.mark.parametrize("item", load_example_spec().items, ids=lambda it: it.id)
-def test_derived_variants_of_the_worked_example(item):
+DECLARED = [it for a in [load_example_spec(), *all_assignments()] for it in a.items]
+DECLARED = [it for it in DECLARED if isinstance(it, DeclaredItem)]
+
+
+@pytest.mark.parametrize("item", DECLARED, ids=lambda it: it.id)
+def test_derived_variants_of_every_declared_item(item):
+    """The course's declared items and the worked example's: the declared solution keeps
+    full marks, each declared mistake loses them with its hint."""
     found = variants(item)
-    assert set(found) == {"solution"} | {k.hint for k in item.declaration.mistakes}
-    for name, namespace in found.items():
+    assert [hint for *_, hint in found] == [None] + [k.hint for k in item.declaration.mistakes]
+    for name, namespace, hint in found:
         for seed in SEEDS:
             v = run_item(item, namespace, seed)
-            if name == "solution":
+            if hint is None:
                 assert v.fraction == 1.0 and v.hint is None, (seed, v.message["en"])
             else:
                 assert v.fraction == 0.0, (name, seed, v.message["en"])
-                assert v.hint is not None and v.hint.id == name, (name, seed, v.hint)
+                assert v.hint is not None and v.hint.id == hint, (name, seed, v.hint)
 
 
 def test_declared_hints_are_registered_with_their_item():

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.engine.spec import relative_error
-from grader.specs._declare import Declaration, DeclaredItem
-from grader.student.calls import run_call
+from grader.specs._declare import DeclaredItem
 
 TOO_TIGHT, NOT_SEPARABLE, FINE = "too tight", "mistake not separable", "fine"
 
@@ -61,13 +60,6 @@ def _distance(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> fl
     return max(relative_error(np.reshape(got[n], np.shape(e)), e) for n, e in expected.items())
 
 
-def correct_outputs(d: Declaration, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    arrays = {k: np.array(v, copy=True) for k, v in inputs.items()}
-    run_call(d.call.data(), arrays, out, {d.call.target: d.solution})
-    return out
-
-
 def check_item(
     item: DeclaredItem, seeds: int, progress: Callable[[int], None] = lambda k: None
 ) -> ItemReport:
@@ -76,7 +68,8 @@ def check_item(
     for seed in range(seeds):
         inputs = d.inputs(np.random.default_rng(seed))
         expected = d.expected(inputs)
-        report.correct_errors.append(_distance(correct_outputs(d, inputs), expected))
+        correct = d.solution_outputs(inputs, d.call)
+        report.correct_errors.append(_distance(correct, expected))
         for m, found in zip(d.mistaken(inputs), report.mistakes):
             dist = _distance(dict(m.outputs), {n: expected[n] for n in m.outputs})
             found.smallest_distance = min(found.smallest_distance, dist)

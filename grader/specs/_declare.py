@@ -33,6 +33,8 @@ from grader.engine.diagnose import Mistake
 from grader.engine.hints import HINTS
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, numeric_grad
+from grader.specs._large import large_verdict, timed
+from grader.student.calls import run_call
 
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
@@ -66,12 +68,24 @@ class Call:
     def saves(self) -> list[str]:
         return [s["save"] for s in self.steps if s.get("save")]
 
-    def probe(self) -> str:
+    def probe(self, large: bool = False) -> str:
         """The probe: the one caller on this data; the target is spelt as code so that the
-        static analysis of skipped cells (``grader/notebooks/ignore.py``) sees it read."""
-        return (
+        static analysis of skipped cells (``grader/notebooks/ignore.py``) sees it read. With
+        ``large``, the same call (its own instance only) runs again on the ``large_*`` inputs
+        under the alarm of ``_large.py``, saving ``large_*`` outputs."""
+        objects = f"{{{self.target!r}: {self.target}}}"
+        source = (
             "from grader.student.calls import run_call as _run_call\n"
-            f"_run_call({self.data()!r}, inp, out, {{{self.target!r}: {self.target}}})\n"
+            f"_run_call({self.data()!r}, inp, out, {objects})\n"
+        )
+        if not large:
+            return source
+        own = replace(self, steps=tuple(s for s in self.steps if s.get("on") != "other"))
+        return source + timed(
+            "_big = {}\n"
+            '_inp = {_k[6:]: _v for _k, _v in inp.items() if _k.startswith("large_")}\n'
+            f"_run_call({own.data()!r}, _inp, _big, {objects})\n"
+            'out.update({"large_" + _k: _v for _k, _v in _big.items()})\n'
         )
 
 
@@ -167,6 +181,7 @@ def register_hint(known: Known) -> None:
 # Hints ``compare`` may add on its own (generic patterns of any output).
 GENERIC_HINTS = ("sign_flip", "transposed", "row_vector_shape")
 BATCH_HINTS = ("batch_size_division", "extra_batch_division")
+FACTOR_TWO_HINTS = ("missing_factor_2", "missing_half_factor")
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,13 @@ class Declaration:
     tol: float
     mistakes: tuple[Known, ...] = ()
     batch_of: str | None = None  # an input whose length is the batch size N (generic hints)
+    factor_two: bool = False  # generic hints for factors 2 and 1/2 too
+    # inputs of the large check (``_large.py``: no credit for finite differences), compared
+    # with the solution's outputs on them within ``large_tol``
+    large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None
+    large_tol: float = 1e-9
+    # the student self-check is hand-written in grader/student/checks/ (not derived as data)
+    own_selfcheck: bool = False
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {name: evaluate(fn, inputs) for name, fn in self.expect.items()}
@@ -191,22 +213,44 @@ class Declaration:
     def batch_size(self, inputs: Mapping[str, np.ndarray]) -> int | None:
         return None if self.batch_of is None else len(inputs[self.batch_of])
 
+    def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call) -> dict:
+        """What the declared solution returns through ``call`` on ``inputs``."""
+        out: dict[str, np.ndarray] = {}
+        run_call(
+            call.data(),
+            {k: np.array(v) for k, v in inputs.items()},
+            out,
+            {call.target: self.solution},
+        )
+        return out
+
     def score(self, ctx: ScoreContext) -> Verdict:
         i = ctx.inputs
-        return compare(
+        small = compare(
             ctx,
             self.expected(i),
             self.tol,
             mistakes=self.mistaken(i),
             batch_size=self.batch_size(i),
+            factor_two=self.factor_two,
         )
+        if self.large is None:
+            return small
+        big = {k[len("large_") :]: v for k, v in i.items() if k.startswith("large_")}
+        own = replace(self.call, steps=tuple(s for s in self.call.steps if s.get("on") != "other"))
+        want = {"large_" + k: v for k, v in self.solution_outputs(big, own).items()}
+        return large_verdict(ctx, small, want, tol=self.large_tol)
 
     def make_inputs(self, rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-        return self.inputs(rng)
+        small = self.inputs(rng)
+        if self.large is None:
+            return small
+        return {**small, **{"large_" + k: v for k, v in self.large(rng).items()}}
 
     def hint_ids(self) -> tuple[str, ...]:
         own = tuple(dict.fromkeys(k.hint for k in self.mistakes))
-        return own + GENERIC_HINTS + (BATCH_HINTS if self.batch_of else ())
+        batch = BATCH_HINTS if self.batch_of else ()
+        return own + GENERIC_HINTS + batch + (FACTOR_TWO_HINTS if self.factor_two else ())
 
 
 @dataclass(frozen=True)
@@ -228,6 +272,10 @@ def declare(
     tol: float,
     mistakes: Sequence[Known] = (),
     batch_of: str | None = None,
+    factor_two: bool = False,
+    large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None,
+    large_tol: float = 1e-9,
+    own_selfcheck: bool = False,
 ) -> DeclaredItem:
     """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell)."""
     if set(expect) != set(call.saves()):
@@ -240,12 +288,24 @@ def declare(
         unknown = set(known.outputs) - set(expect)
         if unknown:
             raise ValueError(f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}")
-    d = Declaration(call, solution, inputs, dict(expect), tol, tuple(mistakes), batch_of)
+    d = Declaration(
+        call,
+        solution,
+        inputs,
+        dict(expect),
+        tol,
+        tuple(mistakes),
+        batch_of,
+        factor_two,
+        large,
+        large_tol,
+        own_selfcheck,
+    )
     return DeclaredItem(
         id=item_id,
         title={"ja": title[0], "en": title[1]},
         points=points,
-        probe=call.probe(),
+        probe=call.probe(large=large is not None),
         make_inputs=d.make_inputs,
         score=d.score,
         hints=d.hint_ids(),
@@ -256,32 +316,47 @@ def declare(
 # --- mutation variants: namespaces the probe can run against (tests, ``grader author check``) ---
 
 
-def variants(item: DeclaredItem) -> dict[str, dict[str, Any]]:
-    """``{"solution": namespace, <hint id>: namespace, ...}``: the declared solution (a correct
-    variant) and, per declared mistake, a stand-in target that returns the correct outputs
-    except those the mistake changes (a buggy variant whose hint must be shown)."""
+def variants(item: DeclaredItem) -> list[tuple[str, dict[str, Any], str | None]]:
+    """``(name, namespace, hint id)``: the declared solution (a correct variant, no hint) and,
+    per declared mistake, a stand-in target that returns the correct outputs except those the
+    mistake changes (a buggy variant that must lose the points with that hint)."""
     d = item.declaration
-    found = {"solution": {d.call.target: d.solution}}
-    for known in d.mistakes:
-        found[known.hint] = {d.call.target: _StandIn(d, known)}
+    found = [("solution", {d.call.target: d.solution}, None)]
+    for n, known in enumerate(d.mistakes):
+        found.append(
+            (f"mistake {n}: {known.hint}", {d.call.target: _StandIn(d, known)}, known.hint)
+        )
     return found
 
 
 class _StandIn:
     """Called like the student's class or function. The probe runs the call's steps in order
-    (instances included), so the stand-in counts them over one run: each step records its
-    arguments by input name and returns the saved output as ``known`` computes it from the
-    inputs seen so far (the correct value for the outputs it does not change)."""
+    (second instance included), so the stand-in counts them over one run: each step records
+    its arguments by input name and returns the saved output as ``known`` computes it from the
+    inputs seen so far (the correct value for the outputs it does not change). The large run
+    that follows (items with ``large``) gets the declared solution itself: the mistake is
+    judged on the small inputs."""
 
     def __init__(self, d: Declaration, known: Known):
         self.d, self.known = d, known
         self.calls = [s for s in d.call.steps if "attr" not in s]
-        self.done, self.seen = len(self.calls), {}
+        self.phase, self.done, self.seen, self.large_left = "idle", 0, {}, 0
 
     def __call__(self, *args: Any) -> Any:
-        if self.done == len(self.calls):  # a new run of the probe
-            self.done, self.seen = 0, {}
-        if self.d.call.init is None:
+        function = self.d.call.init is None
+        if self.phase == "large":
+            if function and self.large_left:
+                self.large_left -= 1
+                return self.d.solution(*args)
+            self.phase = "idle"  # the next probe
+        if self.phase == "small" and self.done == len(self.calls):
+            self.phase = "idle"
+            if self.d.large is not None:
+                self.phase, self.large_left = "large", len(self.calls) - 1
+                return self.d.solution(*args)
+        if self.phase == "idle":
+            self.phase, self.done, self.seen = "small", 0, {}
+        if function:
             return self.step(args, {})
         self.seen.update(zip(self.d.call.init, args))
         return _Instance(self)

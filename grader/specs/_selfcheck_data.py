@@ -53,17 +53,25 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
 
 
 def write_selfchecks(folder: Path, items: Iterable[DeclaredItem], *, check: bool) -> list[Path]:
-    """Write ``<item id>.json`` for each declared item into ``folder`` (with ``check``, write
-    nothing); returns the files that were (or would be) written because they changed."""
+    """Make ``folder`` hold exactly one ``<item id>.json`` per declared item whose self-check
+    is derived (with ``check``, change nothing); returns the files written or removed (or
+    that would be) because they differ."""
     changed = []
+    wanted = {}
     for item in items:
-        path = folder / f"{item.id}.json"
-        text = json.dumps(selfcheck_data(item), ensure_ascii=False, indent=1) + "\n"
-        if path.exists() and path.read_text(encoding="utf-8") == text:
+        if not item.declaration.own_selfcheck:
+            data = selfcheck_data(item)
+            wanted[folder / f"{item.id}.json"] = json.dumps(data, ensure_ascii=False, indent=1)
+    for path in sorted(set(folder.glob("*.json")) - set(wanted)):
+        changed.append(path)  # an item no longer declared
+        if not check:
+            path.unlink()
+    for path, text in wanted.items():
+        if path.exists() and path.read_text(encoding="utf-8") == text + "\n":
             continue
         changed.append(path)
         if not check:
-            path.write_text(text, encoding="utf-8")
+            path.write_text(text + "\n", encoding="utf-8")
     return changed
 
 
