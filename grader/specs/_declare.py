@@ -194,8 +194,8 @@ class Declaration:
     mistakes: tuple[Known, ...] = ()
     batch_of: str | None = None  # an input whose length is the batch size N (generic hints)
     factor_two: bool = False  # generic hints for factors 2 and 1/2 too
-    # inputs of the large check (``_large.py``: no credit for finite differences), compared
-    # with the solution's outputs on them within ``large_tol``
+    # inputs of the large check (``_large.py``: no credit for finite differences): the
+    # gradient outputs are compared with the solution's on them within ``large_tol``
     large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None
     large_tol: float = 1e-9
     # the student self-check is hand-written in grader/student/checks/ (not derived as data)
@@ -238,7 +238,10 @@ class Declaration:
             return small
         big = {k[len("large_") :]: v for k, v in i.items() if k.startswith("large_")}
         own = replace(self.call, steps=tuple(s for s in self.call.steps if s.get("on") != "other"))
-        want = {"large_" + k: v for k, v in self.solution_outputs(big, own).items()}
+        # gradients only: the large check is there to refuse finite-difference backwards
+        grads = [n for n, fn in self.expect.items() if isinstance(fn, Gradient)]
+        found = self.solution_outputs(big, own)
+        want = {"large_" + n: found[n] for n in grads}
         return large_verdict(ctx, small, want, tol=self.large_tol)
 
     def make_inputs(self, rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
