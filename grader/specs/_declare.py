@@ -161,18 +161,31 @@ def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., A
     return Known(hint, outputs, ja, en)
 
 
+def _declared_at() -> str:
+    """``file:line`` of the spec line that called ``declare`` (the first frame outside here)."""
+    for frame in inspect.stack()[1:]:
+        if frame.filename != __file__:
+            return f"{frame.filename}:{frame.lineno}"
+    return "?"
+
+
 def register_hint(known: Known) -> None:
     """Put a declared hint's text in the registry; an unknown id without text, or an id already
-    registered with other text, stops the spec from loading (it names the id)."""
+    registered with other text, stops the spec from loading (naming the id and the line)."""
     text = {"ja": known.ja, "en": known.en}
     if not (known.ja or known.en):
         if known.hint not in HINTS:
-            raise KeyError(f"hint {known.hint!r} is not registered; give its ja= and en= text")
+            raise KeyError(
+                f"{_declared_at()}: hint {known.hint!r} is not registered; "
+                "give its ja= and en= text"
+            )
         return
     if not (known.ja and known.en):
-        raise ValueError(f"hint {known.hint!r} needs both ja= and en= text")
+        raise ValueError(f"{_declared_at()}: hint {known.hint!r} needs both ja= and en= text")
     if HINTS.get(known.hint, text) != text:
-        raise ValueError(f"hint {known.hint!r} is already registered with other text")
+        raise ValueError(
+            f"{_declared_at()}: hint {known.hint!r} is already registered with other text"
+        )
     HINTS[known.hint] = text
 
 
