@@ -32,7 +32,7 @@ import numpy as np
 from grader.engine.diagnose import Mistake
 from grader.engine.hints import HINTS
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, numeric_grad
+from grader.specs._checks import compare, modified_argument, numeric_grad
 from grader.specs._large import large_verdict, timed
 from grader.student.calls import run_call
 
@@ -47,14 +47,27 @@ class Call:
     init: tuple[str, ...] | None = None  # None: ``target`` is a function
     steps: tuple[Mapping[str, Any], ...] = ()
 
-    def then(self, method: str, *args: str, save: str = "", other: bool = False, **kwargs: str):
+    def then(
+        self,
+        method: str,
+        *args: str,
+        save: str | tuple[str, ...] = "",
+        other: bool = False,
+        unchanged: bool = False,
+        **kwargs: str,
+    ) -> Call:
         """Call ``method`` (of the instance; of a second instance with ``other``) on the inputs
-        ``args`` / ``kwargs`` (input names), saving the result as output ``save``."""
-        step: dict[str, Any] = {"method": method, "args": list(args), "save": save}
+        ``args`` / ``kwargs`` (input names), saving the result as output ``save`` (a tuple of
+        names: the returned tuple's items). With ``unchanged``, the arrays passed as ``args``
+        must not be written into (hint ``argument_modified``)."""
+        step: dict[str, Any] = {"method": method, "args": list(args)}
+        step["save"] = list(save) if isinstance(save, tuple) else save
         if kwargs:
             step["kwargs"] = dict(kwargs)
         if other:
             step["on"] = "other"
+        if unchanged:
+            step["keep"] = True
         return replace(self, steps=self.steps + (step,))
 
     def attr(self, name: str, save: str) -> Call:
@@ -66,7 +79,21 @@ class Call:
         return {"target": self.target, "init": init, "steps": [dict(s) for s in self.steps]}
 
     def saves(self) -> list[str]:
-        return [s["save"] for s in self.steps if s.get("save")]
+        found = [s["save"] for s in self.steps if s.get("save")]
+        return [n for save in found for n in ([save] if isinstance(save, str) else save)]
+
+    def kept(self) -> list[str]:
+        """The inputs passed to steps that must leave them unchanged."""
+        return [n for s in self.steps if s.get("keep") for n in s.get("args", ())]
+
+    def own(self) -> Call:
+        """The call on its own instance only, with no argument copies kept (the large run)."""
+        steps = tuple(
+            {k: v for k, v in s.items() if k != "keep"}
+            for s in self.steps
+            if s.get("on") != "other"
+        )
+        return replace(self, steps=steps)
 
     def probe(self, large: bool = False) -> str:
         """The probe: the one caller on this data; the target is spelt as code so that the
@@ -80,7 +107,7 @@ class Call:
         )
         if not large:
             return source
-        own = replace(self, steps=tuple(s for s in self.steps if s.get("on") != "other"))
+        own = self.own()
         return source + timed(
             "_big = {}\n"
             '_inp = {_k[6:]: _v for _k, _v in inp.items() if _k.startswith("large_")}\n'
@@ -89,9 +116,12 @@ class Call:
         )
 
 
-def function(name: str, *args: str, save: str, **kwargs: str) -> Call:
-    """Call the student's function ``name`` on the inputs ``args``; its result is ``save``."""
-    return Call(name).then("", *args, save=save, **kwargs)
+def function(
+    name: str, *args: str, save: str | tuple[str, ...], unchanged: bool = False, **kwargs: str
+) -> Call:
+    """Call the student's function ``name`` on the inputs ``args``; its result is ``save``
+    (see ``Call.then``)."""
+    return Call(name).then("", *args, save=save, unchanged=unchanged, **kwargs)
 
 
 def construct(name: str, *init: str) -> Call:
@@ -239,7 +269,8 @@ class Declaration:
 
     def score(self, ctx: ScoreContext) -> Verdict:
         i = ctx.inputs
-        small = compare(
+        changed = modified_argument(ctx, self.call.kept())
+        small = changed or compare(
             ctx,
             self.expected(i),
             self.tol,
@@ -250,7 +281,7 @@ class Declaration:
         if self.large is None:
             return small
         big = {k[len("large_") :]: v for k, v in i.items() if k.startswith("large_")}
-        own = replace(self.call, steps=tuple(s for s in self.call.steps if s.get("on") != "other"))
+        own = self.call.own()
         # gradients only: the large check is there to refuse finite-difference backwards
         grads = [n for n, fn in self.expect.items() if isinstance(fn, Gradient)]
         found = self.solution_outputs(big, own)
@@ -266,7 +297,9 @@ class Declaration:
     def hint_ids(self) -> tuple[str, ...]:
         own = tuple(dict.fromkeys(k.hint for k in self.mistakes))
         batch = BATCH_HINTS if self.batch_of else ()
-        return own + GENERIC_HINTS + batch + (FACTOR_TWO_HINTS if self.factor_two else ())
+        two = FACTOR_TWO_HINTS if self.factor_two else ()
+        kept = ("argument_modified",) if self.call.kept() else ()
+        return own + GENERIC_HINTS + batch + two + kept
 
 
 @dataclass(frozen=True)
@@ -384,9 +417,11 @@ class _StandIn:
         self.seen.update({step["kwargs"][k]: v for k, v in kwargs.items()})
         return self.value(step.get("save", ""))
 
-    def value(self, name: str) -> Any:
+    def value(self, name: str | list[str]) -> Any:
         if not name:
             return None
+        if isinstance(name, list):
+            return tuple(self.value(n) for n in name)
         fn = self.known.outputs.get(name, self.d.expect[name])
         return evaluate(fn, {k: np.asarray(v) for k, v in self.seen.items()})
 

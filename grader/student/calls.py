@@ -9,7 +9,9 @@ A *call* is JSON-like data written by ``grader/specs/_declare.py``::
                {"attr": "dW", "save": "dW"}]}
 
 ``init`` None means ``target`` is a function: each step calls it (``method`` is empty).
-Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats).
+Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats);
+a step with ``"keep": true`` saves the arrays it passed as ``arg_<name>`` after the calls (a
+function must not write into its arguments). ``save`` may list names for a returned tuple.
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
 array in place does not change what was returned.
 
@@ -49,6 +51,7 @@ def run_call(
             instances[which] = target(*[_argument(inp[n]) for n in init])
         return instances[which]
 
+    kept: dict[str, Any] = {}
     for step in call["steps"]:
         which = step.get("on", "main")
         if "attr" in step:
@@ -56,10 +59,26 @@ def run_call(
         else:
             args = [_argument(inp[n]) for n in step.get("args", ())]
             kwargs = {k: _argument(inp[n]) for k, n in step.get("kwargs", {}).items()}
+            if step.get("keep"):  # the arrays passed, to be saved after the calls
+                kept.update(zip(step.get("args", ()), args))
             fn = target if init is None else getattr(instance(which), step["method"])
             value = fn(*args, **kwargs)
-        if step.get("save"):
-            out[step["save"]] = np.array(value, dtype=np.float64)
+        _save(step.get("save"), value, out)
+    out.update({"arg_" + n: np.array(v) for n, v in kept.items() if isinstance(v, np.ndarray)})
+
+
+def _save(save: str | list[str] | None, value: Any, out: MutableMapping[str, np.ndarray]) -> None:
+    """``save``: one output name, or a list of names for a returned tuple (unpacked)."""
+    if not save:
+        return
+    if isinstance(save, str):
+        out[save] = np.array(value, dtype=np.float64)
+        return
+    values = tuple(value)
+    if len(values) != len(save):
+        raise ValueError(f"expected {len(save)} return values, got {len(values)}")
+    for name, item in zip(save, values):
+        out[name] = np.array(item, dtype=np.float64)
 
 
 __all__ = ["run_call"]
