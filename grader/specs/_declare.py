@@ -147,8 +147,8 @@ def evaluate(fn: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.nda
 
 @dataclass(frozen=True)
 class Gradient:
-    """Central differences of ``sum(forward(...) * inputs[dout])`` (of the scalar ``forward``
-    when ``dout`` is None) with respect to the input ``wrt``."""
+    """Central differences of ``sum(forward(...) * inputs[dout])`` (of ``sum(forward(...))``
+    when ``dout`` is None: a loss, or an element-wise graph) with respect to the input ``wrt``."""
 
     forward: Callable[..., Any]
     wrt: str
@@ -162,7 +162,7 @@ class Gradient:
 
         def f() -> float:
             y = np.asarray(self.forward(**args), dtype=np.float64)
-            return float(y) if weight is None else float(np.sum(y * weight))
+            return float(np.sum(y if weight is None else y * weight))
 
         return numeric_grad(f, args[self.wrt])
 
