@@ -15,11 +15,12 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from mutations.declared import variants
 from mutations.harness import run_item
 
-from grader.specs._authorcheck import FINE, NOT_SEPARABLE, TOO_TIGHT, check_item, render
 from grader.specs import all_assignments
-from grader.specs._declare import DeclaredItem, declare, function, mistake, variants
+from grader.specs._authorcheck import FINE, NOT_SEPARABLE, TOO_TIGHT, check_item, render
+from grader.specs._declare import DeclaredItem, declare, function, mistake
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "label_smoothing"
