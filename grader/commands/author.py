@@ -33,8 +33,19 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         assignment = get_assignment(args.assignment_id)
-    except (KeyError, SpecLoadError) as exc:
+    except KeyError as exc:
+        print(f"grader author check: 課題 {args.assignment_id!r} がありません。", file=sys.stderr)
         print(f"grader author check: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except SpecLoadError as exc:
+        print(f"grader author check: spec を読み込めません / {exc}", file=sys.stderr)
+        return 2
+    if not any(isinstance(it, DeclaredItem) for it in assignment.items):
+        print(
+            f"grader author check: {assignment.id} に宣言された項目がありません。\n"
+            f"grader author check: {assignment.id} has no declared item to check.",
+            file=sys.stderr,
+        )
         return 2
     verdicts = []
     for item in assignment.items:
