@@ -270,6 +270,9 @@ def test_worked_example_grades_and_self_checks(example_repo, tmp_path):
         assert got[item]["points"] == 0 and got[item]["hint"]["id"] == hint, got[item]
         assert all(it["passed"] for k, it in got.items() if k != item), got
 
+    checked = grader(repo, "validate", AID, "3-1-9_tanh_demo", "-j", "1")
+    assert checked.returncode == 0 and "4/4 notebooks as expected" in checked.stdout, checked.stdout
+
     # the derived self-check, in the student's kernel: the solution passes, each mistake fails
     # with its declared hint
     for name, (item, hint) in {

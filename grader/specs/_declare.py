@@ -333,6 +333,8 @@ def declare(
             f"item {item_id!r}: expect= names {sorted(expect)} but the call saves "
             f"{sorted(call.saves())}"
         )
+    if large is not None and not any(isinstance(fn, Gradient) for fn in expect.values()):
+        raise ValueError(f"item {item_id!r}: large= checks gradient outputs, and none is expected")
     for known in mistakes:
         register_hint(known)
         unknown = set(known.outputs) - set(expect)
