@@ -35,7 +35,7 @@ from grader.engine.hints import HINTS
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, modified_argument, numeric_grad
 from grader.specs._large import large_verdict, timed
-from grader.student.calls import run_call
+from grader.student.calls import as_argument, run_call
 
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
@@ -133,17 +133,12 @@ def construct(name: str, *init: str) -> Call:
 # --- what to compare with ------------------------------------------------------------------------
 
 
-def _argument(value: np.ndarray) -> Any:
-    value = np.asarray(value)
-    return value.item() if value.ndim == 0 else value.copy()
-
-
 def evaluate(fn: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """``fn`` on the inputs its parameters name (copies), as a float64 array."""
     if isinstance(fn, Gradient):
         return fn.of(inputs)
     names = inspect.signature(fn).parameters
-    return np.asarray(fn(**{n: _argument(inputs[n]) for n in names}), dtype=np.float64)
+    return np.asarray(fn(**{n: as_argument(inputs[n]) for n in names}), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -157,7 +152,7 @@ class Gradient:
 
     def of(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
         names = inspect.signature(self.forward).parameters
-        args = {n: _argument(inputs[n]) for n in names}
+        args = {n: as_argument(inputs[n]) for n in names}
         args[self.wrt] = np.array(inputs[self.wrt], dtype=np.float64)
         weight = None if self.dout is None else np.asarray(inputs[self.dout], dtype=np.float64)
 

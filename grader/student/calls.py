@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 
-def _argument(value: np.ndarray) -> Any:
+def as_argument(value: np.ndarray) -> Any:
+    """An input as the called code gets it: a fresh copy, a 0-d array as a Python number."""
     value = np.asarray(value)
     return value.item() if value.ndim == 0 else value.copy()
 
@@ -48,7 +49,7 @@ def run_call(
 
     def instance(which: str) -> Any:
         if which not in instances:
-            instances[which] = target(*[_argument(inp[n]) for n in init])
+            instances[which] = target(*[as_argument(inp[n]) for n in init])
         return instances[which]
 
     kept: dict[str, Any] = {}
@@ -57,8 +58,8 @@ def run_call(
         if "attr" in step:
             value = getattr(instance(which), step["attr"])
         else:
-            args = [_argument(inp[n]) for n in step.get("args", ())]
-            kwargs = {k: _argument(inp[n]) for k, n in step.get("kwargs", {}).items()}
+            args = [as_argument(inp[n]) for n in step.get("args", ())]
+            kwargs = {k: as_argument(inp[n]) for k, n in step.get("kwargs", {}).items()}
             if step.get("keep"):  # the arrays passed, to be saved after the calls
                 kept.update(zip(step.get("args", ()), args))
             fn = target if init is None else getattr(instance(which), step["method"])
@@ -81,4 +82,4 @@ def _save(save: str | list[str] | None, value: Any, out: MutableMapping[str, np.
         out[name] = np.array(item, dtype=np.float64)
 
 
-__all__ = ["run_call"]
+__all__ = ["as_argument", "run_call"]
