@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         disagreements = points_disagreements([args.solutions, args.assignments])
+        stale = _selfchecks(check=args.check)
     except SpecLoadError as exc:
         print(f"grader build: {exc}", file=sys.stderr)
         return 4
@@ -47,14 +48,14 @@ def run(args: argparse.Namespace) -> int:
     for path in result.orphans:
         print(f"warning: {path} has no source in {args.solutions}", file=sys.stderr)
     if args.check:
-        for path in result.written:
+        for path in result.written + stale:
             print(f"out of date: {path}", file=sys.stderr)
-        if not result.clean:
-            print("run `grader build` and commit assignments/", file=sys.stderr)
+        if not result.clean or stale:
+            print("run `grader build` and commit what it writes", file=sys.stderr)
             return 1
         print(f"assignments up to date ({len(result.unchanged)} notebooks)")
         return 0
-    for path in result.written:
+    for path in result.written + stale:
         print(f"wrote {path}")
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 0
@@ -82,3 +83,14 @@ def points_disagreements(folders: list[Path]) -> list[str]:
                         f"the spec's Item.points is {points[item]:g}"
                     )
     return lines
+
+
+def _selfchecks(*, check: bool) -> list[Path]:
+    """The declared items' self-check data (``grader/specs/_selfcheck_data.py``): the files
+    written (or out of date, with ``check``). A spec that cannot load raises SpecLoadError."""
+    import grader.student.checks.declared as folder
+    from grader.specs import all_assignments
+    from grader.specs._selfcheck_data import declared_items, write_selfchecks
+
+    items = declared_items(all_assignments())
+    return write_selfchecks(Path(folder.__file__).parent, items, check=check)

@@ -68,16 +68,11 @@ def find_mistake(
     return None
 
 
-# The hints ``generic_mistakes`` may give (items that ``compare`` declare them all).
-GENERIC_HINTS = (
-    "sign_flip",
-    "batch_size_division",
-    "extra_batch_division",
-    "missing_factor_2",
-    "missing_half_factor",
-    "row_vector_shape",
-    "transposed",
-)
+# The hints ``generic_mistakes`` may give: always, with a batch size, with ``factor_two``.
+ALWAYS_HINTS = ("sign_flip", "transposed", "row_vector_shape")
+BATCH_HINTS = ("batch_size_division", "extra_batch_division")
+FACTOR_TWO_HINTS = ("missing_factor_2", "missing_half_factor")
+GENERIC_HINTS = ALWAYS_HINTS + BATCH_HINTS + FACTOR_TWO_HINTS  # items that ``compare`` declare them
 
 
 def generic_mistakes(
