@@ -20,7 +20,7 @@ from mutations.harness import run_item
 
 from grader.specs import all_assignments
 from grader.specs._authorcheck import FINE, NOT_SEPARABLE, TOO_TIGHT, check_item, render
-from grader.specs._declare import DeclaredItem, declare, function, mistake
+from grader.specs._declare import DeclarationError, DeclaredItem, declare, function, mistake
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "label_smoothing"
@@ -72,7 +72,7 @@ def test_declared_hints_are_registered_with_their_item():
 def test_a_misspelt_hint_or_output_stops_the_declaration():
     call = function("f", "x", save="y")
     common = dict(points=1, call=call, solution=np.tanh, inputs=lambda rng: {}, tol=1e-9)
-    with pytest.raises(KeyError, match="sign_fip"):
+    with pytest.raises(DeclarationError, match="sign_fip"):
         declare("f", ("f", "f"), expect={"y": np.tanh}, mistakes=[mistake("sign_fip")], **common)
     with pytest.raises(ValueError, match="saves"):
         declare("f", ("f", "f"), expect={"z": np.tanh}, **common)

@@ -109,21 +109,21 @@ def test_a_misspelt_hint_id_stops_the_command_at_the_line_that_declares_it(
     course, tmp_path, command
 ):
     spec = course / "grader" / "specs" / "affine_layer.py"
-    edit(
-        spec, '"affine_reshape", "bias_grad_not_summed"', '"affine_reshape", "bias_grad_not_sumed"'
-    )
+    edit(spec, 'mistake("bias_grad_not_summed"', 'mistake("bias_grad_not_sumed"')
     proc = grader(course, *COMMANDS[command](tmp_path / "home"))
     where = f"{spec}:{line_of(spec, 'bias_grad_not_sumed')}"
     assert_one_line_naming(proc, where, "'bias_grad_not_sumed'", "affine_backward")
 
 
 def raise_in_score_forward(course: Path) -> str:
-    """Make affine_forward's scorer raise; ``file:line`` of the raise."""
+    """Make affine_forward's expected value raise while scoring; ``file:line`` of the raise."""
     spec = course / "grader" / "specs" / "affine_layer.py"
+    edit(spec, 'expect={"y": forward},', 'expect={"y": broken_forward},')
     edit(
         spec,
-        "def score_forward(ctx: ScoreContext) -> Verdict:\n",
-        'def score_forward(ctx: ScoreContext) -> Verdict:\n    raise KeyError("no_such_input")\n',
+        "ASSIGNMENT = Assignment(\n",
+        "def broken_forward(x, W, b):\n"
+        '    raise KeyError("no_such_input")\n\n\nASSIGNMENT = Assignment(\n',
     )
     return f"{spec}:{line_of(spec, 'no_such_input')}"
 

@@ -39,8 +39,9 @@ def _stage_digest() -> str:
     h.update(sys.executable.encode())
     roots = [(_student_package_root(), "grader/student")]
     for root, rel in roots:
-        for p in sorted(root.rglob("*.py")):
-            if "__pycache__" in p.parts:
+        # every file, data too: `grader build` writes the declared self-checks as JSON
+        for p in sorted(root.rglob("*")):
+            if "__pycache__" in p.parts or not p.is_file() or p.suffix == ".pyc":
                 continue
             h.update(f"{rel}/{p.relative_to(root)}".encode())
             h.update(p.read_bytes())

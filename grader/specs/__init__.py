@@ -43,11 +43,14 @@ def spec_module_names() -> list[str]:
 
 
 def _fault_location(module: str, exc: BaseException) -> str:
-    """``file:line`` of the deepest frame inside this folder (else the module's file)."""
-    where = f"{FOLDER / (module + '.py')}:1"
+    """``file:line`` of the deepest frame in the spec module itself (the instructor's line, not
+    a shared helper's), else the deepest in this folder, else the module's first line."""
+    own = FOLDER / f"{module}.py"
+    where, in_own = f"{own}:1", False
     for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename).resolve().parent == FOLDER:
-            where = f"{frame.filename}:{frame.lineno}"
+        path = Path(frame.filename).resolve()
+        if path == own or (path.parent == FOLDER and not in_own):
+            where, in_own = f"{frame.filename}:{frame.lineno}", path == own
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f"{exc.filename}:{exc.lineno}"
     return where
@@ -59,8 +62,11 @@ def _load_module(module: str) -> Assignment:
         loaded = importlib.import_module(name)
     except Exception as exc:  # any fault in a spec is the instructor's to see, with its line
         sys.modules.pop(name, None)
-        reason = f"{type(exc).__name__}: {exc}"
-        raise SpecLoadError(module, _fault_location(module, exc), reason) from exc
+        # A declaration error (_declare.py) knows the spec line at fault; others are located
+        # by their traceback.
+        where = getattr(exc, "where", None) or _fault_location(module, exc)
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        raise SpecLoadError(module, where, reason) from exc
     spec = getattr(loaded, "ASSIGNMENT", None)
     if not isinstance(spec, Assignment):
         raise SpecLoadError(

@@ -174,43 +174,59 @@ def gradient(forward: Callable[..., Any], wrt: str, dout: str | None = None) -> 
 @dataclass(frozen=True)
 class Known:
     """A known mistake: what it outputs (output name -> function of the inputs) and its hint
-    (registered under ``hint`` with ``ja`` / ``en``; both empty: an existing hint id)."""
+    (registered under ``hint`` with ``ja`` / ``en``; both empty: an existing hint id).
+    ``where``: the spec line that declared it."""
 
     hint: str
     outputs: Mapping[str, Callable[..., Any]]
     ja: str = ""
     en: str = ""
+    where: str = "?"
+
+
+class DeclarationError(ValueError):
+    """A declaration that cannot be right; ``where`` is the spec's ``file:line`` (the registry
+    reports it as the place of the fault, not this module)."""
+
+    def __init__(self, where: str, reason: str):
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
 
 
 def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., Any]) -> Known:
     """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output."""
-    return Known(hint, outputs, ja, en)
+    return Known(hint, outputs, ja, en, _declared_at())
 
 
 def _declared_at() -> str:
-    """``file:line`` of the spec line that called ``declare`` (the first frame outside here)."""
+    """``file:line`` of the spec line that called into this module (the first frame outside)."""
     for frame in inspect.stack()[1:]:
         if frame.filename != __file__:
             return f"{frame.filename}:{frame.lineno}"
     return "?"
 
 
-def register_hint(known: Known) -> None:
+def register_hint(known: Known, item_id: str) -> None:
     """Put a declared hint's text in the registry; an unknown id without text, or an id already
     registered with other text, stops the spec from loading (naming the id and the line)."""
     text = {"ja": known.ja, "en": known.en}
     if not (known.ja or known.en):
         if known.hint not in HINTS:
-            raise KeyError(
-                f"{_declared_at()}: hint {known.hint!r} is not registered; "
-                "give its ja= and en= text"
+            raise DeclarationError(
+                known.where,
+                f"item {item_id!r}: hint {known.hint!r} is not registered; "
+                "give its ja= and en= text",
             )
         return
     if not (known.ja and known.en):
-        raise ValueError(f"{_declared_at()}: hint {known.hint!r} needs both ja= and en= text")
+        raise DeclarationError(
+            known.where, f"item {item_id!r}: hint {known.hint!r} needs both ja= and en= text"
+        )
     if HINTS.get(known.hint, text) != text:
-        raise ValueError(
-            f"{_declared_at()}: hint {known.hint!r} is already registered with other text"
+        raise DeclarationError(
+            known.where,
+            f"item {item_id!r}: hint {known.hint!r} is already registered with other text",
         )
     HINTS[known.hint] = text
 
@@ -321,17 +337,23 @@ def declare(
 ) -> DeclaredItem:
     """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell)."""
     if set(expect) != set(call.saves()):
-        raise ValueError(
+        raise DeclarationError(
+            _declared_at(),
             f"item {item_id!r}: expect= names {sorted(expect)} but the call saves "
-            f"{sorted(call.saves())}"
+            f"{sorted(call.saves())}",
         )
     if large is not None and not any(isinstance(fn, Gradient) for fn in expect.values()):
-        raise ValueError(f"item {item_id!r}: large= checks gradient outputs, and none is expected")
+        raise DeclarationError(
+            _declared_at(),
+            f"item {item_id!r}: large= checks gradient outputs, and none is expected",
+        )
     for known in mistakes:
-        register_hint(known)
+        register_hint(known, item_id)
         unknown = set(known.outputs) - set(expect)
         if unknown:
-            raise ValueError(f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}")
+            raise DeclarationError(
+                known.where, f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}"
+            )
     d = Declaration(
         call,
         solution,
