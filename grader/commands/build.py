@@ -1,4 +1,8 @@
-"""``grader build [--check]``: generate ``assignments/`` from ``solutions/``."""
+"""``grader build [--check]``: generate ``assignments/`` from ``solutions/``.
+
+Both also hold every check cell's ``nbgrader.points`` (solutions and assignments) to the
+spec's ``Item.points``: a disagreement is named (notebook, cell, both values) and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +28,22 @@ def run(args: argparse.Namespace) -> int:
     from grader.notebooks.build import build_all
     from grader.notebooks.markers import MarkerError
     from grader.notebooks.metadata import NotebookValidationError
+    from grader.specs import SpecLoadError
 
     try:
         result = build_all(args.solutions, args.assignments, check=args.check)
     except (NotebookValidationError, MarkerError, FileNotFoundError) as exc:
         print(f"grader build: {exc}", file=sys.stderr)
         return 2
+    try:
+        disagreements = points_disagreements([args.solutions, args.assignments])
+    except SpecLoadError as exc:
+        print(f"grader build: {exc}", file=sys.stderr)
+        return 4
+    for line in disagreements:
+        print(f"grader build: {line}", file=sys.stderr)
+    if disagreements:
+        return 1
     for path in result.orphans:
         print(f"warning: {path} has no source in {args.solutions}", file=sys.stderr)
     if args.check:
@@ -44,3 +58,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 0
+
+
+def points_disagreements(folders: list[Path]) -> list[str]:
+    """One line per check cell whose ``nbgrader.points`` is not its spec item's points."""
+    import nbformat
+
+    from grader.notebooks.metadata import nbgrader
+    from grader.specs import all_assignments
+
+    lines = []
+    for spec in all_assignments():
+        points = {item.id: float(item.points) for item in spec.items}
+        for path in (folder / f"{spec.id}.ipynb" for folder in folders):
+            if not path.is_file():
+                continue
+            for n, cell in enumerate(nbformat.read(path, as_version=4).cells, 1):
+                meta = nbgrader(cell) or {}
+                item = meta.get("grade_id")
+                if meta.get("grade") and item in points and meta.get("points") != points[item]:
+                    lines.append(
+                        f"{path}: cell {n} ({item}): nbgrader.points is {meta.get('points')}, "
+                        f"the spec's Item.points is {points[item]:g}"
+                    )
+    return lines

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from grader.commands import argtypes
@@ -82,7 +81,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.engine.pipeline import sandbox_status
+    from grader.jail import sandbox_policy
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
         UNSANDBOXED_BANNER,
@@ -96,17 +95,17 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO, format=f"%(asctime)s worker[{args.slot}] %(levelname)s %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if not args.grade_fn and sandbox_status()["mode"] != "bwrap":
-        if not args.allow_unsandboxed:
+    policy = sandbox_policy(args.allow_unsandboxed)
+    if not args.grade_fn and policy.mode != "bwrap":
+        if not policy.may_grade:
             print(SANDBOX_REFUSAL, file=sys.stderr)
             return 3
         print(UNSANDBOXED_BANNER, file=sys.stderr)
-        os.environ["GRADER_ALLOW_UNSANDBOXED"] = "1"  # the engine's own opt-in
     cfg = config_from(args, lease_seconds=args.lease_seconds)
     engine, _ = open_store(cfg)
     worker = Worker(
         engine,
-        load_grade_fn(args.grade_fn),
+        load_grade_fn(args.grade_fn, policy),
         WorkerOptions(
             slot=args.slot,
             lease_seconds=args.lease_seconds,

@@ -68,6 +68,18 @@ def find_mistake(
     return None
 
 
+# The hints ``generic_mistakes`` may give (items that ``compare`` declare them all).
+GENERIC_HINTS = (
+    "sign_flip",
+    "batch_size_division",
+    "extra_batch_division",
+    "missing_factor_2",
+    "missing_half_factor",
+    "row_vector_shape",
+    "transposed",
+)
+
+
 def generic_mistakes(
     expected: Mapping[str, np.ndarray],
     batch_size: int | None = None,

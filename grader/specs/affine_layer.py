@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
@@ -114,6 +114,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_FORWARD,
             make_inputs=make_inputs,
             score=score_forward,
+            hints=GENERIC_HINTS,
         ),
         Item(
             id="affine_backward",
@@ -122,6 +123,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_BACKWARD,
             make_inputs=make_backward_inputs,
             score=score_backward,
+            hints=(*GENERIC_HINTS, "affine_reshape", "bias_grad_not_summed", "layer_state_shared"),
         ),
     ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
     SAVED_ARGUMENTS,
@@ -117,6 +118,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_MATMUL,
             make_inputs=make_matmul_inputs,
             score=score_matmul,
+            hints=(*GENERIC_HINTS, "argument_modified"),
         ),
         Item(
             id="square_graph_backward",
@@ -128,6 +130,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_SQUARE,
             make_inputs=make_square_inputs,
             score=score_square,
+            hints=(*GENERIC_HINTS, "argument_modified"),
         ),
     ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, signed_uniform
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
@@ -191,7 +191,7 @@ def _large_probe(probe: str) -> str:
     return timed(body.replace('inp["', 'inp["large_').replace('out["', 'out["large_'))
 
 
-def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:
+def _item(item_id: str, ja: str, en: str, probe: str, make, score, hints: tuple[str, ...]) -> Item:
     def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
         return {**make(rng, data), **_large_inputs(item_id, rng)}
 
@@ -207,6 +207,7 @@ def _item(item_id: str, ja: str, en: str, probe: str, make, score) -> Item:
         probe=probe + _large_probe(probe),
         make_inputs=make_inputs,
         score=score_both,
+        hints=hints,
     )
 
 
@@ -222,6 +223,7 @@ ASSIGNMENT = Assignment(
             PROBE_ACTIVATION.format(cls="Sigmoid"),
             make_activation_inputs,
             score_sigmoid,
+            hints=(*GENERIC_HINTS, "layer_state_shared", "sigmoid_derivative"),
         ),
         _item(
             "relu_layer",
@@ -230,6 +232,7 @@ ASSIGNMENT = Assignment(
             PROBE_ACTIVATION.format(cls="Relu"),
             make_activation_inputs,
             score_relu,
+            hints=(*GENERIC_HINTS, "layer_state_shared", "relu_mask"),
         ),
         _item(
             "squared_error_loss",
@@ -238,6 +241,7 @@ ASSIGNMENT = Assignment(
             PROBE_SQUARED,
             make_squared_inputs,
             score_squared,
+            hints=(*GENERIC_HINTS, "layer_state_shared"),
         ),
         _item(
             "sigmoid_with_loss",
@@ -246,6 +250,7 @@ ASSIGNMENT = Assignment(
             PROBE_SIGMOID_LOSS,
             make_sigmoid_loss_inputs,
             score_sigmoid_loss,
+            hints=(*GENERIC_HINTS, "layer_state_shared"),
         ),
     ),
 )
