@@ -14,8 +14,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from grader.engine.spec import Assignment
 
 
 def free_port() -> int:
@@ -113,6 +117,14 @@ class LiveService:
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 FAST_ASSIGNMENT = "3-1-2_softmax_with_loss"  # the fastest notebook: no training
+
+
+def fast_spec() -> Assignment:
+    """The spec of FAST_ASSIGNMENT: tests read its points and items there, never copies of
+    them, so that an instructor's edit of the course breaks no test of the service."""
+    from grader import specs
+
+    return specs.get_assignment(FAST_ASSIGNMENT)
 
 
 def solution_notebook(assignment_id: str = FAST_ASSIGNMENT) -> bytes:

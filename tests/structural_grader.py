@@ -13,11 +13,17 @@ from __future__ import annotations
 import json
 import time
 
+import fixture_course
+
 from grader.engine.result import GradeResult, ItemResult
 from grader.service.grading import GradeOutput
 
 
 def _items(assignment_id: str) -> list[tuple[str, float]]:
+    """The items and points of the tests' own course (``fixture_course.py``), else of the
+    course's spec, else one item."""
+    if assignment_id in fixture_course.BY_ID:
+        return [(it.id, it.points) for it in fixture_course.BY_ID[assignment_id].items]
     try:
         from grader import specs
 

@@ -6,22 +6,26 @@ from __future__ import annotations
 import csv
 import io
 
+import fixture_course
 import pytest
 import structural_grader as structural
 from fastapi.testclient import TestClient
-from live_service import solution_notebook
 
 from grader.service import auth
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.worker import Worker, WorkerOptions
 
-A = "3-1-2_softmax_with_loss"
+A = fixture_course.FIXTURE  # 6 points
 
 
 @pytest.fixture
 def svc(tmp_path):
-    app = create_app(ServiceConfig(home=tmp_path / "home"), sandbox_mode="bwrap")
+    app = create_app(
+        ServiceConfig(home=tmp_path / "home"),
+        catalog_source=fixture_course.course,
+        sandbox_mode="bwrap",
+    )
     st = app.state.grader
     with st.sessions.begin() as s:
         tokens = {"instructor": auth.create_instructor_token(s)}
@@ -41,7 +45,7 @@ def submit(c) -> str:
         "/api/v1/submissions",
         headers=H(c, "s1"),
         data={"assignment_id": A},
-        files={"notebook": ("hw.ipynb", solution_notebook())},
+        files={"notebook": ("hw.ipynb", fixture_course.notebook())},
     )
     assert r.status_code == 202
     return r.json()["id"]
@@ -111,7 +115,7 @@ def test_bad_adjustments_are_refused_and_change_nothing(svc):
     ih = H(svc, "instructor")
     url = f"/api/v1/instructor/submissions/{sid}/override"
     for body in (
-        {"score": 7, "reason": "x"},
+        {"score": 7, "reason": "x"},  # above the maximum, 6
         {"score": -1, "reason": "x"},
         {"score": 3, "reason": " "},
     ):

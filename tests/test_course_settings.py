@@ -20,11 +20,12 @@ from grader.service.catalog import EXAMPLE_POLICY, parse_policy_toml
 from grader.service.config import ServiceConfig
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
+from grader.specs import get_assignment
 
 # 3-1-1: no other notebook carries its answers (the release-order check stays out of the way)
 A = "3-1-1_affine_layer"
 OTHER = "3-1-3_other_layers"
-MAX = 3.0  # affine_forward 1 + affine_backward 2
+MAX = get_assignment(A).max_score  # what its solution notebook earns
 DAY = 86400.0
 
 

@@ -9,10 +9,10 @@ import csv
 import io
 import json
 
+import fixture_course
 import pytest
 import structural_grader as structural
 from fastapi.testclient import TestClient
-from live_service import solution_notebook
 
 from grader.service import auth
 from grader.service.app import create_app
@@ -22,7 +22,7 @@ from grader.service.exports import MOODLE_ID_COLUMNS, gradescope
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
 
-A = "3-1-2_softmax_with_loss"
+A = fixture_course.FIXTURE  # 6 points
 BOM = b"\xef\xbb\xbf"
 # nbgrader's CsvExportPlugin (nbgrader/plugins/export.py) writes exactly these columns
 NBGRADER_HEADER = [
@@ -50,7 +50,11 @@ ROSTER_NAME_ONLY = "student_id,name,email\nc001,Taro Yamada,taro@example.ac.jp\n
 
 @pytest.fixture
 def svc(tmp_path):
-    app = create_app(ServiceConfig(home=tmp_path / "home"), sandbox_mode="bwrap")
+    app = create_app(
+        ServiceConfig(home=tmp_path / "home"),
+        catalog_source=fixture_course.course,
+        sandbox_mode="bwrap",
+    )
     st = app.state.grader
     with st.sessions.begin() as s:
         instructor = auth.create_instructor_token(s)
@@ -74,7 +78,7 @@ def graded(c, student: str, late_days: int = 0) -> str:
         "/api/v1/submissions",
         headers={"Authorization": f"Bearer {tok}"},
         data={"assignment_id": A},
-        files={"notebook": ("hw.ipynb", solution_notebook())},
+        files={"notebook": ("hw.ipynb", fixture_course.notebook())},
     )
     assert r.status_code == 202, r.text
     sid = r.json()["id"]
@@ -238,7 +242,7 @@ def test_cli_writes_one_gradescope_results_json_per_notebook(tmp_path):
 
     from grader.commands.grade import write_exports
 
-    outs = {n: structural.grade(A, solution_notebook(), 0).payload for n in ("alice", "bob")}
+    outs = {n: structural.grade(A, fixture_course.notebook(), 0).payload for n in ("alice", "bob")}
     outcomes = [{"name": n, "result": r} for n, r in outs.items()]
     args = Namespace(gradescope=tmp_path / "gs", prairielearn=None, lang="en")
     write_exports(args, outcomes)

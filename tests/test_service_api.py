@@ -9,10 +9,11 @@ import io
 import json
 import re
 
+import fixture_course
 import pytest
 import structural_grader as structural
 from fastapi.testclient import TestClient
-from live_service import FAST_ASSIGNMENT, released_env, solution_notebook
+from live_service import FAST_ASSIGNMENT, fast_spec, released_env, solution_notebook
 
 from grader.jail import sandbox_policy
 from grader.service import auth, course_settings
@@ -27,6 +28,8 @@ from grader.service.worker import Worker, WorkerOptions
 engine_grade = engine_grader(sandbox_policy(allow_unsandboxed=False))
 
 A = FAST_ASSIGNMENT
+FULL = fast_spec().max_score  # what the solution notebook earns
+FIX = fixture_course.FIXTURE  # the tests' own assignment: 6 points
 CAP = 256 * 1024
 
 
@@ -37,13 +40,23 @@ def minimal_nb(**extra) -> bytes:
 
 @pytest.fixture
 def svc(tmp_path):
+    return client_for(tmp_path)
+
+
+@pytest.fixture
+def fixture_svc(tmp_path):
+    """The app on the tests' own course (``fixture_course.py``), for the structural grader."""
+    return client_for(tmp_path, catalog_source=fixture_course.course)
+
+
+def client_for(tmp_path, catalog_source=None) -> TestClient:
     cfg = ServiceConfig(
         home=tmp_path / "home",
         max_upload_bytes=CAP,
         max_queued_per_student=3,
         max_attempts_per_assignment=5,
     )
-    app = create_app(cfg, sandbox_mode="bwrap")
+    app = create_app(cfg, catalog_source=catalog_source, sandbox_mode="bwrap")
     st = app.state.grader
     with st.sessions.begin() as s:
         tokens = {"instructor": auth.create_instructor_token(s)}
@@ -263,7 +276,7 @@ def test_deadline_refuse_and_penalty(tmp_path):
     h = {"Authorization": f"Bearer {tok}"}
     listed = {a["id"]: a for a in c.get("/api/v1/assignments", headers=h).json()}
     assert listed[A]["open"] is False and listed[A]["late_policy"] == "refuse"
-    assert listed[A]["max_score"] == 6
+    assert listed[A]["max_score"] == FULL
     expect(post(c, headers=h), 403, "deadline_passed")
     r = c.post(
         "/api/v1/submissions",
@@ -358,7 +371,7 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     assert w.run() == 2
     r = svc.get(f"/api/v1/submissions/{good}", headers=H(svc, "s1")).json()
     assert r["status"] == "graded", r
-    assert r["result"]["final_score"] == 6 and r["result"]["sandbox_mode"] == "bwrap"
+    assert r["result"]["final_score"] == FULL and r["result"]["sandbox_mode"] == "bwrap"
     assert {i["id"] for i in r["result"]["items"]} >= {"softmax", "softmax_with_loss_backward"}
     events = svc.get(f"/api/v1/submissions/{good}/events", headers=H(svc, "s1")).text
     assert '"status": "graded"' in events
@@ -374,7 +387,7 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     assert ex.status_code == 200 and json.loads(ex.content)["nbformat"] == 4
     r2 = svc.get(f"/api/v1/submissions/{bad}", headers=H(svc, "s2")).json()
     soft = {i["id"]: i for i in r2["result"]["items"]}["softmax"]
-    assert soft["passed"] is False and r2["result"]["score"] < 6
+    assert soft["passed"] is False and r2["result"]["score"] < FULL
 
     ih = H(svc, "instructor")
     rows = list(
@@ -388,11 +401,11 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     )
     assert list(rows[0].keys()) == NBGRADER_COLUMNS
     by = {r["student_id"]: r for r in rows}
-    assert float(by["s1"]["score"]) == 6 and float(by["s2"]["score"]) < 6
-    assert by["s1"]["email"] == "s1@example.ac.jp" and by["s1"]["max_score"] == "6"
+    assert float(by["s1"]["score"]) == FULL and float(by["s2"]["score"]) < FULL
+    assert by["s1"]["email"] == "s1@example.ac.jp" and by["s1"]["max_score"] == f"{FULL:g}"
     gs = svc.get(f"/api/v1/instructor/gradebook/{A}/gradescope.json", headers=ih).json()
     res = {x["student_id"]: x["results"] for x in gs["submissions"]}
-    assert res["s1"]["score"] == 6
+    assert res["s1"]["score"] == FULL
     assert {t["status"] for t in res["s1"]["tests"]} == {"passed"}
     stats = svc.get(f"/api/v1/instructor/stats/{A}", headers=ih).json()
     rate = {i["id"]: i["rate"] for i in stats["items"]}
@@ -406,16 +419,13 @@ def test_graded_result_feedback_and_exports_with_the_real_engine(svc, engine_env
     assert svc.get(f"/api/v1/submissions/{good}", headers=ih).json()["status"] == "graded"
 
 
-def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
+def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(fixture_svc):
     """Best final score per student and assignment (a later worse submission does not lower
     it, a late one loses its penalty), the same in the JSON, the CSV and the web page."""
-    unfinished = json.loads(solution_notebook())
-    for cell in unfinished["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            cell["source"] = "raise NotImplementedError()\n"
-    s1_good = post(svc, "s1", data=solution_notebook()).json()["id"]
-    post(svc, "s1", data=json.dumps(unfinished).encode())  # newer and worse: 0 points
-    s2_late = post(svc, "s2", data=solution_notebook()).json()["id"]
+    svc = fixture_svc
+    s1_good = post(svc, "s1", FIX, data=fixture_course.notebook()).json()["id"]
+    post(svc, "s1", FIX, data=fixture_course.notebook(finished=False))  # newer and worse: 0
+    s2_late = post(svc, "s2", FIX, data=fixture_course.notebook()).json()["id"]
     with svc.st.sessions.begin() as s:
         s.get(Submission, s2_late).late_days = 2  # default policy: 10% of the maximum per day
     w = Worker(svc.st.engine, structural.grade, WorkerOptions(max_jobs=3))
@@ -425,30 +435,30 @@ def test_gradebook_table_best_score_with_late_penalty_matches_its_csv(svc):
     book = svc.get("/api/v1/instructor/gradebook", headers=ih).json()
     rows = {r["id"]: r for r in book["students"]}
     assert set(rows) == {"s1", "s2"}
-    c1, c2 = rows["s1"]["scores"][A], rows["s2"]["scores"][A]
+    c1, c2 = rows["s1"]["scores"][FIX], rows["s2"]["scores"][FIX]
     assert (c1["score"], c1["penalty"], c1["graded"], c1["submission_id"]) == (6, 0, 2, s1_good)
     assert c2["raw"] == 6 and c2["penalty"] == pytest.approx(1.2) and c2["score"] == 4.8
-    assert all(v is None for k, v in rows["s1"]["scores"].items() if k != A)
+    assert all(v is None for k, v in rows["s1"]["scores"].items() if k != FIX)
     assert rows["s2"]["total"] == pytest.approx(4.8)
     ids = [a["id"] for a in book["assignments"]]
-    assert A in ids and book["max_total"] == sum(a["max_score"] for a in book["assignments"])
+    assert FIX in ids and book["max_total"] == sum(a["max_score"] for a in book["assignments"])
 
     text = svc.get("/api/v1/instructor/gradebook/best.csv", headers=ih).text
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == ["student_id", "name", "email", *ids, "total"]
     by = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
-    assert by["s1"][A] == "6" and by["s2"][A] == "4.8" and by["s2"]["total"] == "4.8"
-    other = next(i for i in ids if i != A)
+    assert by["s1"][FIX] == "6" and by["s2"][FIX] == "4.8" and by["s2"]["total"] == "4.8"
+    other = next(i for i in ids if i != FIX)
     assert by["s1"][other] == "" and by["s1"]["email"] == "s1@example.ac.jp"
 
     # every export of grades counts the same submission; the statistics take the latest
-    nb_csv = svc.get(f"/api/v1/instructor/gradebook.csv?assignment_id={A}", headers=ih).text
+    nb_csv = svc.get(f"/api/v1/instructor/gradebook.csv?assignment_id={FIX}", headers=ih).text
     nb_rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(nb_csv))}
     assert nb_rows["s1"]["score"] == "6" and nb_rows["s2"]["score"] == "4.8"
-    gs = svc.get(f"/api/v1/instructor/gradebook/{A}/gradescope.json", headers=ih).json()
+    gs = svc.get(f"/api/v1/instructor/gradebook/{FIX}/gradescope.json", headers=ih).json()
     gs_by = {e["student_id"]: e for e in gs["submissions"]}
     assert gs_by["s1"]["submission_id"] == s1_good and gs_by["s1"]["results"]["score"] == 6
-    stats = svc.get(f"/api/v1/instructor/stats/{A}", headers=ih).json()
+    stats = svc.get(f"/api/v1/instructor/stats/{FIX}", headers=ih).json()
     assert stats["students"] == 2 and stats["mean"] == pytest.approx((0 + 4.8) / 2)
 
     # the student's own page counts the same submission as the gradebook, and the latest

@@ -16,6 +16,7 @@ from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,
+    fast_spec,
     released_env,
     solution_notebook,
 )
@@ -122,7 +123,7 @@ def test_submission_graded_end_to_end_on_postgresql(pg_cluster, tmp_path, monkey
         ] not in ("graded", "failed") and time.monotonic() < deadline:
             time.sleep(0.2)
         assert view["status"] == "graded", view
-        assert view["result"]["final_score"] == 6.0
+        assert view["result"]["final_score"] == fast_spec().max_score
         fb = httpx.get(f"{svc.url}/api/v1/submissions/{sid}/feedback", headers=headers)
         assert fb.status_code == 200 and "softmax" in fb.text
     engine = make_engine(url)

@@ -15,6 +15,7 @@ from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,
+    fast_spec,
     free_port,
     released_env,
     solution_notebook,
@@ -23,6 +24,7 @@ from student_env import outputs, run_cells
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 A = FAST_ASSIGNMENT
+FULL = fast_spec().max_score  # what the solution notebook earns
 CLOSED = "3-1-1_affine_layer"  # its deadline passed and late work is refused
 
 
@@ -108,13 +110,13 @@ def test_submit_from_jupyterlab_and_from_colab(live, tmp_path):
     print(lab)
     assert f"保存されたファイル {saved.name} を提出します" in lab
     assert "先にノートブックを保存してください" in lab
-    assert "得点: 6 / 6" in lab, lab
+    assert f"得点: {FULL:g} / {FULL:g}" in lab, lab
     assert "✓" in lab and "✗" not in lab
-    assert outputs(nb.cells[1]).split() == ["1", "graded", "6.0"]  # asked once
+    assert outputs(nb.cells[1]).split() == ["1", "graded", str(FULL)]  # asked once
     colab = outputs(nb.cells[3])
     print(colab)
-    assert "Score: 6 / 6" in colab and "保存" not in colab, colab
-    assert outputs(nb.cells[4]).strip() == "[('get_ipynb', '', 30)] 6.0 True"
+    assert f"Score: {FULL:g} / {FULL:g}" in colab and "保存" not in colab, colab
+    assert outputs(nb.cells[4]).strip() == f"[('get_ipynb', '', 30)] {FULL} True"
     # the token: in a 0600 file of the user's config folder, in no output
     tokens = config / "tokens.json"
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600

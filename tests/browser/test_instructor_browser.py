@@ -21,6 +21,7 @@ from live_service import (
     solution_notebook,
 )
 
+from grader.engine.hints import HINTS
 from grader.service.catalog import Catalog
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
@@ -30,7 +31,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-HINT = "softmax_with_loss_backward/batch_size_division"
+HINT_ID = "batch_size_division"  # the mistake the student's notebook makes
+HINT = f"softmax_with_loss_backward/{HINT_ID}"
 
 
 @pytest.fixture
@@ -140,7 +142,7 @@ def test_instructor_settings_extension_mistakes_bulk_regrade_live(browser, live)
     login(drv, svc.url, itok)
     wait.until(EC.presence_of_element_located((By.ID, "live-counts")))
     hint = drv.find_element(By.CSS_SELECTOR, f'[data-hint="{HINT}"]')
-    assert "1 人中 1 人" in hint.text and "N" in hint.text
+    assert "1 人中 1 人" in hint.text and HINTS[HINT_ID]["ja"] in hint.text
     assert hint.find_elements(By.CSS_SELECTOR, "a[href^='/submissions/']")
     # bulk regrade: the dashboard shows the job queued or running, then reloads by itself
     section = drv.find_element(By.ID, f"stats-{FAST_ASSIGNMENT}")

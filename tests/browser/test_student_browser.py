@@ -17,6 +17,7 @@ from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
     cli,
+    fast_spec,
     released_env,
     solution_notebook,
 )
@@ -27,7 +28,16 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from grader.engine.hints import HINTS  # noqa: E402
+
 A = FAST_ASSIGNMENT  # late: its deadline was an hour ago, 10 % off per started day
+FULL = fast_spec().max_score  # what the solution notebook earns
+PENALTY = 0.1 * FULL  # one started day late
+
+
+def shown(points: float) -> str:
+    """Points as the pages print them: ``6``, ``5.4``, at most 2 decimals."""
+    return f"{round(points, 2):g}"
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +118,14 @@ def test_late_submission_page_shows_one_score(live, browser):
     login(browser, svc.url, token)
     browser.get(f"{svc.url}/submissions/{sid}")
     score = browser.find_element(By.ID, "score").text
-    assert "5.4" in score and "0.6" in score, score  # 6 less 10 % of 6, said once
+    late = shown(FULL - PENALTY)
+    assert late in score and shown(PENALTY) in score, score  # full less 10 %, said once
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert body.count("5.4") == 1 and "6 / 6" not in body, body
+    assert body.count(late) == 1 and f"{shown(FULL)} / {shown(FULL)}" not in body, body
     browser.switch_to.frame(browser.find_element(By.ID, "feedback"))
     embedded = browser.find_element(By.TAG_NAME, "body").text
     assert "実行結果" in embedded  # the executed notebook is there ...
-    assert "得点 / score" not in embedded and "/ 6" not in embedded  # ... without a 2nd score
+    assert "得点 / score" not in embedded and f"/ {shown(FULL)}" not in embedded  # no 2nd score
     browser.switch_to.default_content()
 
 
@@ -144,7 +155,7 @@ def test_phone_shows_the_hint_without_sideways_scrolling(live, browser):
     login(browser, svc.url, token)
     browser.get(f"{svc.url}/submissions/{sid}")
     hint = browser.find_element(By.CSS_SELECTOR, 'tr[data-item="softmax_with_loss_backward"] .hint')
-    assert hint.is_displayed() and hint.text.strip()
+    assert hint.is_displayed() and HINTS["batch_size_division"]["ja"] in hint.text
     rect = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", hint)
     assert rect["left"] >= 0 and rect["right"] <= PHONE, rect
     width = browser.execute_script("return document.documentElement.scrollWidth")
