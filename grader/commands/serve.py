@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     from grader.service import auth
     from grader.service.app import create_app
     from grader.service.cli_common import config_from, open_store
+    from grader.service.routes_downloads import prepare_student_wheel
     from grader.service.slow_clients import DeadlineHttpProtocol
 
     if args.max_upload_mb * 2**20 > MAX_UPLOAD_BYTES:  # the engine would refuse it when grading
@@ -210,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     with sessions.begin() as s:
         token = None if auth.has_instructor_token(s) else auth.create_instructor_token(s)
     app = create_app(cfg, sandbox_mode=mode)
+    prepare_student_wheel(cfg.home)
     n_assign = len(app.state.grader.catalog.assignments)
 
     url = f"http://{args.host}:{args.port}/"

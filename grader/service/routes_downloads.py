@@ -9,6 +9,7 @@ installs its helpers from here and ``submit()`` sends it back here) and the help
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from grader.service.api import ERRORS, Who, app_state
 from grader.service.course_settings import is_released
 from grader.service.errors import ApiError
 
+log = logging.getLogger("grader.service")
 router = APIRouter(responses=ERRORS)
 _wheel_lock = threading.Lock()
 _built: dict[Path, Path] = {}  # downloads folder -> wheel built by this process
@@ -38,6 +40,21 @@ def student_wheel(home: Path) -> Path:
         if folder not in _built or not _built[folder].is_file():
             _built[folder] = build_student_wheel(folder)
         return _built[folder]
+
+
+def prepare_student_wheel(home: Path) -> threading.Thread:
+    """Build the wheel in the background at start-up (a few seconds), so that the first
+    student's download does not wait for it; a request during the build waits on the lock."""
+
+    def build() -> None:
+        try:
+            student_wheel(home)
+        except Exception:  # the download route builds it again and reports the error there
+            log.exception("building the helper wheel at start-up failed")
+
+    thread = threading.Thread(target=build, name="student-wheel", daemon=True)
+    thread.start()
+    return thread
 
 
 @router.get(
