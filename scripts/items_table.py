@@ -111,8 +111,8 @@ def measured(item: Item) -> tuple[str, str]:
                 raise SystemExit(f"{item.id}: a correct variant fails: {v.message['en']}")
             if v.tolerance is not None:
                 tols.add(v.tolerance)
-            if v.error is not None:
-                errs.append(v.error)
+            if v.measured_error is not None:
+                errs.append(v.measured_error)
     tol = ", ".join(f"{t:.0e}" for t in sorted(tols)) or "-"
     return tol, (f"{max(errs):.0e}" if errs else "-")
 

@@ -95,7 +95,7 @@ def _ctx(outputs):
 def test_compare_passes_fails_and_explains():
     e = np.linspace(-1, 1, 12).reshape(4, 3)
     ok = compare(_ctx({"dx": e + 1e-12}), {"dx": e}, tol=1e-7, batch_size=4)
-    assert ok.passed and ok.error <= 1e-7 and ok.tolerance == 1e-7
+    assert ok.passed and ok.measured_error <= 1e-7 and ok.tolerance == 1e-7
     bad = compare(_ctx({"dx": 4 * e}), {"dx": e}, tol=1e-7, batch_size=4)
     assert bad.fraction == 0.0 and bad.hint.id == "batch_size_division"
     assert "dx" in bad.message["en"] and bad.message["ja"]
@@ -132,7 +132,7 @@ def test_partial_credit_and_accuracy_verdict():
     pred[:10] = (pred[:10] + 1) % 10  # 90 % accuracy
     v = accuracy_verdict(_ctx({"pred": pred}), labels, 0.80, 0.95)
     assert v.fraction == pytest.approx((0.90 - 0.80) / 0.15)
-    assert v.error == pytest.approx(0.10) and v.tolerance == pytest.approx(0.05)
+    assert v.measured_error == pytest.approx(0.10) and v.tolerance == pytest.approx(0.05)
     assert v.hint.id == "accuracy_low"
 
 

@@ -74,7 +74,7 @@ def test_partial_credit_and_messages(slot):
     nb.cells[2].source = wrong
     res = grade(nb, slot)
     by_id = {i.id: i for i in res.items}
-    assert not by_id["tiny_softmax"].passed and by_id["tiny_softmax"].error > 0.1
+    assert not by_id["tiny_softmax"].passed and by_id["tiny_softmax"].measured_error > 0.1
     assert by_id["tiny_softmax"].tolerance == 1e-10
     assert by_id["tiny_triple"].passed
     assert res.score == 2.0

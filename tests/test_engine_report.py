@@ -99,7 +99,7 @@ def _graded_result() -> GradeResult:
         points=0.0,
         max_points=2.0,
         passed=False,
-        error=3.2e-1,
+        measured_error=3.2e-1,
         tolerance=1e-6,
         message={"ja": "勾配が数値微分と一致しません。" * 4, "en": "gradient mismatch " * 8},
         hint={"id": "h1", "ja": "バッチサイズで割りましたか?", "en": "Did you divide by N?"},

@@ -212,7 +212,7 @@ def test_thirty_percent_flipped_is_disagreement(teacher, data):
     v = score(wrapped, data)
     assert v.fraction == 0.0
     assert "do not come from" in v.message["en"]
-    assert v.error == pytest.approx(np.mean(flip), abs=0.02)
+    assert v.measured_error == pytest.approx(np.mean(flip), abs=0.02)
 
 
 def test_small_disagreement_gains_nothing(data):

@@ -42,7 +42,7 @@ def test_correct_variant_keeps_full_marks(item_id, name, ns):
     for seed in SEEDS:
         np.random.seed(seed)
         v = run_item(ITEMS[item_id], ns, seed)
-        assert v.fraction == 1.0, (seed, v.message["en"], v.error, v.tolerance)
+        assert v.fraction == 1.0, (seed, v.message["en"], v.measured_error, v.tolerance)
         assert v.hint is None
 
 

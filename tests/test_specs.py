@@ -107,8 +107,12 @@ def test_reference_earns_full_points(item_id):
     for seed in SEEDS:
         np.random.seed(seed)
         v = run_item(ITEMS[item_id], _namespace_for(item_id), seed)
-        assert v.fraction == 1.0, (seed, v.message["en"], v.error, v.tolerance)
-        assert v.error is not None and v.tolerance is not None and v.error <= v.tolerance
+        assert v.fraction == 1.0, (seed, v.message["en"], v.measured_error, v.tolerance)
+        assert (
+            v.measured_error is not None
+            and v.tolerance is not None
+            and v.measured_error <= v.tolerance
+        )
 
 
 @pytest.mark.parametrize("item_id", sorted(ITEMS))

@@ -69,7 +69,7 @@ def _items_table(result: GradeResult, lang: str) -> str:
             "<tr>"
             f"<td><code>{html.escape(it.id)}</code><br>{_both(it.title, lang)}</td>"
             f"<td>{it.points:g} / {it.max_points:g}</td><td>{verdict}</td>"
-            f"<td>{_fmt(it.error)}</td><td>{_fmt(it.tolerance)}</td><td>{detail}</td>"
+            f"<td>{_fmt(it.measured_error)}</td><td>{_fmt(it.tolerance)}</td><td>{detail}</td>"
             "</tr>"
         )
     head = (

@@ -37,7 +37,7 @@ class ItemResult:
     points: float
     max_points: float
     passed: bool
-    error: float | None = None  # the measured error (e.g. relative error), not an exception
+    measured_error: float | None = None  # e.g. the relative error against the reference
     tolerance: float | None = None
     message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
     hint: dict[str, str] | None = None  # {id, ja, en}
@@ -53,7 +53,7 @@ class ItemResult:
             "points": round(self.points, 6),
             "max_points": self.max_points,
             "passed": self.passed,
-            "error": _finite_or_none(self.error),
+            "measured_error": _finite_or_none(self.measured_error),
             "tolerance": _finite_or_none(self.tolerance),
             "message": dict(self.message),
             "hint": dict(self.hint) if self.hint else None,
@@ -70,13 +70,20 @@ class ItemResult:
             points=float(d.get("points") or 0.0),
             max_points=float(d.get("max_points") or 0.0),
             passed=bool(d.get("passed")),
-            error=_finite_or_none(d.get("error")),
+            # "error" is what results stored before the rename call it
+            measured_error=_finite_or_none(d.get("measured_error", d.get("error"))),
             tolerance=_finite_or_none(d.get("tolerance")),
             message=dict(d.get("message") or {"ja": "", "en": ""}),
             hint=dict(d["hint"]) if d.get("hint") else None,
             probe_error=d.get("probe_error"),
             scoring_error=d.get("scoring_error"),
         )
+
+
+def stored_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored result's items in today's form (what ``to_dict`` writes now), whatever
+    version of the contract stored them."""
+    return [ItemResult.from_dict(it).to_dict() for it in payload.get("items") or []]
 
 
 @dataclass

@@ -111,7 +111,7 @@ def _scored(res: ItemResult, item: Item, verdict: Verdict) -> ItemResult:
     frac = min(1.0, max(0.0, float(frac)))
     res.points = round(frac * float(item.points), 6)
     res.passed = frac >= 1.0
-    res.error = verdict.error
+    res.measured_error = verdict.measured_error
     res.tolerance = verdict.tolerance
     res.message = dict(verdict.message)
     if verdict.hint is not None and not res.passed:

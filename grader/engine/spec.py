@@ -44,12 +44,13 @@ class Hint:
 class Verdict:
     """The trusted side's judgement on one item.
 
-    ``fraction`` in [0, 1] scales the item's points; ``error`` is the measured error (e.g. the
-    relative error ``max|a-b| / max(1e-8, |a|+|b|)``) and ``tolerance`` the bound it was held to.
+    ``fraction`` in [0, 1] scales the item's points; ``measured_error`` is the error measured
+    (e.g. the relative error ``max|a-b| / max(1e-8, |a|+|b|)``) and ``tolerance`` the bound it
+    was held to.
     """
 
     fraction: float
-    error: float | None = None
+    measured_error: float | None = None
     tolerance: float | None = None
     message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
     hint: Hint | None = None
@@ -64,10 +65,10 @@ class Verdict:
         ja: str = "正解です。",
         en: str = "Correct.",
         *,
-        error: float | None = None,
+        measured_error: float | None = None,
         tolerance: float | None = None,
     ) -> Verdict:
-        return cls(1.0, error, tolerance, {"ja": ja, "en": en}, None)
+        return cls(1.0, measured_error, tolerance, {"ja": ja, "en": en}, None)
 
     @classmethod
     def fail(
@@ -75,12 +76,12 @@ class Verdict:
         ja: str,
         en: str,
         *,
-        error: float | None = None,
+        measured_error: float | None = None,
         tolerance: float | None = None,
         hint: Hint | None = None,
         fraction: float = 0.0,
     ) -> Verdict:
-        return cls(fraction, error, tolerance, {"ja": ja, "en": en}, hint)
+        return cls(fraction, measured_error, tolerance, {"ja": ja, "en": en}, hint)
 
 
 class ProbeOutputError(Exception):

@@ -38,6 +38,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.engine.result import stored_items
 from grader.service.catalog import Catalog
 from grader.service.course_settings import get_settings
 from grader.service.csv_cells import csv_bytes, csv_text
@@ -56,8 +57,8 @@ def _text(msg: dict | None, lang: str) -> str:
 
 def _item_output(item: dict, lang: str) -> str:
     lines = [_text(item.get("message"), lang)]
-    if item.get("error") is not None and item.get("tolerance") is not None:
-        lines.append(f"error {item['error']:.2e} (tolerance {item['tolerance']:.0e})")
+    if item.get("measured_error") is not None and item.get("tolerance") is not None:
+        lines.append(f"error {item['measured_error']:.2e} (tolerance {item['tolerance']:.0e})")
     if item.get("hint"):
         lines.append(("Hint: " if lang == "en" else "ヒント: ") + _text(item["hint"], lang))
     return "\n".join(x for x in lines if x)
@@ -84,7 +85,7 @@ def gradescope(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
                 "status": "passed" if it["passed"] else "failed",
                 "output": _item_output(it, lang),
             }
-            for it in result["items"]
+            for it in stored_items(result)
         ],
     }
 
@@ -112,7 +113,7 @@ def prairielearn(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
                 "message": _text(it["message"], lang),
                 "output": _item_output(it, lang),
             }
-            for it in result["items"]
+            for it in stored_items(result)
         ],
     }
 

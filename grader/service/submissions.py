@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from grader.engine.result import stored_items
 from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
 from grader.service.catalog import course_time
@@ -170,7 +171,7 @@ def result_view(res: Result | None) -> dict[str, Any] | None:
         "penalty": res.penalty,
         "final_score": final_score(res),
         "override_score": res.override_score,
-        "items": payload.get("items", []),
+        "items": stored_items(payload),
         "sandbox_mode": payload.get("sandbox_mode"),
         "timings": payload.get("timings", {}),
         "error": payload.get("error_message") or payload.get("error"),

@@ -143,7 +143,7 @@ def compare(
         return Verdict.fail(
             f"`{bad}` に NaN または inf が含まれています。",
             f"`{bad}` contains NaN or inf.",
-            error=float("inf"),
+            measured_error=float("inf"),
             tolerance=tol,
             hint=hint,
         )
@@ -151,7 +151,7 @@ def compare(
     worst = max(errors, key=lambda k: errors[k])
     err = errors[worst]
     if err <= tol:
-        return Verdict.ok(error=err, tolerance=tol)
+        return Verdict.ok(measured_error=err, tolerance=tol)
     candidates = list(mistakes) + generic_mistakes(
         expected, batch_size=batch_size, factor_two=factor_two
     )
@@ -162,14 +162,14 @@ def compare(
         return Verdict.fail(
             f"`{worst}` の形が違います: {have} (期待: {want})。",
             f"`{worst}` has shape {have}, expected {want}.",
-            error=err,
+            measured_error=err,
             tolerance=tol,
             hint=hint,
         )
     return Verdict.fail(
         f"`{worst}` の相対誤差 {_fmt(err)} が許容値 {_fmt(tol)} を超えています。",
         f"The relative error of `{worst}` is {_fmt(err)}, above the tolerance {_fmt(tol)}.",
-        error=err,
+        measured_error=err,
         tolerance=tol,
         hint=hint,
     )
@@ -247,7 +247,7 @@ def upstream_first(
                 f"その結果が違うか例外になっています。(この項目の結果: {verdict.message['ja']})",
                 f"Fix item `{item_id}` first: this item uses its function, which gives a wrong "
                 f"result or raises. (This item: {verdict.message['en']})",
-                error=verdict.error,
+                measured_error=verdict.measured_error,
                 tolerance=verdict.tolerance,
                 hint=get_hint("fix_upstream_first"),
             )
@@ -283,7 +283,7 @@ def verdict_for_accuracy(
         return Verdict.ok(
             f"正解率 {acc:.4f} (基準 {threshold:.2f} 以上)。" + note_ja,
             f"Accuracy {acc:.4f} (threshold {threshold:.2f})." + (" " + note_en if note_en else ""),
-            error=err,
+            measured_error=err,
             tolerance=tol,
         )
     counts = np.bincount(pred[(pred >= 0) & (pred < 1_000_000)]) if pred.size else np.zeros(1)
@@ -294,7 +294,7 @@ def verdict_for_accuracy(
         "その間は部分点)。" + note_ja,
         f"Accuracy {acc:.4f} is below the threshold {threshold:.2f} (no credit at or below "
         f"{floor:.2f}, partial credit in between)." + (" " + note_en if note_en else ""),
-        error=err,
+        measured_error=err,
         tolerance=tol,
         hint=hint,
         fraction=frac,

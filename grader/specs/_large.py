@@ -81,7 +81,7 @@ def large_verdict(
             f"within {LARGE_SECONDS:.0f} s. A backward computed by finite differences earns no "
             "backward credit: compute it with the formula derived by the chain rule (an "
             "analytic backward takes milliseconds).",
-            error=float("inf"),
+            measured_error=float("inf"),
             tolerance=tol,
         )
     verdict = compare(ctx, expected, tol, student=student_outputs(ctx, expected))
@@ -92,7 +92,7 @@ def large_verdict(
         + verdict.message["ja"],
         "Correct on the small input, but the backward pass on a large input differs: "
         + verdict.message["en"],
-        error=verdict.error,
+        measured_error=verdict.measured_error,
         tolerance=tol,
     )
 

@@ -398,7 +398,7 @@ def _judge_provenance(ctx: ScoreContext, net: Rebuilt, sandbox_pred: np.ndarray)
             "BatchNormalization runs in training mode inside predict: the predictions were "
             "computed with each batch's own mean and variance instead of running_mean / "
             "running_var.",
-            error=1.0 - agreement,
+            measured_error=1.0 - agreement,
             tolerance=1.0 - MIN_AGREEMENT,
             hint=get_hint("bn_predict_train_mode"),
         )
@@ -410,7 +410,7 @@ def _judge_provenance(ctx: ScoreContext, net: Rebuilt, sandbox_pred: np.ndarray)
             "The predictions do not come from the network's own parameters: they agree with "
             "the predictions recomputed from the parameters in network.layers on only "
             f"{agreement:.2%} of the probe images ({MIN_AGREEMENT:.0%} required).",
-            error=1.0 - agreement,
+            measured_error=1.0 - agreement,
             tolerance=1.0 - MIN_AGREEMENT,
             hint=hint,
         )

@@ -221,11 +221,11 @@ def fit_verdict(
     ``error``/``tolerance`` are what the report shows (error rate or RMSE and its bound)."""
     frac = partial_credit(value, floor, threshold)
     if frac >= 1.0:
-        return Verdict.ok(what["ja"], what["en"], error=error, tolerance=tolerance)
+        return Verdict.ok(what["ja"], what["en"], measured_error=error, tolerance=tolerance)
     return Verdict.fail(
         what["ja"] + " 基準に届いていません (部分点)。",
         what["en"] + " Below the threshold (partial credit).",
-        error=error,
+        measured_error=error,
         tolerance=tolerance,
         hint=get_hint("accuracy_low"),
         fraction=frac,

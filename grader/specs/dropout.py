@@ -67,7 +67,9 @@ except Exception:
 
 
 def _fail(ja: str, en: str, err: float | None, tol: float | None, hint: str | None) -> Verdict:
-    return Verdict.fail(ja, en, error=err, tolerance=tol, hint=get_hint(hint) if hint else None)
+    return Verdict.fail(
+        ja, en, measured_error=err, tolerance=tol, hint=get_hint(hint) if hint else None
+    )
 
 
 def _fraction_bound(p: float, n: int) -> float:
@@ -116,7 +118,7 @@ def score_forward(ctx: ScoreContext) -> Verdict:
             None,
             None,
         )
-    return Verdict.ok(error=abs(frac - (1.0 - p)), tolerance=bound)
+    return Verdict.ok(measured_error=abs(frac - (1.0 - p)), tolerance=bound)
 
 
 def score_backward(ctx: ScoreContext) -> Verdict:

@@ -133,7 +133,7 @@ def score_l2(ctx: ScoreContext) -> Verdict:
     # message: the engine shows a Verdict's hint only on failed items.
     return Verdict(
         1.0,
-        verdict.error,
+        verdict.measured_error,
         verdict.tolerance,
         {
             "ja": f"正解です。ただし weight_penalty (採点対象外) について: {hint.ja}",

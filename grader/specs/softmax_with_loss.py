@@ -90,7 +90,7 @@ def score_softmax_1d(ctx: ScoreContext, batch: Verdict) -> Verdict:
             f"(N, K) の入力では正しいですが、1 次元の入力 {x1.shape} では違います: "
             + one.message["ja"],
             f"Correct for (N, K) input, but not for the 1-D input {x1.shape}: " + one.message["en"],
-            error=one.error,
+            measured_error=one.measured_error,
             tolerance=one.tolerance,
             hint=hint,
         )

@@ -49,7 +49,9 @@ def _stats(w: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def _fail(ja: str, en: str, err: float, tol: float, hint: str | None) -> Verdict:
-    return Verdict.fail(ja, en, error=err, tolerance=tol, hint=get_hint(hint) if hint else None)
+    return Verdict.fail(
+        ja, en, measured_error=err, tolerance=tol, hint=get_hint(hint) if hint else None
+    )
 
 
 def _get(ctx: ScoreContext) -> tuple[np.ndarray, int, int] | Verdict:
@@ -120,7 +122,7 @@ def normal_scorer(name: str, sigma_of, wrong_stds_of):
                 kurt_bound,
                 "wrong_distribution",
             )
-        return Verdict.ok(error=rel, tolerance=std_bound)
+        return Verdict.ok(measured_error=rel, tolerance=std_bound)
 
     return score
 
@@ -182,7 +184,7 @@ def score_glorot_uniform(ctx: ScoreContext) -> Verdict:
             std_bound,
             None,
         )
-    return Verdict.ok(error=rel, tolerance=20.0 / n)
+    return Verdict.ok(measured_error=rel, tolerance=20.0 / n)
 
 
 def _item(item_id: str, ja: str, en: str, score, hints: tuple[str, ...]) -> Item:

@@ -156,7 +156,9 @@ def test_mnist_weights_fitted_outside_the_run_earn_nothing():
     assert 0 < honest.points < 3, honest.message  # ridge: ~0.85, partial credit
     assert "agree on 100.00%" in honest.message["en"], honest.message
     assert pasted.points == 0, pasted.message
-    assert pasted.error is not None and pasted.error > 0.5, pasted.message  # chance level
+    assert pasted.measured_error is not None and pasted.measured_error > 0.5, (
+        pasted.message
+    )  # chance level
 
 
 # --- finding 3: fit items without a network ----------------------------------------------------
@@ -507,9 +509,11 @@ def test_mnist_jobs_at_once_keep_their_own_code_and_a_notebook_keeps_its_score()
         a, b = pool.map(lambda nb: _grade(spec, *nb)[item.id], [first, second])
     for res in (a, b):
         assert "agree on 100.00%" in res.message["en"], res.message
-        assert res.error is not None and res.error < 0.3, res.message  # far from chance (0.9)
+        assert res.measured_error is not None and res.measured_error < 0.3, (
+            res.message
+        )  # far from chance (0.9)
     again = _grade(spec, *first)[item.id]
-    assert again.error == a.error, (again.message, a.message)
+    assert again.measured_error == a.measured_error, (again.message, a.message)
 
 
 def test_job_code_is_keyed_by_installation_and_notebook(tmp_path, monkeypatch):

@@ -134,9 +134,9 @@ def _score_softmax(ctx: ScoreContext) -> Verdict:
     y = ctx.require("y", shape=x.shape)
     err = relative_error(y, want)
     if err <= 1e-10:
-        return Verdict.ok(error=err, tolerance=1e-10)
+        return Verdict.ok(measured_error=err, tolerance=1e-10)
     return Verdict.fail(
-        "softmax の値が違います。", "Wrong softmax values.", error=err, tolerance=1e-10
+        "softmax の値が違います。", "Wrong softmax values.", measured_error=err, tolerance=1e-10
     )
 
 
@@ -150,8 +150,8 @@ def _score_triple(ctx: ScoreContext) -> Verdict:
     dx = ctx.require("dx", shape=x.shape)
     err = max(relative_error(y, 3 * x), relative_error(dx, 3 * dout))
     if err <= 1e-12:
-        return Verdict.ok(error=err, tolerance=1e-12)
-    return Verdict.fail("値が違います。", "Wrong values.", error=err, tolerance=1e-12)
+        return Verdict.ok(measured_error=err, tolerance=1e-12)
+    return Verdict.fail("値が違います。", "Wrong values.", measured_error=err, tolerance=1e-12)
 
 
 ASSIGNMENT = Assignment(
@@ -186,8 +186,10 @@ def _score_mnist(ctx: ScoreContext) -> Verdict:
     pred = ctx.require("pred", shape=labels.shape, kind="i")
     acc = float(np.mean(pred == labels))
     if acc >= 0.9:
-        return Verdict.ok(error=1 - acc, tolerance=0.1)
-    return Verdict.fail(f"正解率 {acc:.3f}", f"accuracy {acc:.3f}", error=1 - acc, tolerance=0.1)
+        return Verdict.ok(measured_error=1 - acc, tolerance=0.1)
+    return Verdict.fail(
+        f"正解率 {acc:.3f}", f"accuracy {acc:.3f}", measured_error=1 - acc, tolerance=0.1
+    )
 
 
 MNIST_ASSIGNMENT = Assignment(
