@@ -32,10 +32,13 @@ from grader.engine.result import GradeResult, ItemResult
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData, Verdict
 from grader.engine.upload import RejectedUpload, check_belongs, grade_ids, parse_notebook
 from grader.jail import runner_report, slots
-from grader.jail.limits import Limits, slot_uid
+from grader.jail.jobdir import make_box
+from grader.jail.layout import MNIST_IN_JOB
+from grader.jail.limits import Limits
 from grader.jail.outputs import open_dirs, read_item_outputs
 from grader.jail.probe_cell import probe_source
 from grader.jail.runner_report import stored_notebook_cap
+from grader.jail.warm import WarmPool, WarmSandbox
 
 log = logging.getLogger("grader.engine")
 
@@ -151,6 +154,7 @@ class _JobPaths:
     mnist_seen: str | None
     stage_seen: str
     tmp_seen: str
+    warm: WarmSandbox | None = None  # started before the job (grader.jail.warm)
 
     @property
     def job_in(self) -> Path:
@@ -182,17 +186,7 @@ def _make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> _Jo
         root = Path(workdir)
         root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
-    box = root / "box"
-    if box.exists():
-        jail.unmount(box)
-        shutil.rmtree(box, ignore_errors=True)
-    box.mkdir()
-    mounted = mode == "bwrap" and jail.mount_job_tmpfs(box, limits.job_disk_bytes)
-    (box / "in").mkdir(mode=0o755)
-    (box / "out").mkdir(mode=0o700)
-    if mode == "bwrap" and os.geteuid() == 0:
-        uid = slot_uid(slot)
-        os.chown(box / "out", uid, uid)
+    box, mounted = make_box(root, limits, slot if mode == "bwrap" else None)
     if mode == "bwrap":
         return _JobPaths(
             root,
@@ -247,6 +241,7 @@ def grade_notebook(
     limits: Limits | None = None,
     allow_unsandboxed: bool | None = None,
     lang: str = "ja",
+    warm_pool: WarmPool | None = None,
 ) -> GradeResult:
     """Grade one uploaded notebook (see docs/ARCHITECTURE.md, "Engine API").
 
@@ -254,6 +249,7 @@ def grade_notebook(
     ``assignment``/``released`` override the spec registry and ``assignments/<id>.ipynb``
     (tests use tiny ones); ``limits`` overrides the default limits; ``allow_unsandboxed``
     (default: env ``GRADER_ALLOW_UNSANDBOXED=1``) permits limits-only mode without bwrap.
+    ``warm_pool``: a worker's pre-started sandbox, used for this job when it serves it.
     """
     t_start = time.monotonic()
     timings: dict[str, float] = {}
@@ -334,13 +330,29 @@ def grade_notebook(
         log.warning(msg)
         result.log.append(msg)
     result.sandbox_mode = mode
+    warm = (
+        warm_pool.take(mode, limits, lang, spec.uses_mnist) if warm_pool and not workdir else None
+    )
     try:
-        with _slot_lease(mode, slot) as leased:
+        with warm.holding_slot() if warm else _slot_lease(mode, slot) as leased:
             if leased != slot:
                 result.log.append(f"slot {slot} was busy; graded in slot {leased}")
                 slot = leased
             for attempt in range(1, SANDBOX_START_ATTEMPTS + 1):
-                job = _make_job(workdir, mode, limits, slot)
+                if warm and attempt == 1:  # a retry starts cold
+                    job = _JobPaths(
+                        warm.root,
+                        warm.box,
+                        warm.mounted,
+                        jail.JOB_IN,
+                        jail.JOB_OUT,
+                        MNIST_IN_JOB,
+                        jail.STAGE_IN_SANDBOX,
+                        "/tmp",
+                        warm,
+                    )
+                else:
+                    job = _make_job(workdir, mode, limits, slot)
                 try:
                     _execute_and_score(
                         result, spec, copy.deepcopy(nb), job, limits, slot, mode, lang, timings
@@ -436,16 +448,19 @@ def _execute_and_score(
 
     t = time.monotonic()
     try:
-        run = jail.run_sandboxed(
-            job.box,
-            limits,
-            slot,
-            env,
-            mnist_host,
-            mode,
-            tag=f"{os.getpid()}-{slot}-{seed % 10**8}",
-            report_fd=report_fd,
-        )
+        if job.warm:  # its environment was set when it started, from the same settings
+            run = job.warm.go(limits, mnist_host)
+        else:
+            run = jail.run_sandboxed(
+                job.box,
+                limits,
+                slot,
+                env,
+                mnist_host,
+                mode,
+                tag=f"{os.getpid()}-{slot}-{seed % 10**8}",
+                report_fd=report_fd,
+            )
     finally:
         os.close(report_fd)
     timings["sandbox"] = time.monotonic() - t
