@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -25,6 +26,14 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODULE:FUNCTION",
         help="grade with this function instead of the engine (smoke tests of a deployment)",
+    )
+    p.add_argument(
+        "--no-warm-sandboxes",
+        dest="warm_sandboxes",
+        action="store_false",
+        help="start each job's sandbox when the job arrives; by default each worker keeps "
+        "the next job's sandbox started (kernel up, used for one job only), which saves "
+        "the kernel's start-up on every job",
     )
 
 
@@ -83,13 +92,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from grader.engine.pipeline import sandbox_status
+    from grader.jail.warm import WarmPool
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
         UNSANDBOXED_BANNER,
         config_from,
         open_store,
     )
-    from grader.service.grading import load_grade_fn
+    from grader.service.grading import engine_grade, load_grade_fn
     from grader.service.worker import Worker, WorkerOptions
 
     logging.basicConfig(
@@ -104,9 +114,14 @@ def run(args: argparse.Namespace) -> int:
         os.environ["GRADER_ALLOW_UNSANDBOXED"] = "1"  # the engine's own opt-in
     cfg = config_from(args, lease_seconds=args.lease_seconds)
     engine, _ = open_store(cfg)
+    grade_fn = load_grade_fn(args.grade_fn)
+    warm_pool = None
+    if args.warm_sandboxes and grade_fn is engine_grade:
+        warm_pool = WarmPool(args.slot)
+        grade_fn = functools.partial(engine_grade, warm_pool=warm_pool)
     worker = Worker(
         engine,
-        load_grade_fn(args.grade_fn),
+        grade_fn,
         WorkerOptions(
             slot=args.slot,
             lease_seconds=args.lease_seconds,
@@ -115,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             max_jobs=args.max_jobs,
             lane=args.lane,
             light_seconds=args.light_seconds,
+            warm_pool=warm_pool,
         ),
     )
     worker.install_signal_handlers()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.engine.result import Outcome
+
+if TYPE_CHECKING:
+    from grader.jail.warm import WarmPool
 
 
 @dataclass
@@ -29,11 +32,14 @@ class GradeOutput:
 GradeFn = Callable[[str, bytes, int], GradeOutput]
 
 
-def engine_grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
-    """Grade with the real engine (sandboxed execution, trusted scoring)."""
+def engine_grade(
+    assignment_id: str, notebook: bytes, slot: int, warm_pool: WarmPool | None = None
+) -> GradeOutput:
+    """Grade with the real engine (sandboxed execution, trusted scoring); ``warm_pool``: the
+    worker's pre-started sandbox (``grader.jail.warm``)."""
     from grader.engine import grade_notebook
 
-    result = grade_notebook(assignment_id, notebook, slot=slot)
+    result = grade_notebook(assignment_id, notebook, slot=slot, warm_pool=warm_pool)
     payload = result.to_dict()
     # No feedback HTML here: it is rendered on first download (grader.service.feedback), so
     # the score reaches the student without waiting for nbconvert.
