@@ -52,6 +52,7 @@ class WarmSandbox:
         self.slot = self._stack.enter_context(slots.lease(slot))
         self.started: StartedRun | None = None
         self._fds: list[int] = []
+        self._ready = False  # the runner said its kernel is up
         try:
             slots.sweep_stale_jobs(self.slot, unmount)
             self.root = Path(tempfile.mkdtemp(prefix=slots.JOB_PREFIX))
@@ -109,8 +110,10 @@ class WarmSandbox:
     def wait_ready(self, timeout: float) -> bool:
         """True once the runner's kernel is up and it waits for go; False when it failed or
         is not ready within ``timeout`` seconds."""
-        readable, _, _ = select.select([self._ready_r], [], [], timeout)
-        return bool(readable) and os.read(self._ready_r, 1) == b"1"
+        if not self._ready:
+            readable, _, _ = select.select([self._ready_r], [], [], timeout)
+            self._ready = bool(readable) and os.read(self._ready_r, 1) == b"1"
+        return self._ready
 
     def go(self, limits: Limits, mnist_host: Path | None) -> SandboxRun:
         """Run the job whose files the judge has written into ``box/in`` (``mnist_host``:
