@@ -215,7 +215,7 @@ def test_a_killed_workers_warm_sandbox_leaves_nothing_behind():
                 from grader.jail.warm import WarmSandbox
                 sandbox = WarmSandbox({SLOT}, Limits(), "ja", False)
                 assert sandbox.wait_ready(60)
-                print(sandbox.root, flush=True)
+                print(sandbox.root, *sandbox.started.cgroup.dirs, flush=True)
                 time.sleep(600)
                 """
             ),
@@ -223,8 +223,9 @@ def test_a_killed_workers_warm_sandbox_leaves_nothing_behind():
         stdout=subprocess.PIPE,
         text=True,
     )
-    root = Path(holder.stdout.readline().strip())
+    root, *cgroups = map(Path, holder.stdout.readline().split())
     assert _processes_of(slot_uid(SLOT)) and _mounted(root / "box")
+    assert all(d.is_dir() for d in cgroups)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     for _ in range(100):  # the jail dies with its parent; give the kernel a moment
@@ -236,6 +237,7 @@ def test_a_killed_workers_warm_sandbox_leaves_nothing_behind():
     sandbox = WarmSandbox(SLOT, Limits(), "ja", False)
     try:
         assert not root.exists() and not _mounted(root / "box")
+        assert not any(d.exists() for d in cgroups)
         assert _job_roots(SLOT) == [sandbox.root]
     finally:
         sandbox.destroy()

@@ -37,9 +37,7 @@ class SpecLoadError(Exception):
 
 def spec_module_names() -> list[str]:
     """The spec modules in this folder (file names without ``.py``), sorted by name."""
-    return sorted(
-        m.name for m in pkgutil.iter_modules([str(FOLDER)]) if not m.name.startswith("_")
-    )
+    return sorted(m.name for m in pkgutil.iter_modules([str(FOLDER)]) if not m.name.startswith("_"))
 
 
 def _fault_location(module: str, exc: BaseException) -> str:
