@@ -8,6 +8,8 @@ cold start by accident.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,7 +116,11 @@ def _grade(nb, pool=None, limits=LIMITS, spec=tiny.ASSIGNMENT, mnist=False):
 
 
 def _printed(result) -> str:
-    nb = json.loads(result.executed_notebook)
+    return _printed_json(result.executed_notebook)
+
+
+def _printed_json(executed_notebook: str) -> str:
+    nb = json.loads(executed_notebook)
     return "".join(
         "".join(out.get("text", ""))
         for cell in nb["cells"]
@@ -259,3 +265,62 @@ def test_a_stopping_worker_tears_its_unused_sandbox_down(tmp_path, pool):
     Worker(engine, lambda *a: None, WorkerOptions(slot=SLOT, parent_pid=-1, warm_pool=pool)).run()
     assert started and not started[0].exists()
     assert _processes_of(slot_uid(SLOT)) == [] and _job_roots(SLOT) == []
+
+
+NONROOT_CHILD = r"""
+import json, sys
+sys.path.insert(0, TESTS)
+from adversarial import tiny
+from grader.engine import pipeline
+from grader.jail.limits import Limits
+from grader.jail.warm import WarmPool
+
+FACTS = '''
+import os
+_s = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+print("FACTS", os.getuid(), _s["CapEff"].strip(), _s["NoNewPrivs"].strip(),
+      open("/proc/self/uid_map").read().split())
+'''
+nb = tiny.to_bytes(tiny.notebook(True, extra=[FACTS]))
+pool = WarmPool(0)
+out = {}
+for kind in ("cold", "warm"):
+    pool.refill()
+    res = pipeline.grade_notebook(tiny.ID, nb, assignment=tiny.ASSIGNMENT,
+        released=tiny.released(), limits=Limits(notebook_timeout=40, cell_timeout=10),
+        warm_pool=pool if kind == "warm" else None)
+    out[kind] = {"score": res.score, "warm": "sandbox.warm_wait" in res.timings,
+                 "mode": res.sandbox_mode, "notebook": res.executed_notebook, "log": res.log}
+pool.close()
+print("RESULT=" + json.dumps(out))
+"""
+
+
+def test_warm_sandboxes_as_an_ordinary_user():
+    import test_sandbox_nonroot as nonroot
+
+    why = nonroot._skip_reason()
+    if why:
+        pytest.skip(why)
+    home = Path(tempfile.mkdtemp(prefix="dlgrader-nonroot-warm-"))
+    os.chown(home, nonroot.USER_UID, nonroot.USER_UID)
+    try:
+        script = home / "child.py"
+        script.write_text(NONROOT_CHILD.replace("TESTS", repr(str(nonroot.TESTS))))
+        proc = nonroot._as_user([sys.executable, "-s", str(script)], home, 240)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT=")]
+        assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+        out = json.loads(lines[-1][len("RESULT=") :])
+        for _ in range(50):  # killed bwraps are reparented: wait for init to reap them
+            if not _processes_of(nonroot.USER_UID):
+                break
+            time.sleep(0.1)
+        assert _processes_of(nonroot.USER_UID) == []
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    cold, warm = out["cold"], out["warm"]
+    assert warm["warm"] and not cold["warm"] and warm["mode"] == cold["mode"] == "bwrap"
+    assert warm["score"] == cold["score"] == 3.0
+    facts = [_line(_printed_json(r["notebook"]), "FACTS") for r in (cold, warm)]
+    assert facts[0] == facts[1]  # same uid, no capabilities, no_new_privs, uid map
+    assert facts[0].split()[:3] == [str(nonroot.USER_UID), "0000000000000000", "1"]
