@@ -44,7 +44,7 @@ READY_TIMEOUT = 60.0  # seconds a job waits for a warm sandbox still starting (t
 
 
 class WarmSandbox:
-    """One job's jail, started before the job (``start``); ``go`` runs the job in it."""
+    """One job's jail, started when made (before the job); ``go`` runs the job in it."""
 
     def __init__(self, slot: int, limits: Limits, lang: str, mnist: bool) -> None:
         self.limits, self.lang, self.mnist = limits, lang, mnist
@@ -66,23 +66,24 @@ class WarmSandbox:
 
     def _start(self) -> None:
         report_fd = runner_report.open_report(self.root)
-        ready_r, ready_w = os.pipe()
+        self._fds.append(report_fd)
+        self._ready_r, ready_w = os.pipe()
+        self._fds.append(self._ready_r)
         go_r, self._go_w = os.pipe()
-        self._ready_r = ready_r
-        self._fds = [report_fd, ready_r, self._go_w]
-        start = {  # the runner's start settings: nothing of a job (see runner.py)
-            "report_fd": report_fd,
-            "ready_fd": ready_w,
-            "go_fd": go_r,
-            "workdir": "/tmp/work",
-            "kernel_name": KERNEL_NAME,
-            "output_bytes": self.limits.output_bytes,
-        }
-        run_json = self.box / "in" / "run.json"
-        run_json.write_text(json.dumps(start))
-        run_json.chmod(0o644)
-        env = sandbox_env(self.lang, MNIST_IN_JOB if self.mnist else None)
+        self._fds.append(self._go_w)
         try:
+            start = {  # the runner's start settings: nothing of a job (see runner.py)
+                "report_fd": report_fd,
+                "ready_fd": ready_w,
+                "go_fd": go_r,
+                "workdir": "/tmp/work",
+                "kernel_name": KERNEL_NAME,
+                "output_bytes": self.limits.output_bytes,
+            }
+            run_json = self.box / "in" / "run.json"
+            run_json.write_text(json.dumps(start))
+            run_json.chmod(0o644)
+            env = sandbox_env(self.lang, MNIST_IN_JOB if self.mnist else None)
             self.started = start_sandboxed(
                 self.box,
                 self.limits.with_(notebook_timeout=MAX_NOTEBOOK_SECONDS),
