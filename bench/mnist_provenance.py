@@ -25,6 +25,8 @@ import numpy as np
 from grader.engine import pipeline
 from grader.engine.mnist_sandbox import write_job_mnist
 from grader.engine.spec import ScoreContext
+from grader.jail import sandbox_policy
+from grader.specs import get_assignment
 from grader.specs._provenance import _read_layout, rebuild
 
 IDS = (
@@ -46,7 +48,7 @@ def _argmax(net, x, dtype) -> np.ndarray:
 
 
 def measure(assignment_id: str) -> None:
-    spec = pipeline._get_spec(assignment_id)
+    spec = get_assignment(assignment_id)
     captured: dict[str, np.ndarray] = {}
     job_data = []
 
@@ -65,7 +67,7 @@ def measure(assignment_id: str) -> None:
     nb = (pipeline.assignments_dir().parent / "solutions" / f"{assignment_id}.ipynb").read_bytes()
     t0 = time.monotonic()
     res = pipeline.grade_notebook(
-        assignment_id, nb, assignment=replace(spec, items=items), released=None
+        replace(spec, items=items), nb, policy=sandbox_policy(False), released=None
     )
     item = next(i for i in res.items if i.id.startswith("mnist_accuracy"))
     data = job_data[0]

@@ -1,7 +1,7 @@
 """Queue ceiling: claims + completions per second by worker count, SQLite and PostgreSQL.
 
     .venv/bin/python bench/queue_ceiling.py [--workers 8,32,128] [--seconds 8] [--jobs 12000]
-        [--backends sqlite,postgresql] [--pg-fast] [--pg-socket]
+        [--backends sqlite,postgresql] [--pg-fast] [--pg-socket] [--netns]
 
 Each point: a fresh database (migrated), ``--jobs`` queued submissions of the 3-1-2 solution
 notebook (10 kB, stored in the database as in service) from 1,000 students with their fair
@@ -14,18 +14,26 @@ by the workers and by the PostgreSQL server processes (the postmaster's children
 PostgreSQL is a throw-away cluster (tests/pg_cluster.py) reached over TCP on 127.0.0.1, as
 workers on other machines would reach it (``--pg-socket``: the unix socket), with durable
 settings (fsync, synchronous_commit on; ``--pg-fast`` turns them off as the tests do) and
-max_connections 400. Workers, server and this script share the machine's cores: the point
-where the server's CPU per job grows, or jobs/s stops growing with N, is the ceiling.
+max_connections 400. ``--netns`` (root, iproute2) adds, at each N, a run in which every worker
+runs in its own network namespace and reaches the server over its own veth link to a bridge
+(10.77.0.1/16), as workers on other machines would (a network stack per worker, packets over
+a link instead of loopback); the namespaces and the bridge are removed afterwards. Workers,
+server and this script share the machine's cores: the point where the server's CPU per job
+grows, or jobs/s stops growing with N, is the ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -76,7 +84,69 @@ def fill(url: str, jobs: int) -> None:
     engine.dispose()
 
 
-def work(url: str, index: int, lane: str, ready, go, out) -> None:  # noqa: ANN001
+BRIDGE, BRIDGE_ADDRESS = "qcbr0", "10.77.0.1"
+CLONE_NEWNET = 0x40000000
+
+
+def _ip_batch(namespace: str | None, lines: list[str]) -> None:
+    where = ["-n", namespace] if namespace else []
+    subprocess.run(["ip", *where, "-batch", "-"], input="\n".join(lines), text=True, check=True)
+
+
+class WorkerNetworks:
+    """One network namespace per worker, each with a veth link to a bridge in this one."""
+
+    def __init__(self, n: int):
+        self.names = [f"qc{i}" for i in range(n)]
+
+    def __enter__(self) -> WorkerNetworks:
+        self.close()  # what an interrupted run left
+        lines = []
+        for name in self.names:
+            lines += [
+                f"netns add {name}",
+                f"link add {name}v type veth peer name eth0 netns {name}",
+                f"link set {name}v master {BRIDGE} up",
+            ]
+        _ip_batch(None, lines)
+        for i, name in enumerate(self.names):
+            address = f"10.77.{1 + i // 250}.{1 + i % 250}/16"
+            _ip_batch(name, [f"addr add {address} dev eth0", "link set eth0 up", "link set lo up"])
+        return self
+
+    def enter(self, index: int) -> None:
+        """Move the calling process (a forked worker) into namespace ``index``."""
+        fd = os.open(f"/run/netns/{self.names[index]}", os.O_RDONLY)
+        try:
+            if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        for name in self.names:  # a namespace takes its end of the veth pair with it
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def bridge() -> Iterator[None]:
+    """The bridge the workers' links attach to; it exists before the server starts, so that
+    PostgreSQL can listen on its address."""
+    subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)  # an interrupted run's
+    add = [f"link add {BRIDGE} type bridge", f"addr add {BRIDGE_ADDRESS}/16 dev {BRIDGE}"]
+    _ip_batch(None, [*add, f"link set {BRIDGE} up"])
+    try:
+        yield
+    finally:
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+
+
+def work(url: str, index: int, lane: str, ready, go, out, nets=None) -> None:  # noqa: ANN001
+    if nets is not None:
+        nets.enter(index)
     engine = make_engine(url)
     engine.connect().close()  # connect before the clock starts
     ready.wait()
@@ -127,12 +197,23 @@ def server_cpu(cluster: PgCluster | None) -> float:
     return total
 
 
-def point(url: str, n: int, seconds: float, jobs: int, cluster: PgCluster | None) -> str:
+def point(
+    url: str, n: int, seconds: float, jobs: int, cluster: PgCluster | None, netns: bool = False
+) -> str:
     fill(url, jobs)
+    if netns:
+        with WorkerNetworks(n) as nets:
+            return _run_point(url.replace("127.0.0.1", BRIDGE_ADDRESS), n, seconds, cluster, nets)
+    return _run_point(url, n, seconds, cluster, None)
+
+
+def _run_point(url: str, n: int, seconds: float, cluster: PgCluster | None, nets) -> str:  # noqa: ANN001
     ctx = mp.get_context("fork")
     ready, go, out = ctx.Barrier(n + 1), ctx.Queue(), ctx.Queue()
     lanes = ["light-first"] + ["any"] * (n - 1)  # as grader serve sets them
-    procs = [ctx.Process(target=work, args=(url, i, lanes[i], ready, go, out)) for i in range(n)]
+    procs = [
+        ctx.Process(target=work, args=(url, i, lanes[i], ready, go, out, nets)) for i in range(n)
+    ]
     for p in procs:
         p.start()
     ready.wait()
@@ -166,7 +247,14 @@ def main() -> int:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--pg-fast", action="store_true", help="fsync and synchronous_commit off")
     ap.add_argument("--pg-socket", action="store_true", help="unix socket instead of TCP")
+    ap.add_argument(
+        "--netns",
+        action="store_true",
+        help="at each N, also a run with every worker in its own network namespace",
+    )
     args = ap.parse_args()
+    if args.netns and args.pg_socket:
+        ap.error("--netns needs TCP (no --pg-socket)")
     counts = [int(x) for x in args.workers.split(",")]
     print(f"no-op grade, {args.seconds:g} s per point, {args.jobs} jobs queued, cores: "
           f"{os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
@@ -184,15 +272,25 @@ def main() -> int:
                 continue
             settings = (FAST_SETTINGS if args.pg_fast else DURABLE) + PG_SETTINGS
             tcp = not args.pg_socket
-            cluster = PgCluster(pg_bindir()).start(settings, free_port() if tcp else None)
+            links = [False, True] if args.netns else [False]  # side by side at each N
+            stack = ExitStack()
+            if args.netns:
+                stack.enter_context(bridge())
+            cluster = PgCluster(pg_bindir()).start(
+                settings, free_port() if tcp else None, BRIDGE_ADDRESS if args.netns else None
+            )
             try:
-                print(f"PostgreSQL ({'TCP 127.0.0.1' if tcp else 'unix socket'}; "
-                      f"{', '.join(settings)}):")  # fmt: skip
+                print(f"PostgreSQL ({'TCP' if tcp else 'unix socket'}; {', '.join(settings)}):")
                 for n in counts:
-                    url = cluster.new_database(tcp=tcp)
-                    print(" ", point(url, n, args.seconds, args.jobs, cluster))
+                    for netns in links:
+                        url = cluster.new_database(tcp=tcp)
+                        link = "own netns" if netns else ("127.0.0.1" if tcp else "socket")
+                        print(
+                            f"  [{link:9s}]", point(url, n, args.seconds, args.jobs, cluster, netns)
+                        )
             finally:
                 cluster.stop()
+                stack.close()
         else:
             print(f"unknown backend {backend!r} (sqlite, postgresql)", file=sys.stderr)
             return 2

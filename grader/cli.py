@@ -17,6 +17,8 @@ from grader import __version__
 COMMAND_MODULES = [
     "grader.commands.data",
     "grader.commands.demo",
+    "grader.commands.new",
+    "grader.commands.author",
     "grader.commands.build",
     "grader.commands.release",
     "grader.commands.grade",

@@ -84,14 +84,22 @@ class PgCluster:
             raise RuntimeError(f"{tool} failed ({out.returncode}): {out.stderr or out.stdout}")
 
     def start(
-        self, settings: tuple[str, ...] = FAST_SETTINGS, tcp_port: int | None = None
+        self,
+        settings: tuple[str, ...] = FAST_SETTINGS,
+        tcp_port: int | None = None,
+        also_listen: str | None = None,
     ) -> PgCluster:
         """``settings``: server settings (bench/queue_ceiling.py passes durable ones);
-        ``tcp_port``: also listen on 127.0.0.1 there (``url(tcp=True)``)."""
+        ``tcp_port``: also listen on 127.0.0.1 there (``url(tcp=True)``), and on the address
+        ``also_listen`` (the benchmark's bridge for workers in their own network namespaces)."""
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         if tcp_port is not None:
             self.port = tcp_port
-        listen = "127.0.0.1" if tcp_port is not None else "''"
+            if also_listen:  # trust auth is local-only by default: let the bridge's hosts in
+                with open(self.data / "pg_hba.conf", "a") as hba:
+                    hba.write(f"host all all {also_listen}/16 trust\n")
+        listen = ",".join(["127.0.0.1"] + ([also_listen] if also_listen else []))
+        listen = listen if tcp_port is not None else "''"
         opts = " ".join(
             [f"-c {s}" for s in settings]
             + [f"-c unix_socket_directories={self.root}", f"-c listen_addresses={listen}"]

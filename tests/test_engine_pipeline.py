@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,11 @@ from grader.engine import pipeline
 from grader.engine.mnist_sandbox import N_TRAIN, write_job_mnist
 from grader.engine.report import feedback_html
 from grader.engine.spec import TrustedData
+from grader.jail import SandboxPolicy, sandbox_policy
+from grader.jail import policy as jail_policy
 from grader.jail.limits import Limits
 from grader.service import exports
+from grader.specs import all_assignments, get_assignment
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -37,12 +41,12 @@ def slot(uid_base) -> int:
     return 50 + worker_index()
 
 
-def grade(nb, slot, **kw):
+def grade(nb, slot, policy=None, **kw):
     return pipeline.grade_notebook(
-        tiny.ID,
+        tiny.ASSIGNMENT,
         tiny.to_bytes(nb),
+        policy=policy or sandbox_policy(False),
         slot=slot,
-        assignment=tiny.ASSIGNMENT,
         released=tiny.released(),
         limits=LIMITS,
         **kw,
@@ -85,11 +89,13 @@ def test_edited_locked_cell_is_restored(slot):
 
 def test_rejected_upload_never_raises(slot):
     res = pipeline.grade_notebook(
-        tiny.ID, b"not a notebook", assignment=tiny.ASSIGNMENT, released=tiny.released(), slot=slot
+        tiny.ASSIGNMENT,
+        b"not a notebook",
+        policy=sandbox_policy(False),
+        released=tiny.released(),
+        slot=slot,
     )
     assert res.status == "rejected" and "JSON" in res.error
-    unknown = pipeline.grade_notebook("no_such_assignment", b"{}", slot=slot)
-    assert unknown.status == "rejected" and "no_such_assignment" in unknown.error
 
 
 def test_workdir_is_kept_for_inspection(slot, tmp_path):
@@ -201,7 +207,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     bad.write_text("{}")
     assert cli_main(["grade", str(bad), "--assignment", "nope"]) == 2
     # sandbox unavailable and no opt-in: exit 3 before running anything
-    monkeypatch.setattr(pipeline.jail, "bwrap_usable", lambda: (False, "test: no bwrap"))
+    monkeypatch.setattr(jail_policy, "bwrap_usable", lambda: (False, "test: no bwrap"))
     assert cli_main(["grade", str(bad), "--assignment", "3-1-2_softmax_with_loss"]) == 3
     assert "--allow-unsandboxed" in capsys.readouterr().err
     # a rejected notebook: exit 1
@@ -224,12 +230,11 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     assert res["status"] == "rejected"
 
 
-def test_limits_only_mode_needs_opt_in_and_says_so(slot, monkeypatch):
-    monkeypatch.setattr(pipeline.jail, "bwrap_usable", lambda: (False, "test: no bwrap"))
-    monkeypatch.delenv("GRADER_ALLOW_UNSANDBOXED", raising=False)
-    refused = grade(tiny.notebook(True), slot)
+def test_limits_only_mode_needs_opt_in_and_says_so(slot):
+    no_bwrap = SandboxPolicy("limits-only", "test: no bwrap", allow_limits_only=False)
+    refused = grade(tiny.notebook(True), slot, policy=no_bwrap)
     assert refused.status == "error" and "--allow-unsandboxed" in refused.error
-    res = grade(tiny.notebook(True), slot, allow_unsandboxed=True)
+    res = grade(tiny.notebook(True), slot, policy=replace(no_bwrap, allow_limits_only=True))
     assert res.status == "graded" and res.score == 3.0
     assert res.sandbox_mode == "limits-only"
     assert any("WARNING" in line and "limits only" in line for line in res.log)
@@ -247,12 +252,20 @@ def test_output_names_do_not_clash(tmp_path):
 def test_a_notebook_of_another_assignment_is_refused_with_where_it_belongs():
     repo = Path(pipeline.__file__).resolve().parents[2]
     data = (repo / "solutions" / "3-1-2_softmax_with_loss.ipynb").read_bytes()
-    res = pipeline.grade_notebook("2-1_autodiff", data)
+    course = all_assignments()
+    res = pipeline.grade_notebook(
+        get_assignment("2-1_autodiff"), data, policy=sandbox_policy(False), candidates=course
+    )
     assert res.status == "rejected"
     assert "It is a notebook of assignment 3-1-2_softmax_with_loss" in res.error_message["en"]
     assert "3-1-2_softmax_with_loss を選んでください" in res.error_message["ja"]
     # a notebook of no course assignment gets the refusal without a guess
-    stray = pipeline.grade_notebook("2-1_autodiff", tiny.to_bytes(tiny.notebook(True)))
+    stray = pipeline.grade_notebook(
+        get_assignment("2-1_autodiff"),
+        tiny.to_bytes(tiny.notebook(True)),
+        policy=sandbox_policy(False),
+        candidates=course,
+    )
     assert stray.status == "rejected" and "It is a notebook of" not in stray.error_message["en"]
 
 

@@ -15,7 +15,7 @@ from adversarial.uids import private_uid_base, worker_index
 
 from grader import jail
 from grader.engine import pipeline
-from grader.jail import slots
+from grader.jail import sandbox_policy, slots
 from grader.jail.limits import Limits, slot_uid
 
 # slots of this test module (other modules use 0..69 plus the xdist index)
@@ -108,10 +108,10 @@ def test_pipeline_runs_in_another_uid_when_its_slot_is_busy():
     holder = _holder(SLOT)
     try:
         res = pipeline.grade_notebook(
-            tiny.ID,
+            tiny.ASSIGNMENT,
             tiny.to_bytes(tiny.notebook(True, extra=[probe])),
+            policy=sandbox_policy(False),
             slot=SLOT,
-            assignment=tiny.ASSIGNMENT,
             released=tiny.released(),
             limits=Limits(notebook_timeout=60, cell_timeout=20),
         )

@@ -15,6 +15,8 @@ import pytest
 from grader.engine import grade_notebook
 from grader.engine.nbhtml import render_markdown
 from grader.engine.report import render_notebook
+from grader.jail import sandbox_policy
+from grader.specs import get_assignment
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,9 @@ def _bar_states(text: str) -> Counter:
 @pytest.mark.parametrize("assignment", ["2-4_multilayer_mnist", "2-10_regularization"])
 def test_graded_notebook_has_no_server_noise(assignment, tmp_path):
     solution = (ROOT / "solutions" / f"{assignment}.ipynb").read_bytes()
-    result = grade_notebook(assignment, solution, workdir=tmp_path)
+    result = grade_notebook(
+        get_assignment(assignment), solution, policy=sandbox_policy(False), workdir=tmp_path
+    )
     assert result.status == "graded" and result.score == result.max_score, result.log
     executed = result.executed_notebook
     for noise in ("TqdmWarning", "IProgress", "Fontconfig", "Matplotlib is building"):

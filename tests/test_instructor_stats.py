@@ -10,11 +10,14 @@ import structural_grader as structural
 from fastapi.testclient import TestClient
 from live_service import released_env, solution_notebook
 
+from grader.jail import sandbox_policy
 from grader.service import auth
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
-from grader.service.grading import engine_grade
+from grader.service.grading import engine_grader
 from grader.service.worker import Worker, WorkerOptions
+
+engine_grade = engine_grader(sandbox_policy(allow_unsandboxed=False))
 
 A = "3-1-2_softmax_with_loss"
 BACKWARD_END = "        dx = dx * dout\n"

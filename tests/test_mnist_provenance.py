@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, TrustedData
+from grader.jail import sandbox_policy
 from grader.jail.outputs import load_array
 from grader.specs._checks import PROBE_MNIST, mnist_accuracy_item
 from grader.specs._provenance import MIN_AGREEMENT, PROBE_PROVENANCE, Unrebuildable, rebuild
@@ -460,10 +461,10 @@ def test_e2e_pasted_labels_score_nothing(tmp_path):
     )
     with private_uid_base():
         res = pipeline.grade_notebook(
-            spec.id,
+            spec,
             nbformat.writes(nb).encode(),
+            policy=sandbox_policy(False),
             slot=60 + worker_index(),
-            assignment=spec,
             released=released,
         )
     assert res.status == "graded", res.error_message

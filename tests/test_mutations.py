@@ -15,7 +15,8 @@ import pytest
 from mutations.harness import run_item
 from mutations.variants import BUGGY, CORRECT, WARNED
 
-from grader.specs import all_assignments
+from grader.jail import sandbox_policy
+from grader.specs import all_assignments, get_assignment
 
 ITEMS = {it.id: it for a in all_assignments() for it in a.items}
 SEEDS = (11, 12, 13)
@@ -123,7 +124,9 @@ E2E = [
 def test_end_to_end_mutation_loses_only_its_item(aid, old, new, item, hint):
     from grader.engine import grade_notebook
 
-    result = grade_notebook(aid, _mutated(aid, old, new)).to_dict()
+    result = grade_notebook(
+        get_assignment(aid), _mutated(aid, old, new), policy=sandbox_policy(False)
+    ).to_dict()
     assert result["status"] == "graded", result
     items = {it["id"]: it for it in result["items"]}
     assert items[item]["points"] == 0 and items[item]["hint"]["id"] == hint, items[item]
@@ -148,6 +151,8 @@ def test_end_to_end_relu_reusing_its_output_in_backward_keeps_full_marks():
         "d = self.out\n        d[d > 0] = 1.0\n        d *= dout\n        return d",
     )
     assert "self.mask" not in cell.source.split("def forward")[1]
-    result = grade_notebook(aid, nbformat.writes(nb).encode()).to_dict()
+    result = grade_notebook(
+        get_assignment(aid), nbformat.writes(nb).encode(), policy=sandbox_policy(False)
+    ).to_dict()
     items = {it["id"]: it for it in result["items"]}
     assert result["status"] == "graded" and items["relu_layer"]["passed"], items["relu_layer"]

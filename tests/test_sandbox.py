@@ -13,6 +13,7 @@ from adversarial.uids import private_uid_base, worker_index
 import reference
 from grader import jail
 from grader.engine import pipeline
+from grader.jail import sandbox_policy
 from grader.jail.layout import _ETC_FILES
 from grader.jail.limits import Limits, slot_uid
 from grader.jail.staging import python_paths
@@ -68,10 +69,10 @@ def uid_base():
 def facts(uid_base):
     slot = 60 + worker_index()
     res = pipeline.grade_notebook(
-        tiny.ID,
+        tiny.ASSIGNMENT,
         tiny.to_bytes(tiny.notebook(True, extra=[PROBE_FACTS])),
+        policy=sandbox_policy(False),
         slot=slot,
-        assignment=tiny.ASSIGNMENT,
         released=tiny.released(),
         limits=Limits(notebook_timeout=60, cell_timeout=20),
     )

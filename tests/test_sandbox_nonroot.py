@@ -163,6 +163,7 @@ sys.path.insert(0, TESTS)
 from adversarial import tiny
 from adversarial.attacks import BY_NAME, Ctx
 from grader.engine import pipeline
+from grader.jail import sandbox_policy
 from grader.jail.limits import MB, Limits
 
 LIMITS = Limits(notebook_timeout=40, cell_timeout=4, memory_bytes=700 * MB, nproc=96,
@@ -198,7 +199,7 @@ def disk_bytes(root):
 def grade(nb, name, spec=tiny.ASSIGNMENT, mnist=False):
     workdir = os.path.join(HOME, "jobs", name)
     t0 = time.monotonic()
-    res = pipeline.grade_notebook(spec.id, tiny.to_bytes(nb), slot=0, assignment=spec,
+    res = pipeline.grade_notebook(spec, tiny.to_bytes(nb), policy=sandbox_policy(False), slot=0,
                                   released=tiny.released(mnist=mnist), limits=LIMITS,
                                   workdir=workdir)
     elapsed = time.monotonic() - t0

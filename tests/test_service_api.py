@@ -14,14 +14,17 @@ import structural_grader as structural
 from fastapi.testclient import TestClient
 from live_service import FAST_ASSIGNMENT, released_env, solution_notebook
 
+from grader.jail import sandbox_policy
 from grader.service import auth, course_settings
 from grader.service.app import create_app
 from grader.service.config import ServiceConfig
 from grader.service.errors import ApiError
 from grader.service.exports import NBGRADER_COLUMNS
-from grader.service.grading import engine_grade
+from grader.service.grading import engine_grader
 from grader.service.models import Result, Submission
 from grader.service.worker import Worker, WorkerOptions
+
+engine_grade = engine_grader(sandbox_policy(allow_unsandboxed=False))
 
 A = FAST_ASSIGNMENT
 CAP = 256 * 1024

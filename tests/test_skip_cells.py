@@ -20,7 +20,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.engine.restore import NOT_RUN, skip_ignored_cells
+from grader.jail import sandbox_policy
 from grader.notebooks.ignore import IGNORE_TAG, cell_names, ignore_problems, needed_cells
+from grader.specs import get_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_RUN_TEXT = NOT_RUN.format(tag=IGNORE_TAG)
@@ -176,7 +178,9 @@ def test_tagged_cells_run_in_the_students_own_run_and_not_in_the_graded_one(tmp_
     NotebookClient(own, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert all(own.cells[i].outputs for i in tagged_cells)  # the student's run keeps them
 
-    result = grade_notebook(AFFINE, source.read_bytes())
+    result = grade_notebook(
+        get_assignment(AFFINE), source.read_bytes(), policy=sandbox_policy(False)
+    )
     assert result.status == "graded" and result.score == result.max_score
     executed = nbformat.reads(result.executed_notebook, as_version=4)
     for i in tagged_cells:
@@ -286,14 +290,18 @@ def test_skipping_changes_no_verdict_and_no_hint(aid, request):
     baseline = _untagged(released)
     code = _code_digest()
     for name, data in _variants(aid).items():
-        skipped = grade_notebook(aid, data, released=released)
+        skipped = grade_notebook(
+            get_assignment(aid), data, policy=sandbox_policy(False), released=released
+        )
         assert any(line.startswith(f"not run ({IGNORE_TAG})") for line in skipped.log), name
         key = hashlib.sha256(data + json.dumps(baseline).encode() + code.encode()).hexdigest()
         cache_key = f"skip_cells/{aid}/{name}/{key[:24]}"
         cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
         without = cache.get(cache_key, None) if cache else None
         if without is None:
-            full = grade_notebook(aid, data, released=baseline)
+            full = grade_notebook(
+                get_assignment(aid), data, policy=sandbox_policy(False), released=baseline
+            )
             assert not any(IGNORE_TAG in line for line in full.log), name
             without = _verdicts(full)
             if cache:

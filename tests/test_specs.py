@@ -74,7 +74,11 @@ def test_registry_is_consistent():
     assert ids == assignment_ids()
     # course order, as the syllabus lists the notebooks
     assert ids[:2] == ["2-1_autodiff", "2-2-1_two_layer_regression"]
-    assert ids.index("3-1-3_other_layers") < ids.index("2-4_multilayer_mnist") < ids.index("2-10_regularization")
+    assert (
+        ids.index("3-1-3_other_layers")
+        < ids.index("2-4_multilayer_mnist")
+        < ids.index("2-10_regularization")
+    )
     assert len(ids) == 16
     item_ids = [it.id for a in all_assignments() for it in a.items]
     assert len(item_ids) == len(set(item_ids)), "item ids must be unique across assignments"

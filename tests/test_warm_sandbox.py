@@ -24,12 +24,13 @@ from adversarial.uids import private_uid_base, worker_index
 
 from grader import jail
 from grader.engine import pipeline
-from grader.jail import slots
+from grader.jail import sandbox_policy, slots
 from grader.jail.command import cpu_limit_seconds
 from grader.jail.limits import Limits, slot_uid
 from grader.jail.warm import WarmPool, WarmSandbox
 from grader.service.db import make_engine, migrate
 from grader.service.worker import Worker, WorkerOptions
+from grader.specs import get_assignment
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -105,10 +106,10 @@ def _mounted(path: Path) -> bool:
 
 def _grade(nb, pool=None, limits=LIMITS, spec=tiny.ASSIGNMENT, mnist=False):
     return pipeline.grade_notebook(
-        spec.id,
+        spec,
         tiny.to_bytes(nb),
+        policy=sandbox_policy(False),
         slot=SLOT,
-        assignment=spec,
         released=tiny.released(mnist=mnist),
         limits=limits,
         warm_pool=pool,
@@ -161,9 +162,12 @@ def test_a_warm_job_grades_exactly_like_a_cold_one(pool):
 
     aid = "3-1-2_softmax_with_loss"
     for path in (ROOT / "solutions" / f"{aid}.ipynb", ROOT / "assignments" / f"{aid}.ipynb"):
-        cold = pipeline.grade_notebook(aid, path.read_bytes(), slot=SLOT)
+        policy, spec = sandbox_policy(False), get_assignment(aid)
+        cold = pipeline.grade_notebook(spec, path.read_bytes(), policy=policy, slot=SLOT)
         pool.refill()
-        warm = pipeline.grade_notebook(aid, path.read_bytes(), slot=SLOT, warm_pool=pool)
+        warm = pipeline.grade_notebook(
+            spec, path.read_bytes(), policy=policy, slot=SLOT, warm_pool=pool
+        )
         assert _ran_warm(warm) and not _ran_warm(cold)
         assert cold.status == warm.status == "graded"
         assert (warm.score, verdicts(warm)) == (cold.score, verdicts(cold))
@@ -272,6 +276,7 @@ import json, sys
 sys.path.insert(0, TESTS)
 from adversarial import tiny
 from grader.engine import pipeline
+from grader.jail import sandbox_policy
 from grader.jail.limits import Limits
 from grader.jail.warm import WarmPool
 
@@ -286,7 +291,7 @@ pool = WarmPool(0)
 out = {}
 for kind in ("cold", "warm"):
     pool.refill()
-    res = pipeline.grade_notebook(tiny.ID, nb, assignment=tiny.ASSIGNMENT,
+    res = pipeline.grade_notebook(tiny.ASSIGNMENT, nb, policy=sandbox_policy(False),
         released=tiny.released(), limits=Limits(notebook_timeout=40, cell_timeout=10),
         warm_pool=pool if kind == "warm" else None)
     out[kind] = {"score": res.score, "warm": "sandbox.warm_wait" in res.timings,

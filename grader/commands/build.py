@@ -1,4 +1,8 @@
-"""``grader build [--check]``: generate ``assignments/`` from ``solutions/``."""
+"""``grader build [--check]``: generate ``assignments/`` from ``solutions/``.
+
+Both also hold every check cell's ``nbgrader.points`` (solutions and assignments) to the
+spec's ``Item.points``: a disagreement is named (notebook, cell, both values) and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -24,23 +28,69 @@ def run(args: argparse.Namespace) -> int:
     from grader.notebooks.build import build_all
     from grader.notebooks.markers import MarkerError
     from grader.notebooks.metadata import NotebookValidationError
+    from grader.specs import SpecLoadError
 
     try:
         result = build_all(args.solutions, args.assignments, check=args.check)
     except (NotebookValidationError, MarkerError, FileNotFoundError) as exc:
         print(f"grader build: {exc}", file=sys.stderr)
         return 2
+    try:
+        disagreements = points_disagreements([args.solutions, args.assignments])
+        stale = _selfchecks(check=args.check)
+    except SpecLoadError as exc:
+        print(f"grader build: {exc}", file=sys.stderr)
+        return 4
+    for line in disagreements:
+        print(f"grader build: {line}", file=sys.stderr)
+    if disagreements:
+        return 1
     for path in result.orphans:
         print(f"warning: {path} has no source in {args.solutions}", file=sys.stderr)
     if args.check:
-        for path in result.written:
+        for path in result.written + stale:
             print(f"out of date: {path}", file=sys.stderr)
-        if not result.clean:
-            print("run `grader build` and commit assignments/", file=sys.stderr)
+        if not result.clean or stale:
+            print("run `grader build` and commit what it writes", file=sys.stderr)
             return 1
         print(f"assignments up to date ({len(result.unchanged)} notebooks)")
         return 0
-    for path in result.written:
+    for path in result.written + stale:
         print(f"wrote {path}")
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 0
+
+
+def points_disagreements(folders: list[Path]) -> list[str]:
+    """One line per check cell whose ``nbgrader.points`` is not its spec item's points."""
+    import nbformat
+
+    from grader.notebooks.metadata import nbgrader
+    from grader.specs import all_assignments
+
+    lines = []
+    for spec in all_assignments():
+        points = {item.id: float(item.points) for item in spec.items}
+        for path in (folder / f"{spec.id}.ipynb" for folder in folders):
+            if not path.is_file():
+                continue
+            for n, cell in enumerate(nbformat.read(path, as_version=4).cells, 1):
+                meta = nbgrader(cell) or {}
+                item = meta.get("grade_id")
+                if meta.get("grade") and item in points and meta.get("points") != points[item]:
+                    lines.append(
+                        f"{path}: cell {n} ({item}): nbgrader.points is {meta.get('points')}, "
+                        f"the spec's Item.points is {points[item]:g}"
+                    )
+    return lines
+
+
+def _selfchecks(*, check: bool) -> list[Path]:
+    """The declared items' self-check data (``grader/specs/_selfcheck_data.py``): the files
+    written (or out of date, with ``check``). A spec that cannot load raises SpecLoadError."""
+    import grader.student.checks.declared as folder
+    from grader.specs import all_assignments
+    from grader.specs._selfcheck_data import declared_items, write_selfchecks
+
+    items = declared_items(all_assignments())
+    return write_selfchecks(Path(folder.__file__).parent, items, check=check)

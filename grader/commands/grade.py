@@ -4,7 +4,8 @@ Writes ``<name>.result.json`` and ``<name>.feedback.html`` per notebook and prin
 
 Exit codes: 0 every notebook graded; 1 some rejected or errored; 2 usage error (missing file,
 unknown assignment, bad option); 3 the sandbox is unavailable and ``--allow-unsandboxed`` was
-not given.
+not given; 4 the grader's own fault: a spec that does not load, or an internal error while
+scoring an item (its spec's file and line are printed).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from grader.commands import argtypes
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX = 0, 1, 2, 3
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 def register(subparsers) -> None:
@@ -59,93 +60,84 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def known_ids() -> list[str]:
-    from grader.specs import assignment_ids
+def infer_assignment(path: Path, data: bytes, specs: list) -> str | None:
+    """The assignment of the notebook at ``path`` (``grader.engine.identify``'s one rule)."""
+    from grader.engine.identify import identify
 
-    return assignment_ids()
-
-
-def infer_assignment(path: Path, data: bytes, ids: list[str]) -> str | None:
-    """From notebook metadata, else the file name, else the graded cells' ids."""
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
         nb = None
-    if isinstance(nb, dict):
-        meta = nb.get("metadata") or {}
-        for key in ("dl_course", "grader"):
-            sub = meta.get(key)
-            if isinstance(sub, dict) and sub.get("assignment") in ids:
-                return sub["assignment"]
-    stem = path.stem
-    by_name = [i for i in ids if stem == i or stem.startswith(i) or i in stem]
-    if by_name:
-        return max(by_name, key=len)
-    if isinstance(nb, dict):
-        from grader.engine.pipeline import load_released
-        from grader.engine.upload import grade_ids
-
-        try:
-            mine = {
-                c["metadata"]["nbgrader"]["grade_id"]
-                for c in nb.get("cells", [])
-                if isinstance(c, dict) and "grade_id" in c.get("metadata", {}).get("nbgrader", {})
-            }
-        except (TypeError, KeyError):
-            mine = set()
-        best, overlap = None, 0
-        for aid in ids:
-            try:
-                theirs = set(grade_ids(load_released(aid)))
-            except OSError:
-                continue
-            if len(mine & theirs) > overlap:
-                best, overlap = aid, len(mine & theirs)
-        return best
-    return None
+    return identify(nb, specs, file_stem=path.stem)
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.engine.pipeline import sandbox_status
+    from grader.jail import sandbox_policy
+    from grader.specs import SpecLoadError, all_assignments
 
     missing = [p for p in args.notebooks if not p.is_file()]
     if missing:
         print(f"grader grade: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_USAGE
-    ids = known_ids()
+    try:
+        specs = all_assignments()
+    except SpecLoadError as exc:
+        print(f"grader grade: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    ids = [spec.id for spec in specs]
     if args.assignment and args.assignment not in ids:
         print(
             f"grader grade: unknown assignment {args.assignment!r}; known: {', '.join(ids)}",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    status = sandbox_status()
-    if not status["bwrap"]:
-        if not args.allow_unsandboxed:
+    policy = sandbox_policy(args.allow_unsandboxed)
+    if policy.mode != "bwrap":
+        if not policy.may_grade:
             print(
                 "grader grade: the bubblewrap sandbox cannot run here "
-                f"({status['reason']}).\nRefusing to run student code without it; pass "
+                f"({policy.reason}).\nRefusing to run student code without it; pass "
                 "--allow-unsandboxed to grade with process limits only (UNSAFE).",
                 file=sys.stderr,
             )
             return EXIT_NO_SANDBOX
         print(
             "!" * 70 + "\nWARNING: grading WITHOUT the sandbox (process limits only): "
-            f"{status['reason']}\n" + "!" * 70,
+            f"{policy.reason}\n" + "!" * 70,
             file=sys.stderr,
         )
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     jobs = max(1, min(jobs, len(args.notebooks)))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    outcomes = grade_many(args, ids, jobs)
+    outcomes = grade_many(args, specs, policy, jobs)
     print_summary(outcomes)
     write_exports(args, outcomes)
+    return exit_code(outcomes)
+
+
+def exit_code(outcomes: list[dict]) -> int:
+    """4 when the grader itself failed on an item (printed with its spec's file:line), else
+    1 when a notebook was not graded, else 0."""
+    faults = [
+        (o["name"], item)
+        for o in outcomes
+        for item in o["result"]["items"]
+        if item.get("scoring_error")
+    ]
+    for name, item in faults:
+        print(
+            f"grader grade: {name}: internal scoring error in {item['id']}: "
+            f"{item['scoring_error']}",
+            file=sys.stderr,
+        )
+    if faults:
+        return EXIT_INTERNAL
     ok = all(o["result"]["status"] == "graded" for o in outcomes)
     return EXIT_OK if ok else EXIT_SOME_FAILED
 
 
-def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict]:
+def grade_many(args: argparse.Namespace, specs: list, policy, jobs: int) -> list[dict]:
     from grader.engine.pipeline import grade_notebook
     from grader.engine.report import feedback_html
 
@@ -156,7 +148,7 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
 
     def one(path: Path) -> dict:
         data = path.read_bytes()
-        aid = args.assignment or infer_assignment(path, data, ids)
+        aid = args.assignment or infer_assignment(path, data, specs)
         t0 = time.monotonic()
         slot = slots.get()
         try:
@@ -169,12 +161,9 @@ def grade_many(args: argparse.Namespace, ids: list[str], jobs: int) -> list[dict
                     "en": "Cannot tell which assignment this is; pass --assignment.",
                 }
             else:
+                spec = next(s for s in specs if s.id == aid)
                 res = grade_notebook(
-                    aid,
-                    data,
-                    slot=slot,
-                    allow_unsandboxed=args.allow_unsandboxed,
-                    lang=args.lang,
+                    spec, data, policy=policy, slot=slot, lang=args.lang, candidates=specs
                 )
         finally:
             slots.put(slot)

@@ -165,16 +165,11 @@ class WorkerPool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from grader.engine.pipeline import sandbox_status
     from grader.engine.upload import MAX_UPLOAD_BYTES
+    from grader.jail import sandbox_policy
     from grader.service import auth
     from grader.service.app import create_app
-    from grader.service.cli_common import (
-        SANDBOX_REFUSAL,
-        UNSANDBOXED_BANNER,
-        config_from,
-        open_store,
-    )
+    from grader.service.cli_common import config_from, open_store
     from grader.service.slow_clients import DeadlineHttpProtocol
 
     if args.max_upload_mb * 2**20 > MAX_UPLOAD_BYTES:  # the engine would refuse it when grading
@@ -186,12 +181,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s serve %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    mode = sandbox_status()["mode"]
-    if mode != "bwrap":
-        if not args.allow_unsandboxed:
-            print(SANDBOX_REFUSAL, file=sys.stderr)
-            return 3
-        print(UNSANDBOXED_BANNER, file=sys.stderr)
+    refused = _refuse_to_start(args.allow_unsandboxed)
+    if refused:
+        return refused
+    mode = sandbox_policy(args.allow_unsandboxed).mode
     try:  # before anything else, so a busy port costs no token and starts no worker
         sock = _listen(args.host, args.port)
     except socket.gaierror as exc:
@@ -276,6 +269,27 @@ def run(args: argparse.Namespace) -> int:
         pool.stop(args.shutdown_grace)
         sock.close()
     return 0 if server.started else 1
+
+
+def _refuse_to_start(allow_unsandboxed: bool) -> int:
+    """Exit 4 when a spec does not load (no assignment is skipped in silence), 3 when the
+    sandbox cannot run and limits-only mode was not allowed; 0 to go on."""
+    from grader.jail import sandbox_policy
+    from grader.service.cli_common import SANDBOX_REFUSAL, UNSANDBOXED_BANNER
+    from grader.specs import SpecLoadError, all_assignments
+
+    try:
+        all_assignments()
+    except SpecLoadError as exc:
+        print(f"grader serve: {exc}", file=sys.stderr)
+        return 4
+    policy = sandbox_policy(allow_unsandboxed)
+    if policy.mode != "bwrap":
+        if not policy.may_grade:
+            print(SANDBOX_REFUSAL, file=sys.stderr)
+            return 3
+        print(UNSANDBOXED_BANNER, file=sys.stderr)
+    return 0
 
 
 def raise_open_files_limit() -> None:

@@ -1,28 +1,39 @@
 """``grader validate``: the course's notebooks against the grader, through the real pipeline.
 
-Every ``solutions/<id>.ipynb`` must earn full marks and every ``assignments/<id>.ipynb`` (the
-blank student version) must earn zero. Exit 0 when all hold, 1 otherwise, 3 when the sandbox
-is unavailable and ``--allow-unsandboxed`` was not given.
+It walks ``solutions/``: every notebook needs a spec (``grader/specs/``) and every spec a
+notebook. Every ``solutions/<id>.ipynb`` must earn full marks with all its self-check cells
+(``check("...")``) passing, and every ``assignments/<id>.ipynb`` (the blank student version)
+must earn zero with none passing; the self-checks run inside the sandbox as grading does.
+
+Exit codes: 0 all hold; 1 some do not; 2 unknown assignment id; 3 the sandbox is unavailable
+and ``--allow-unsandboxed`` was not given; 4 the grader's own fault: a spec that does not load
+or an internal error while scoring (the first line of its traceback with the spec's file and
+line is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.commands import argtypes
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SANDBOX, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "validate",
         help="check that solutions/ earn full marks and assignments/ earn zero",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("ids", nargs="*", help="assignment ids (default: all with a notebook)")
+    p.add_argument("ids", nargs="*", help="assignment ids (default: every notebook and spec)")
     p.add_argument("--repo", type=Path, default=Path("."), help="the course checkout")
     p.add_argument(
         "--jobs", "-j", type=argtypes.count, default=0, help="parallel jobs (default: cores)"
@@ -31,59 +42,110 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def check_one(aid: str, kind: str, path: Path, slot: int, allow: bool) -> tuple[bool, str]:
-    """Grade ``path``; ``kind`` "solution" must score full marks, "assignment" zero."""
+@dataclass
+class Checked:
+    """One notebook's outcome: as expected or not, the line to print, internal errors."""
+
+    ok: bool
+    detail: str
+    scoring_errors: list[str]
+
+
+def unpaired(solution_ids: set[str], spec_ids: set[str]) -> list[str]:
+    """A notebook without a spec and a spec without a notebook, one line each."""
+    return [
+        f"FAIL solutions/{i}.ipynb: no spec in grader/specs/ has the id {i!r}"
+        for i in sorted(solution_ids - spec_ids)
+    ] + [
+        f"FAIL spec {i!r} (grader/specs/): no notebook solutions/{i}.ipynb"
+        for i in sorted(spec_ids - solution_ids)
+    ]
+
+
+def check_one(spec, kind: str, path: Path, slot: int, policy) -> Checked:
+    """Grade ``path`` with its self-checks: a "solution" must score full marks and pass every
+    self-check, an "assignment" (blank) score zero and pass none."""
     from grader.engine.pipeline import grade_notebook, load_released
 
     try:
-        released = load_released(aid, path.parent.parent / "assignments")
+        released = load_released(spec.id, path.parent.parent / "assignments")
     except (OSError, ValueError) as exc:
-        return False, f"released notebook unreadable ({exc}); run `grader build`"
+        return Checked(False, f"released notebook unreadable ({exc}); run `grader build`", [])
     res = grade_notebook(
-        aid, path.read_bytes(), slot=slot, released=released, allow_unsandboxed=allow
+        spec,
+        path.read_bytes(),
+        policy=policy,
+        slot=slot,
+        released=released,
+        run_self_checks=True,
     )
+    faults = [f"{path}: {i.id}: {i.scoring_error}" for i in res.items if i.scoring_error]
     if res.status != "graded":
-        return False, f"{res.status}: {res.error}"
-    want = res.max_score if kind == "solution" else 0.0
-    ok = abs(res.score - want) < 1e-9
+        return Checked(False, f"{res.status}: {res.error}", faults)
+    solution = kind == "solution"
     bad = [
         f"{i.id} {i.points:g}/{i.max_points:g} ({i.message.get('en', '')[:120]})"
         for i in res.items
-        if (kind == "solution" and not i.passed) or (kind == "assignment" and i.points > 0)
+        if (solution and not i.passed) or (not solution and i.points > 0)
     ]
-    detail = f"{res.score:g}/{res.max_score:g} in {res.timings.get('total', 0):.1f}s"
-    return ok, detail + ("" if ok else "\n      " + "\n      ".join(bad))
+    checks = res.self_checks
+    bad += [
+        f"self-check {item} {'failed' if solution else 'passed'}"
+        for item, passed in checks.items()
+        if passed != solution
+    ]
+    bad += [f"{it.id}: no self-check cell" for it in spec.items if it.id not in checks]
+    detail = f"{res.score:g}/{res.max_score:g}, self-checks {sum(checks.values())}/{len(checks)}"
+    detail += f" passed, in {res.timings.get('total', 0):.1f}s"
+    return Checked(not bad, detail + "".join("\n      " + b for b in bad), faults)
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    from grader.jail import sandbox_policy
+    from grader.specs import SpecLoadError, all_assignments
 
-    from grader.engine.pipeline import sandbox_status
-    from grader.specs import assignment_ids
-
-    status = sandbox_status()
-    if not status["bwrap"] and not args.allow_unsandboxed:
-        print(f"grader validate: sandbox unavailable ({status['reason']})", file=sys.stderr)
-        return 3
-    known = assignment_ids()
-    unknown = [i for i in args.ids if i not in known]
+    try:
+        specs = {spec.id: spec for spec in all_assignments()}
+    except SpecLoadError as exc:
+        print(f"grader validate: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    policy = sandbox_policy(args.allow_unsandboxed)
+    if not policy.may_grade:
+        print(f"grader validate: sandbox unavailable ({policy.reason})", file=sys.stderr)
+        return EXIT_NO_SANDBOX
+    unknown = [i for i in args.ids if i not in specs]
     if unknown:
         print(f"grader validate: unknown assignment(s): {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    ids = args.ids or known
-    tasks = []
-    for aid in ids:
-        for kind, folder in (("solution", "solutions"), ("assignment", "assignments")):
-            path = args.repo / folder / f"{aid}.ipynb"
-            if path.is_file():
-                tasks.append((aid, kind, path))
-            elif args.ids:
-                print(f"missing {path}", file=sys.stderr)
-                return 1
-    if not tasks:
-        print("grader validate: no notebooks found", file=sys.stderr)
-        return 1
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+        return EXIT_USAGE
+    solutions = {p.stem for p in (args.repo / "solutions").glob("*.ipynb")}
+    wanted = set(args.ids) or solutions | set(specs)
+    problems = unpaired(solutions & wanted, set(specs) & wanted)
+    tasks = [
+        (specs[aid], kind, args.repo / folder / f"{aid}.ipynb")
+        for aid in specs
+        if aid in wanted and aid in solutions
+        for kind, folder in (("solution", "solutions"), ("assignment", "assignments"))
+    ]
+    for line in problems:
+        print(line)
+    failures, faults = len(problems), []
+    for (_spec, kind, path), checked in _check_all(tasks, args.jobs, policy):
+        failures += not checked.ok
+        faults += checked.scoring_errors
+        want = "full marks" if kind == "solution" else "zero"
+        print(f"{'ok  ' if checked.ok else 'FAIL'} {path} (want {want}): {checked.detail}")
+    total = len(tasks) + len(problems)
+    print(f"{total - failures}/{total} notebooks as expected")
+    for fault in faults:
+        print(f"grader validate: internal scoring error: {fault}", file=sys.stderr)
+    if faults:
+        return EXIT_INTERNAL
+    return EXIT_OK if failures == 0 and tasks else EXIT_FAILED
+
+
+def _check_all(tasks: list, jobs: int, policy):
+    """``(task, Checked)`` per task, ``jobs`` at a time, each in its own engine slot."""
+    jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     slots: queue.Queue[int] = queue.Queue()
     for s in range(jobs):
         slots.put(s)
@@ -91,15 +153,9 @@ def run(args: argparse.Namespace) -> int:
     def work(task):
         slot = slots.get()
         try:
-            return task, check_one(*task, slot, args.allow_unsandboxed)
+            return task, check_one(*task, slot, policy)
         finally:
             slots.put(slot)
 
-    failures = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for (_aid, kind, path), (ok, detail) in pool.map(work, tasks):
-            failures += not ok
-            want = "full marks" if kind == "solution" else "zero"
-            print(f"{'ok  ' if ok else 'FAIL'} {path} (want {want}): {detail}")
-    print(f"{len(tasks) - failures}/{len(tasks)} notebooks as expected")
-    return 0 if failures == 0 else 1
+        yield from pool.map(work, tasks)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
-import os
 import sys
 
 from grader.commands import argtypes
@@ -91,7 +89,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.engine.pipeline import sandbox_status
+    from grader.jail import sandbox_policy
     from grader.jail.warm import WarmPool
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
@@ -99,29 +97,25 @@ def run(args: argparse.Namespace) -> int:
         config_from,
         open_store,
     )
-    from grader.service.grading import engine_grade, load_grade_fn
+    from grader.service.grading import load_grade_fn
     from grader.service.worker import Worker, WorkerOptions
 
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{args.slot}] %(levelname)s %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if not args.grade_fn and sandbox_status()["mode"] != "bwrap":
-        if not args.allow_unsandboxed:
+    policy = sandbox_policy(args.allow_unsandboxed)
+    if not args.grade_fn and policy.mode != "bwrap":
+        if not policy.may_grade:
             print(SANDBOX_REFUSAL, file=sys.stderr)
             return 3
         print(UNSANDBOXED_BANNER, file=sys.stderr)
-        os.environ["GRADER_ALLOW_UNSANDBOXED"] = "1"  # the engine's own opt-in
     cfg = config_from(args, lease_seconds=args.lease_seconds)
     engine, _ = open_store(cfg)
-    grade_fn = load_grade_fn(args.grade_fn)
-    warm_pool = None
-    if args.warm_sandboxes and grade_fn is engine_grade:
-        warm_pool = WarmPool(args.slot)
-        grade_fn = functools.partial(engine_grade, warm_pool=warm_pool)
+    warm_pool = WarmPool(args.slot) if args.warm_sandboxes and not args.grade_fn else None
     worker = Worker(
         engine,
-        grade_fn,
+        load_grade_fn(args.grade_fn, policy, warm_pool),
         WorkerOptions(
             slot=args.slot,
             lease_seconds=args.lease_seconds,

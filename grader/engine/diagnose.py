@@ -68,6 +68,13 @@ def find_mistake(
     return None
 
 
+# The hints ``generic_mistakes`` may give: always, with a batch size, with ``factor_two``.
+ALWAYS_HINTS = ("sign_flip", "transposed", "row_vector_shape")
+BATCH_HINTS = ("batch_size_division", "extra_batch_division")
+FACTOR_TWO_HINTS = ("missing_factor_2", "missing_half_factor")
+GENERIC_HINTS = ALWAYS_HINTS + BATCH_HINTS + FACTOR_TWO_HINTS  # items that ``compare`` declare them
+
+
 def generic_mistakes(
     expected: Mapping[str, np.ndarray],
     batch_size: int | None = None,

@@ -143,6 +143,14 @@ def feedback_html(result: GradeResult, lang: str = "ja", *, with_scores: bool = 
             f'<p class="summary">得点 / score: <b>{result.score:g}</b> / {result.max_score:g}</p>'
         )
         parts.append(_items_table(result, lang))
+    faulty = [it.id for it in result.items if it.scoring_error]
+    if faulty:
+        parts.append(
+            '<p class="warn">採点側 (grader) の内部エラーのため採点できなかった項目があります: '
+            f"<code>{html.escape(', '.join(faulty))}</code>。あなたのコードの問題ではありません。 "
+            '<span class="en">The grader itself failed on these items: not a problem of your '
+            "code. The staff has to fix the grader.</span></p>"
+        )
     if result.sandbox_mode != "bwrap":
         parts.append(
             '<p class="warn">この採点はサンドボックスなし (プロセス制限のみ) で実行されました。 '

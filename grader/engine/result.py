@@ -42,6 +42,9 @@ class ItemResult:
     message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
     hint: dict[str, str] | None = None  # {id, ja, en}
     probe_error: str | None = None  # the exception the student's code raised, size-capped
+    # The grader's own fault while scoring ("file:line: Type: message" in the spec): not the
+    # student's; `grader grade` and `grader validate` exit non-zero on it.
+    scoring_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class ItemResult:
             "message": dict(self.message),
             "hint": dict(self.hint) if self.hint else None,
             "probe_error": self.probe_error,
+            "scoring_error": self.scoring_error,
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class ItemResult:
             message=dict(d.get("message") or {"ja": "", "en": ""}),
             hint=dict(d["hint"]) if d.get("hint") else None,
             probe_error=d.get("probe_error"),
+            scoring_error=d.get("scoring_error"),
         )
 
 
@@ -90,6 +95,7 @@ class GradeResult:
     run_state: dict[str, Any] = field(default_factory=dict)  # runner's report (display only)
     restored_cells: list[str] = field(default_factory=list)
     title: dict[str, str] = field(default_factory=dict)
+    self_checks: dict[str, bool] = field(default_factory=dict)  # item -> passed (when run)
 
     @property
     def score(self) -> float:
@@ -119,6 +125,7 @@ class GradeResult:
                 "run": dict(self.run_state),
                 "restored_cells": list(self.restored_cells),
                 "log": list(self.log),
+                "self_checks": dict(self.self_checks),
             }
         )
 
@@ -139,4 +146,5 @@ class GradeResult:
             run_state=dict(d.get("run") or {}),
             restored_cells=list(d.get("restored_cells") or []),
             title=dict(d.get("title") or {}),
+            self_checks={str(k): bool(v) for k, v in (d.get("self_checks") or {}).items()},
         )

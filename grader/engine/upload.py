@@ -70,9 +70,23 @@ def too_large(size: int | None, limit: int = MAX_UPLOAD_BYTES) -> RejectedUpload
 
 
 def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
-    """The upload as a validated nbformat v4 ``NotebookNode`` with outputs stripped."""
-    import nbformat
+    """The upload as a validated nbformat v4 ``NotebookNode`` with outputs stripped.
 
+    Each step refuses with its own :class:`RejectedUpload` code, cheapest checks first: the
+    bytes, the text, the JSON's size (counted before parsing), its top level, the schema."""
+    text = _decoded(data, max_bytes)
+    _check_json_size(text)
+    raw = _loaded(text)
+    _check_top_level(raw)
+    _strip_unread(raw)
+    storable(raw)
+    nb = _schema_checked(raw)
+    _join_sources(nb)
+    return nb
+
+
+def _decoded(data: bytes, max_bytes: int) -> str:
+    """The upload as text: not empty, not over the limit, UTF-8 (a byte order mark is fine)."""
     if not isinstance(data, bytes | bytearray):
         raise TypeError("notebook must be bytes")
     if len(data) == 0:
@@ -80,20 +94,24 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
     if len(data) > max_bytes:
         raise too_large(len(data), max_bytes)
     try:
-        text = bytes(data).decode("utf-8-sig")  # a byte order mark (some editors write one) is fine
+        text = bytes(data).decode("utf-8-sig")  # some editors write a byte order mark
     except UnicodeDecodeError as exc:
-        text = None
-        at = exc.start
-    if text is None or "\x00" in text:
-        where = f" (位置 {at})" if text is None else ""
-        where_en = f" (byte {at})" if text is None else ""
-        raise RejectedUpload(
-            "not_utf8",
-            f"ファイルが UTF-8 のテキストではありません{where} (バイナリファイル?)。"
-            ".ipynb ファイルを提出してください。",
-            f"The file is not UTF-8 text{where_en} (a binary file?). Please submit the .ipynb"
-            " file.",
-        )
+        raise _not_utf8(f" (位置 {exc.start})", f" (byte {exc.start})") from None
+    if "\x00" in text:
+        raise _not_utf8("", "")
+    return text
+
+
+def _not_utf8(where: str, where_en: str) -> RejectedUpload:
+    return RejectedUpload(
+        "not_utf8",
+        f"ファイルが UTF-8 のテキストではありません{where} (バイナリファイル?)。"
+        ".ipynb ファイルを提出してください。",
+        f"The file is not UTF-8 text{where_en} (a binary file?). Please submit the .ipynb file.",
+    )
+
+
+def _check_json_size(text: str) -> None:
     size = measure(text, MAX_JSON_NODES, MAX_JSON_DEPTH)
     if size.nodes > MAX_JSON_NODES or size.depth > MAX_JSON_DEPTH:
         raise RejectedUpload(
@@ -105,8 +123,11 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             f"{MAX_JSON_NODES:,}; nesting at most {MAX_JSON_DEPTH} deep). "
             "Clear the outputs and submit again.",
         )
+
+
+def _loaded(text: str) -> Any:
     try:
-        raw = json.loads(text)
+        return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         where = (
             f"{exc.lineno} 行 {exc.colno} 列" if hasattr(exc, "lineno") else "入れ子が深すぎます"
@@ -119,6 +140,10 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             f"The file is not valid JSON ({where_en}); the notebook is damaged or truncated. "
             + _REMEDY_EN,
         ) from None
+
+
+def _check_top_level(raw: Any) -> None:
+    """A dict with ``nbformat`` 4 and a list of at most ``MAX_CELLS`` cells."""
     if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
         is_dict = isinstance(raw, dict)
         what = "'nbformat' か 'cells' がありません" if is_dict else "最上位が辞書ではありません"
@@ -146,15 +171,22 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             f"This is JSON but not a notebook: 'cells' is not a list of at most {MAX_CELLS}"
             " cells. " + _REMEDY_EN,
         )
-    # Strip outputs and unused metadata before the schema check: never used, maybe huge.
+
+
+def _strip_unread(raw: dict) -> None:
+    """Outputs and unused metadata go before the schema check: never used, maybe huge."""
     raw["metadata"] = _kept_notebook_metadata(raw.get("metadata"))
-    for cell in cells:
+    for cell in raw["cells"]:
         if isinstance(cell, dict):
             cell["metadata"] = _kept_cell_metadata(cell.get("metadata"))
             if cell.get("cell_type") == "code":
                 cell["outputs"] = []
                 cell["execution_count"] = None
-    storable(raw)
+
+
+def _schema_checked(raw: dict) -> Any:
+    import nbformat
+
     try:
         nb = nbformat.from_dict(raw)
         with warnings.catch_warnings():
@@ -168,6 +200,11 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             f"ノートブックの形式が正しくありません: {msg}",
             f"The notebook does not follow the nbformat v4 schema: {msg}",
         ) from None
+    return nb
+
+
+def _join_sources(nb: Any) -> None:
+    """Sources as one string each (the schema allows lists), at most ``MAX_SOURCE_CHARS``."""
     total = 0
     for cell in nb.cells:
         src = cell.get("source", "")
@@ -175,12 +212,12 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Any:
             src = "".join(src)
             cell["source"] = src
         total += len(src)
-        cell.pop("attachments", None) if cell.cell_type == "code" else None
+        if cell.cell_type == "code":
+            cell.pop("attachments", None)
     if total > MAX_SOURCE_CHARS:
         raise RejectedUpload(
             "too_long", "ソースコードが長すぎます。", "The notebook's source is too long to grade."
         )
-    return nb
 
 
 def _kept_notebook_metadata(meta: Any) -> Any:

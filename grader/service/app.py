@@ -15,8 +15,8 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from grader import __version__
-from grader.engine.pipeline import sandbox_status
 from grader.engine.upload import too_large
+from grader.jail import sandbox_policy
 from grader.service import (
     api,
     routes_downloads,
@@ -130,7 +130,7 @@ def create_app(
         engine=engine,
         sessions=make_sessionmaker(engine),
         catalog=Catalog(catalog_source),
-        sandbox_mode=sandbox_mode or sandbox_status()["mode"],
+        sandbox_mode=sandbox_mode or sandbox_policy(allow_unsandboxed=False).mode,
     )
     with state.sessions.begin() as s:
         known = list(state.catalog.assignments)

@@ -6,7 +6,8 @@ The folder is the registry: every module here whose name does not start with ``_
 (``Assignment.order``). The modules import ``reference`` (trusted side only).
 
 One error policy: a spec that cannot be loaded (it raises at import, has no ``ASSIGNMENT``,
-or two modules claim one id) is a :class:`SpecLoadError` naming the file and line, raised to
+declares a hint id that ``grader.engine.hints.HINTS`` does not define, or two modules claim
+one id) is a :class:`SpecLoadError` naming the file and line, raised to
 whoever asked — the CLI, the service and the validator all stop on it; no assignment is ever
 skipped in silence.
 """
@@ -20,6 +21,7 @@ import traceback
 from functools import cache
 from pathlib import Path
 
+from grader.engine.hints import HINTS
 from grader.engine.spec import Assignment
 
 FOLDER = Path(__file__).resolve().parent
@@ -64,7 +66,34 @@ def _load_module(module: str) -> Assignment:
         raise SpecLoadError(
             module, f"{FOLDER / (module + '.py')}:1", "defines no ASSIGNMENT = Assignment(...)"
         )
+    _check_hints(module, spec)
     return spec
+
+
+def _check_hints(module: str, spec: Assignment) -> None:
+    """Every hint id an item declares must exist: a misspelt one never reaches a student."""
+    for item in spec.items:
+        unknown = [h for h in item.hints if h not in HINTS]
+        if unknown:
+            raise SpecLoadError(
+                module,
+                _source_line(module, unknown[0], item.id),
+                f"item {item.id!r} declares unknown hint id {unknown[0]!r} "
+                f"(defined ones are in grader/engine/hints.py)",
+            )
+
+
+def _source_line(module: str, *needles: str) -> str:
+    """``file:line`` of the first line quoting one of ``needles`` (in order), in the spec
+    module, then in this folder's shared helpers; else the module's first line."""
+    files = [FOLDER / f"{module}.py", *sorted(FOLDER.glob("_*.py"))]
+    for needle in needles:
+        quoted = (f'"{needle}"', f"'{needle}'")
+        for path in files:
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if any(q in line for q in quoted):
+                    return f"{path}:{n}"
+    return f"{FOLDER / (module + '.py')}:1"
 
 
 @cache

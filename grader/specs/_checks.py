@@ -399,4 +399,5 @@ def mnist_accuracy_item(item_id: str, floor: float, threshold: float, points: fl
         probe=PROBE_MNIST + PROBE_PROVENANCE,
         make_inputs=make_inputs,
         score=score,
+        hints=("accuracy_low", "predictions_constant", "mnist_provenance", "bn_predict_train_mode"),
     )

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.hints import get_hint
 from grader.engine.spec import (
     Item,
@@ -132,6 +133,7 @@ def gradient_item(item_id: str, task: str, input_size: int, output_size: int, to
         probe=PROBE_GRADIENT,
         make_inputs=gradient_inputs_maker(task, input_size, output_size),
         score=gradient_scorer(task, tol),
+        hints=GENERIC_HINTS,
     )
 
 
@@ -285,6 +287,7 @@ def fit_item(
         probe=probe,
         make_inputs=make_inputs,
         score=score,
+        hints=("accuracy_low",),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, scalar
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
@@ -175,6 +175,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_FORWARD,
             make_inputs=make_inputs,
             score=score_forward,
+            hints=(*GENERIC_HINTS, "bn_running_var_unbiased"),
         ),
         Item(
             id="batchnorm_backward",
@@ -183,6 +184,12 @@ ASSIGNMENT = Assignment(
             probe=PROBE_BACKWARD,
             make_inputs=make_backward_inputs,
             score=score_backward,
+            hints=(
+                *GENERIC_HINTS,
+                "bn_backward_missing_mean_terms",
+                "bn_backward_missing_var_term",
+                "layer_state_shared",
+            ),
         ),
         Item(
             id="batchnorm_running_stats",
@@ -191,6 +198,13 @@ ASSIGNMENT = Assignment(
             probe=PROBE_RUNNING,
             make_inputs=make_inputs,
             score=score_running,
+            hints=(
+                *GENERIC_HINTS,
+                "bn_running_init_first_batch",
+                "bn_running_momentum_swapped",
+                "bn_running_not_updated",
+                "bn_running_var_unbiased",
+            ),
         ),
     ),
 )

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, scalar, signed_uniform
@@ -165,7 +165,7 @@ def score_inference(ctx: ScoreContext) -> Verdict:
     return compare(ctx, {"y": x * (1.0 - p)}, tol=1e-10, mistakes=mistakes)
 
 
-def _item(item_id: str, ja: str, en: str, probe: str, score) -> Item:
+def _item(item_id: str, ja: str, en: str, probe: str, score, hints: tuple[str, ...]) -> Item:
     return Item(
         id=item_id,
         title={"ja": ja, "en": en},
@@ -173,6 +173,7 @@ def _item(item_id: str, ja: str, en: str, probe: str, score) -> Item:
         probe=probe,
         make_inputs=make_inputs,
         score=score,
+        hints=hints,
     )
 
 
@@ -187,6 +188,7 @@ ASSIGNMENT = Assignment(
             "Dropout forward (training)",
             PROBE_FORWARD,
             score_forward,
+            hints=("dropout_inverted_scaling", "dropout_mask_row", "dropout_ratio_swapped"),
         ),
         _item(
             "dropout_backward",
@@ -194,6 +196,7 @@ ASSIGNMENT = Assignment(
             "Dropout backward",
             PROBE_BACKWARD,
             score_backward,
+            hints=(*GENERIC_HINTS, "dropout_mask_resampled", "layer_state_shared"),
         ),
         _item(
             "dropout_inference",
@@ -201,6 +204,12 @@ ASSIGNMENT = Assignment(
             "Dropout at inference",
             PROBE_INFERENCE,
             score_inference,
+            hints=(
+                *GENERIC_HINTS,
+                "dropout_inference_scaled_by_ratio",
+                "dropout_no_inference_scaling",
+                "dropout_ratio_swapped",
+            ),
         ),
     ),
 )

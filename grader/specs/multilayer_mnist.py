@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, layer_numeric_grads, mnist_accuracy_item, one_hot
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
@@ -103,6 +104,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_GRADIENT,
             make_inputs=make_gradient_inputs,
             score=score_gradient,
+            hints=GENERIC_HINTS,
         ),
         mnist_accuracy_item("mnist_accuracy_2_4", floor=0.80, threshold=0.95),
     ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, scalar, signed_uniform
 
@@ -161,6 +161,22 @@ def scorer(name: str):
     return score
 
 
+# The mistakes ``mistakes_for`` diagnoses, per optimiser (the item's declared hints).
+KNOWN_MISTAKES = {
+    "SGD": (),
+    "Momentum": ("state_not_kept",),
+    "Nesterov": ("state_not_kept", "nesterov_as_momentum", "nesterov_textbook_form"),
+    "AdaGrad": ("state_not_kept",),
+    "RMSProp": ("state_not_kept", "rmsprop_decay_swapped"),
+    "Adam": (
+        "state_not_kept",
+        "adam_no_bias_correction",
+        "adam_step_from_2",
+        "adam_step_not_incremented",
+    ),
+}
+
+
 def _item(name: str) -> Item:
     return Item(
         id=f"{name.lower()}_update",
@@ -169,6 +185,7 @@ def _item(name: str) -> Item:
         probe=_probe(name),
         make_inputs=inputs_maker(name),
         score=scorer(name),
+        hints=(*GENERIC_HINTS, *KNOWN_MISTAKES[name]),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake, find_mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake, find_mistake
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
     SAVED_ARGUMENTS,
@@ -166,6 +166,13 @@ ASSIGNMENT = Assignment(
             probe=PROBE.replace("{fn}", "l2_regularization") + PROBE_WEIGHT_PENALTY,
             make_inputs=make_inputs_l2,
             score=score_l2,
+            hints=(
+                *GENERIC_HINTS,
+                "argument_modified",
+                "bias_regularized",
+                "l2_half_convention",
+                "l2_missing_factor_2",
+            ),
         ),
         Item(
             id="l1_regularization",
@@ -174,6 +181,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE.replace("{fn}", "l1_regularization"),
             make_inputs=make_inputs,
             score=score_l1,
+            hints=(*GENERIC_HINTS, "argument_modified", "l1_gradient_sign"),
         ),
         mnist_accuracy_item("mnist_accuracy_2_10", floor=0.88, threshold=0.96),
     ),

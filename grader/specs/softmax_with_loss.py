@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
@@ -273,6 +273,13 @@ ASSIGNMENT = Assignment(
             probe=PROBE_SOFTMAX,
             make_inputs=make_softmax_inputs,
             score=score_softmax,
+            hints=(
+                *GENERIC_HINTS,
+                "argument_modified",
+                "softmax_1d",
+                "softmax_axis",
+                "softmax_overflow",
+            ),
         ),
         Item(
             id="cross_entropy_error",
@@ -281,6 +288,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_CROSS_ENTROPY,
             make_inputs=make_ce_inputs,
             score=score_cross_entropy,
+            hints=(*GENERIC_HINTS, "argument_modified", "label_format"),
         ),
         Item(
             id="softmax_with_loss_forward",
@@ -289,6 +297,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_SWL_FORWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_inputs,
             score=score_swl_forward,
+            hints=(*GENERIC_HINTS, "fix_upstream_first"),
         ),
         Item(
             id="softmax_with_loss_backward",
@@ -297,6 +306,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_SWL_BACKWARD + PROBE_UPSTREAM,
             make_inputs=make_swl_backward_inputs,
             score=score_swl_backward,
+            hints=(*GENERIC_HINTS, "fix_upstream_first", "layer_state_shared"),
         ),
     ),
 )

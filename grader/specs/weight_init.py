@@ -185,7 +185,7 @@ def score_glorot_uniform(ctx: ScoreContext) -> Verdict:
     return Verdict.ok(error=rel, tolerance=20.0 / n)
 
 
-def _item(item_id: str, ja: str, en: str, score) -> Item:
+def _item(item_id: str, ja: str, en: str, score, hints: tuple[str, ...]) -> Item:
     return Item(
         id=item_id,
         title={"ja": ja, "en": en},
@@ -193,6 +193,7 @@ def _item(item_id: str, ja: str, en: str, score) -> Item:
         probe=PROBE.format(fn=item_id),
         make_inputs=make_inputs,
         score=score,
+        hints=hints,
     )
 
 
@@ -210,6 +211,7 @@ ASSIGNMENT = Assignment(
                 lambda i, o: math.sqrt(2.0 / i),
                 lambda i, o: {"he_std_n_in": math.sqrt(1.0 / i), "std_vs_variance": 2.0 / i},
             ),
+            hints=("he_std_n_in", "std_vs_variance", "transposed", "wrong_distribution"),
         ),
         _item(
             "glorot_normal",
@@ -223,12 +225,14 @@ ASSIGNMENT = Assignment(
                     "std_vs_variance": 2.0 / (i + o),
                 },
             ),
+            hints=("glorot_n_in_only", "std_vs_variance", "transposed", "wrong_distribution"),
         ),
         _item(
             "glorot_uniform",
             "Glorot の初期値 (一様分布)",
             "Glorot initialisation (uniform)",
             score_glorot_uniform,
+            hints=("glorot_uniform_bound", "transposed", "wrong_distribution"),
         ),
     ),
 )

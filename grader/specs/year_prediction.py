@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import Mistake
+from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.spec import (
     Assignment,
     Item,
@@ -126,6 +126,7 @@ ASSIGNMENT = Assignment(
             probe=PROBE_STANDARDIZE,
             make_inputs=make_standardize_inputs,
             score=score_standardize,
+            hints=(*GENERIC_HINTS, "std_vs_variance"),
         ),
         fit_item(
             "year_prediction_fit",

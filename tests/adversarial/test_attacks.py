@@ -25,7 +25,7 @@ from adversarial.attacks import ATTACKS, BY_NAME, Ctx
 from adversarial.uids import private_uid_base, worker_index
 from grader.engine import pipeline
 from grader.engine.spec import TrustedData
-from grader.jail import bwrap_usable
+from grader.jail import bwrap_usable, sandbox_policy
 from grader.jail.limits import MB, Limits, slot_uid
 
 pytestmark = [
@@ -82,10 +82,10 @@ def ctx(tmp_path_factory) -> Ctx:
 
 def _grade(nb, spec, released, slot, workdir=None):
     return pipeline.grade_notebook(
-        spec.id,
+        spec,
         tiny.to_bytes(nb),
+        policy=sandbox_policy(False),
         slot=slot,
-        assignment=spec,
         released=released,
         limits=LIMITS,
         workdir=workdir,

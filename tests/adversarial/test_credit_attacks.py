@@ -17,6 +17,7 @@ import pytest
 
 from adversarial.tiny import _meta
 from grader.engine.spec import Assignment, TrustedData
+from grader.jail import sandbox_policy
 from grader.specs import all_assignments, get_assignment
 
 SANDBOX_SETUP = """\
@@ -109,10 +110,10 @@ def _grade(spec: Assignment, nb, released):
         pytest.skip("bubblewrap cannot run here")
     with private_uid_base():
         res = pipeline.grade_notebook(
-            spec.id,
+            spec,
             nbformat.writes(nb).encode(),
+            policy=sandbox_policy(False),
             slot=70 + worker_index(),
-            assignment=spec,
             released=released,
         )
     assert res.status == "graded", res.error_message

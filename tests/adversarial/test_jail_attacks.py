@@ -16,7 +16,7 @@ from adversarial import tiny
 from adversarial.test_attacks import LIMITS, _grade
 from adversarial.uids import private_uid_base, worker_index
 from grader.engine import pipeline
-from grader.jail import bwrap_usable
+from grader.jail import bwrap_usable, sandbox_policy
 from grader.jail.limits import state_dir
 
 pytestmark = [
@@ -104,10 +104,10 @@ def test_lone_surrogates_are_made_storable(slot):
     data = json.dumps(nb).encode()
     assert b"\\ud800" in data
     res = pipeline.grade_notebook(
-        tiny.ID,
+        tiny.ASSIGNMENT,
         data,
+        policy=sandbox_policy(False),
         slot=slot,
-        assignment=tiny.ASSIGNMENT,
         released=tiny.released(),
         limits=LIMITS,
     )

@@ -43,6 +43,9 @@ def run_item(
     outputs = {k: np.asarray(v) for k, v in g["out"].items()}
     ctx = ScoreContext(inputs, outputs, data, item.id)
     try:
-        return item.score(ctx)
+        verdict = item.score(ctx)
     except ProbeOutputError as exc:
         return Verdict.fail(exc.message["ja"], exc.message["en"])
+    # the engine's rule (grader.engine.scoring): a hint its item does not declare is a fault
+    assert verdict.hint is None or verdict.hint.id in item.hints, (item.id, verdict.hint.id)
+    return verdict

@@ -1,0 +1,372 @@
+"""Declared items: an instructor states what to call, on which inputs, compared with what,
+within which tolerance, and the known mistakes; the probe, the trusted scorer, the student
+self-check (``_selfcheck_data.py``) and the mutation variants (``tests/mutations/declared.py``)
+are derived.
+
+A spec module writes, per item (see ``docs/AUTHORING.md``)::
+
+    declare(
+        "affine_forward", ("Affine の順伝播", "Affine forward pass"), points=1,
+        call=construct("Affine", "W", "b").then("forward", "x", save="y"),
+        solution=Affine,                       # correct code: the correct variant, author check
+        inputs=make_inputs,                    # rng -> {name: array}
+        expect={"y": lambda x, W, b: x.reshape(len(x), -1) @ W + b},
+        tol=1e-10,
+        mistakes=[mistake("my_hint", ja="...", en="...", y=lambda x, W, b: x @ W)],
+    )
+
+Functions of the inputs (``expect``, mistakes' outputs) receive the inputs their parameters
+name, as copies (0-d arrays as floats). ``gradient(forward, "x")`` is the central-difference
+gradient of a trusted forward. Custom items stay plain ``Item(probe=..., make_inputs=...,
+score=...)`` (e.g. the MNIST accuracy items): nothing here is required.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from grader.engine.diagnose import ALWAYS_HINTS, BATCH_HINTS, FACTOR_TWO_HINTS, Mistake
+from grader.engine.hints import HINTS
+from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
+from grader.specs._checks import compare, modified_argument, numeric_grad
+from grader.specs._large import large_verdict, timed
+from grader.student.calls import as_argument, run_call
+
+# --- what to call: data for grader.student.calls.run_call --------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function or a class to call, and the steps (see ``grader/student/calls.py``)."""
+
+    target: str
+    init: tuple[str, ...] | None = None  # None: ``target`` is a function
+    steps: tuple[Mapping[str, Any], ...] = ()
+
+    def then(
+        self,
+        method: str,
+        *args: str,
+        save: str | tuple[str, ...] = "",
+        other: bool = False,
+        unchanged: bool = False,
+        **kwargs: str,
+    ) -> Call:
+        """Call ``method`` (of the instance; of a second instance with ``other``) on the inputs
+        ``args`` / ``kwargs`` (input names), saving the result as output ``save`` (a tuple of
+        names: the returned tuple's items). With ``unchanged``, the arrays passed as ``args``
+        must not be written into (hint ``argument_modified``)."""
+        step: dict[str, Any] = {"method": method, "args": list(args)}
+        step["save"] = list(save) if isinstance(save, tuple) else save
+        if kwargs:
+            step["kwargs"] = dict(kwargs)
+        if other:
+            step["on"] = "other"
+        if unchanged:
+            step["keep"] = True
+        return replace(self, steps=self.steps + (step,))
+
+    def attr(self, name: str, save: str) -> Call:
+        """Save the instance's attribute ``name`` (e.g. ``dW`` after backward)."""
+        return replace(self, steps=self.steps + ({"attr": name, "save": save},))
+
+    def data(self) -> dict[str, Any]:
+        init = None if self.init is None else list(self.init)
+        return {"target": self.target, "init": init, "steps": [dict(s) for s in self.steps]}
+
+    def saves(self) -> list[str]:
+        found = [s["save"] for s in self.steps if s.get("save")]
+        return [n for save in found for n in ([save] if isinstance(save, str) else save)]
+
+    def kept(self) -> list[str]:
+        """The inputs passed to steps that must leave them unchanged."""
+        return [n for s in self.steps if s.get("keep") for n in s.get("args", ())]
+
+    def own(self) -> Call:
+        """The call on its own instance only, with no argument copies kept (the large run)."""
+        steps = tuple(
+            {k: v for k, v in s.items() if k != "keep"}
+            for s in self.steps
+            if s.get("on") != "other"
+        )
+        return replace(self, steps=steps)
+
+    def probe(self, large: bool = False) -> str:
+        """The probe: the one caller on this data; the target is spelt as code so that the
+        static analysis of skipped cells (``grader/notebooks/ignore.py``) sees it read. With
+        ``large``, the same call (its own instance only) runs again on the ``large_*`` inputs
+        under the alarm of ``_large.py``, saving ``large_*`` outputs."""
+        objects = f"{{{self.target!r}: {self.target}}}"
+        source = (
+            "from grader.student.calls import run_call as _run_call\n"
+            f"_run_call({self.data()!r}, inp, out, {objects})\n"
+        )
+        if not large:
+            return source
+        own = self.own()
+        return source + timed(
+            "_big = {}\n"
+            '_inp = {_k[6:]: _v for _k, _v in inp.items() if _k.startswith("large_")}\n'
+            f"_run_call({own.data()!r}, _inp, _big, {objects})\n"
+            'out.update({"large_" + _k: _v for _k, _v in _big.items()})\n'
+        )
+
+
+def function(
+    name: str, *args: str, save: str | tuple[str, ...], unchanged: bool = False, **kwargs: str
+) -> Call:
+    """Call the student's function ``name`` on the inputs ``args``; its result is ``save``
+    (see ``Call.then``)."""
+    return Call(name).then("", *args, save=save, unchanged=unchanged, **kwargs)
+
+
+def construct(name: str, *init: str) -> Call:
+    """Build the student's class ``name`` with the inputs ``init``; add steps with ``then``."""
+    return Call(name, tuple(init))
+
+
+# --- what to compare with ------------------------------------------------------------------------
+
+
+def evaluate(fn: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``fn`` on the inputs its parameters name (copies), as a float64 array."""
+    if isinstance(fn, Gradient):
+        return fn.of(inputs)
+    names = inspect.signature(fn).parameters
+    return np.asarray(fn(**{n: as_argument(inputs[n]) for n in names}), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Central differences of ``sum(forward(...) * inputs[dout])`` (of ``sum(forward(...))``
+    when ``dout`` is None: a loss, or an element-wise graph) with respect to the input ``wrt``."""
+
+    forward: Callable[..., Any]
+    wrt: str
+    dout: str | None = None
+
+    def of(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        names = inspect.signature(self.forward).parameters
+        args = {n: as_argument(inputs[n]) for n in names}
+        args[self.wrt] = np.array(inputs[self.wrt], dtype=np.float64)
+        weight = None if self.dout is None else np.asarray(inputs[self.dout], dtype=np.float64)
+
+        def f() -> float:
+            y = np.asarray(self.forward(**args), dtype=np.float64)
+            return float(np.sum(y if weight is None else y * weight))
+
+        return numeric_grad(f, args[self.wrt])
+
+
+def gradient(forward: Callable[..., Any], wrt: str, dout: str | None = None) -> Gradient:
+    """Expect the numeric gradient of the trusted ``forward`` with respect to input ``wrt``."""
+    return Gradient(forward, wrt, dout)
+
+
+# --- known mistakes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Known:
+    """A known mistake: what it outputs (output name -> function of the inputs) and its hint
+    (registered under ``hint`` with ``ja`` / ``en``; both empty: an existing hint id)."""
+
+    hint: str
+    outputs: Mapping[str, Callable[..., Any]]
+    ja: str = ""
+    en: str = ""
+
+
+def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., Any]) -> Known:
+    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output."""
+    return Known(hint, outputs, ja, en)
+
+
+def _declared_at() -> str:
+    """``file:line`` of the spec line that called ``declare`` (the first frame outside here)."""
+    for frame in inspect.stack()[1:]:
+        if frame.filename != __file__:
+            return f"{frame.filename}:{frame.lineno}"
+    return "?"
+
+
+def register_hint(known: Known) -> None:
+    """Put a declared hint's text in the registry; an unknown id without text, or an id already
+    registered with other text, stops the spec from loading (naming the id and the line)."""
+    text = {"ja": known.ja, "en": known.en}
+    if not (known.ja or known.en):
+        if known.hint not in HINTS:
+            raise KeyError(
+                f"{_declared_at()}: hint {known.hint!r} is not registered; "
+                "give its ja= and en= text"
+            )
+        return
+    if not (known.ja and known.en):
+        raise ValueError(f"{_declared_at()}: hint {known.hint!r} needs both ja= and en= text")
+    if HINTS.get(known.hint, text) != text:
+        raise ValueError(
+            f"{_declared_at()}: hint {known.hint!r} is already registered with other text"
+        )
+    HINTS[known.hint] = text
+
+
+# --- the declaration and the item derived from it -------------------------------------------------
+
+# Hints ``compare`` may add on its own (generic patterns of any output).
+
+
+@dataclass(frozen=True)
+class Declaration:
+    call: Call
+    solution: Any  # correct code for ``call.target`` (a class or a function)
+    inputs: Callable[[np.random.Generator], dict[str, np.ndarray]]
+    expect: Mapping[str, Callable[..., Any]]
+    tol: float
+    mistakes: tuple[Known, ...] = ()
+    batch_of: str | None = None  # an input whose length is the batch size N (generic hints)
+    factor_two: bool = False  # generic hints for factors 2 and 1/2 too
+    # inputs of the large check (``_large.py``: no credit for finite differences): the
+    # gradient outputs are compared with the solution's on them within ``large_tol``
+    large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None
+    large_tol: float = 1e-9
+    # the student self-check is hand-written in grader/student/checks/ (not derived as data)
+    own_selfcheck: bool = False
+
+    def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: evaluate(fn, inputs) for name, fn in self.expect.items()}
+
+    def mistaken(self, inputs: Mapping[str, np.ndarray]) -> list[Mistake]:
+        return [
+            Mistake(k.hint, {n: evaluate(fn, inputs) for n, fn in k.outputs.items()})
+            for k in self.mistakes
+        ]
+
+    def batch_size(self, inputs: Mapping[str, np.ndarray]) -> int | None:
+        return None if self.batch_of is None else len(inputs[self.batch_of])
+
+    def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call) -> dict:
+        """What the declared solution returns through ``call`` on ``inputs``."""
+        out: dict[str, np.ndarray] = {}
+        run_call(
+            call.data(),
+            {k: np.array(v) for k, v in inputs.items()},
+            out,
+            {call.target: self.solution},
+        )
+        return out
+
+    def score(self, ctx: ScoreContext) -> Verdict:
+        i = ctx.inputs
+        changed = modified_argument(ctx, self.call.kept())
+        small = changed or compare(
+            ctx,
+            self.expected(i),
+            self.tol,
+            mistakes=self.mistaken(i),
+            batch_size=self.batch_size(i),
+            factor_two=self.factor_two,
+        )
+        if self.large is None:
+            return small
+        big = {k[len("large_") :]: v for k, v in i.items() if k.startswith("large_")}
+        own = self.call.own()
+        # gradients only: the large check is there to refuse finite-difference backwards
+        grads = [n for n, fn in self.expect.items() if isinstance(fn, Gradient)]
+        found = self.solution_outputs(big, own)
+        want = {"large_" + n: found[n] for n in grads}
+        return large_verdict(ctx, small, want, tol=self.large_tol)
+
+    def make_inputs(self, rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+        small = self.inputs(rng)
+        if self.large is None:
+            return small
+        return {**small, **{"large_" + k: v for k, v in self.large(rng).items()}}
+
+    def hint_ids(self) -> tuple[str, ...]:
+        own = tuple(dict.fromkeys(k.hint for k in self.mistakes))
+        batch = BATCH_HINTS if self.batch_of else ()
+        two = FACTOR_TWO_HINTS if self.factor_two else ()
+        kept = ("argument_modified",) if self.call.kept() else ()
+        return own + ALWAYS_HINTS + batch + two + kept
+
+
+@dataclass(frozen=True)
+class DeclaredItem(Item):
+    """An :class:`Item` derived from a :class:`Declaration` (kept for the derived checks)."""
+
+    declaration: Declaration | None = field(default=None, compare=False)
+
+
+def declare(
+    item_id: str,
+    title: tuple[str, str],
+    *,
+    points: float,
+    call: Call,
+    solution: Any,
+    inputs: Callable[[np.random.Generator], dict[str, np.ndarray]],
+    expect: Mapping[str, Callable[..., Any]],
+    tol: float,
+    mistakes: Sequence[Known] = (),
+    batch_of: str | None = None,
+    factor_two: bool = False,
+    large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None,
+    large_tol: float = 1e-9,
+    own_selfcheck: bool = False,
+) -> DeclaredItem:
+    """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell)."""
+    if set(expect) != set(call.saves()):
+        raise ValueError(
+            f"item {item_id!r}: expect= names {sorted(expect)} but the call saves "
+            f"{sorted(call.saves())}"
+        )
+    if large is not None and not any(isinstance(fn, Gradient) for fn in expect.values()):
+        raise ValueError(f"item {item_id!r}: large= checks gradient outputs, and none is expected")
+    for known in mistakes:
+        register_hint(known)
+        unknown = set(known.outputs) - set(expect)
+        if unknown:
+            raise ValueError(f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}")
+    d = Declaration(
+        call,
+        solution,
+        inputs,
+        dict(expect),
+        tol,
+        tuple(mistakes),
+        batch_of,
+        factor_two,
+        large,
+        large_tol,
+        own_selfcheck,
+    )
+    return DeclaredItem(
+        id=item_id,
+        title={"ja": title[0], "en": title[1]},
+        points=points,
+        probe=call.probe(large=large is not None),
+        make_inputs=d.make_inputs,
+        score=d.score,
+        hints=d.hint_ids(),
+        declaration=d,
+    )
+
+
+__all__ = [
+    "Call",
+    "Declaration",
+    "DeclaredItem",
+    "Gradient",
+    "Known",
+    "construct",
+    "declare",
+    "evaluate",
+    "function",
+    "gradient",
+    "mistake",
+]

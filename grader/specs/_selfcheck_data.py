@@ -1,0 +1,82 @@
+"""The student self-check of each declared item, precomputed as data by ``grader build``.
+
+For a :class:`~grader.specs._declare.DeclaredItem`, the data holds the call, public inputs
+(seed ``PUBLIC_SEED``, never a graded seed: those are fresh secrets per job), the expected
+outputs, the tolerance, and every mistake the trusted scorer knows (the declared ones and the
+generic patterns) with the mistaken outputs on those inputs and the hint's text. The student
+package reads it (``grader/student/checks/declared/``) and never imports ``reference/`` or
+the engine: it runs the same call with the same caller and compares arrays.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.engine.diagnose import DIAGNOSIS_TOLERANCE, generic_mistakes
+from grader.engine.hints import get_hint
+from grader.specs._declare import DeclaredItem
+
+PUBLIC_SEED = 0
+
+
+def encode(array: np.ndarray) -> dict[str, Any]:
+    """An array as JSON data (float64 digits round-trip exactly through ``repr``)."""
+    a = np.asarray(array)
+    dtype = "int64" if a.dtype.kind in "iub" else "float64"
+    return {"dtype": dtype, "shape": list(a.shape), "data": a.astype(dtype).ravel().tolist()}
+
+
+def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
+    d = item.declaration
+    inputs = d.inputs(np.random.default_rng(PUBLIC_SEED))
+    expected = d.expected(inputs)
+    known = d.mistaken(inputs) + generic_mistakes(expected, d.batch_size(inputs))
+    mistakes = []
+    for m in known:
+        hint = get_hint(m.hint_id)
+        outputs = {name: encode(value) for name, value in m.outputs.items()}
+        mistakes.append({"hint": hint.id, "ja": hint.ja, "en": hint.en, "outputs": outputs})
+    return {
+        "item": item.id,
+        "call": d.call.data(),
+        "inputs": {name: encode(value) for name, value in inputs.items()},
+        "expected": {name: encode(value) for name, value in expected.items()},
+        "tol": d.tol,
+        "diagnosis_tol": DIAGNOSIS_TOLERANCE,
+        "mistakes": mistakes,
+    }
+
+
+def write_selfchecks(folder: Path, items: Iterable[DeclaredItem], *, check: bool) -> list[Path]:
+    """Make ``folder`` hold exactly one ``<item id>.json`` per declared item whose self-check
+    is derived (with ``check``, change nothing); returns the files written or removed (or
+    that would be) because they differ."""
+    changed = []
+    wanted = {}
+    for item in items:
+        if not item.declaration.own_selfcheck:
+            data = selfcheck_data(item)
+            wanted[folder / f"{item.id}.json"] = json.dumps(data, ensure_ascii=False, indent=1)
+    for path in sorted(set(folder.glob("*.json")) - set(wanted)):
+        changed.append(path)  # an item no longer declared
+        if not check:
+            path.unlink()
+    for path, text in wanted.items():
+        if path.exists() and path.read_text(encoding="utf-8") == text + "\n":
+            continue
+        changed.append(path)
+        if not check:
+            path.write_text(text + "\n", encoding="utf-8")
+    return changed
+
+
+def declared_items(assignments: Iterable[Any]) -> list[DeclaredItem]:
+    return [it for a in assignments for it in a.items if isinstance(it, DeclaredItem)]
+
+
+__all__ = ["PUBLIC_SEED", "declared_items", "encode", "selfcheck_data", "write_selfchecks"]

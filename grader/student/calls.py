@@ -1,0 +1,85 @@
+"""The one generic caller of declared items: a call description (data) run on input arrays.
+
+A *call* is JSON-like data written by ``grader/specs/_declare.py``::
+
+    {"target": "Affine", "init": ["W", "b"],          # a class built with inputs W, b
+     "steps": [{"method": "forward", "args": ["x"], "save": "y"},
+               {"method": "forward", "args": ["x_other"], "on": "other"},  # a second instance
+               {"method": "backward", "args": ["dout"], "save": "dx"},
+               {"attr": "dW", "save": "dW"}]}
+
+``init`` None means ``target`` is a function: each step calls it (``method`` is empty).
+Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats);
+a step with ``"keep": true`` saves the arrays it passed as ``arg_<name>`` after the calls (a
+function must not write into its arguments). ``save`` may list names for a returned tuple.
+Saved values are copied to float64 arrays when produced, so a later call that reuses the
+array in place does not change what was returned.
+
+It runs in two places, with the same code: in the jail, in the student's kernel, as the probe
+of a declared item (the probe cell records any exception), and in the student's own kernel as
+the self-check of that item. It lives in ``grader.student`` because both may import it (the
+jail stages this package; ``grader.student`` may import nothing else of ``grader``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import numpy as np
+
+
+def as_argument(value: np.ndarray) -> Any:
+    """An input as the called code gets it: a fresh copy, a 0-d array as a Python number."""
+    value = np.asarray(value)
+    return value.item() if value.ndim == 0 else value.copy()
+
+
+def run_call(
+    call: Mapping[str, Any],
+    inp: Mapping[str, np.ndarray],
+    out: MutableMapping[str, np.ndarray],
+    namespace: Mapping[str, Any],
+) -> None:
+    """Run ``call`` on ``inp`` with the objects of ``namespace``; fill ``out`` with what the
+    steps save. Exceptions of the called code propagate (the caller records them)."""
+    target = namespace[call["target"]]
+    init = call.get("init")
+    instances: dict[str, Any] = {}
+
+    def instance(which: str) -> Any:
+        if which not in instances:
+            instances[which] = target(*[as_argument(inp[n]) for n in init])
+        return instances[which]
+
+    kept: dict[str, Any] = {}
+    for step in call["steps"]:
+        which = step.get("on", "main")
+        if "attr" in step:
+            value = getattr(instance(which), step["attr"])
+        else:
+            args = [as_argument(inp[n]) for n in step.get("args", ())]
+            kwargs = {k: as_argument(inp[n]) for k, n in step.get("kwargs", {}).items()}
+            if step.get("keep"):  # the arrays passed, to be saved after the calls
+                kept.update(zip(step.get("args", ()), args))
+            fn = target if init is None else getattr(instance(which), step["method"])
+            value = fn(*args, **kwargs)
+        _save(step.get("save"), value, out)
+    out.update({"arg_" + n: np.array(v) for n, v in kept.items() if isinstance(v, np.ndarray)})
+
+
+def _save(save: str | list[str] | None, value: Any, out: MutableMapping[str, np.ndarray]) -> None:
+    """``save``: one output name, or a list of names for a returned tuple (unpacked)."""
+    if not save:
+        return
+    if isinstance(save, str):
+        out[save] = np.array(value, dtype=np.float64)
+        return
+    values = tuple(value)
+    if len(values) != len(save):
+        raise ValueError(f"expected {len(save)} return values, got {len(values)}")
+    for name, item in zip(save, values):
+        out[name] = np.array(item, dtype=np.float64)
+
+
+__all__ = ["as_argument", "run_call"]

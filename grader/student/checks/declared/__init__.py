@@ -1,0 +1,66 @@
+"""Self-checks of declared items, from the data ``grader build`` writes beside this file.
+
+Each ``<item id>.json`` (``grader/specs/_selfcheck_data.py``) holds a call, public inputs, the
+expected outputs and the known mistakes' outputs with their hints. The check runs the call on
+the student's objects with the grader's one caller and compares; on a failure it names the
+mistake whose outputs the student's match.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.student.calls import run_call
+from grader.student.numeric import rel_error
+from grader.student.selfcheck import CheckContext, register_check
+
+
+def decode(data: dict[str, Any]) -> np.ndarray:
+    return np.array(data["data"], dtype=data["dtype"]).reshape(data["shape"])
+
+
+def _matches(got: dict[str, np.ndarray], outputs: dict[str, np.ndarray], tol: float) -> bool:
+    return all(
+        name in got
+        and got[name].shape == want.shape
+        and np.all(np.isfinite(got[name]))
+        and rel_error(got[name], want) <= tol
+        for name, want in outputs.items()
+    )
+
+
+def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
+    ctx.get(data["call"]["target"])  # a clear message when the notebook has not defined it
+    inputs = {name: decode(v) for name, v in data["inputs"].items()}
+    expected = {name: decode(v) for name, v in data["expected"].items()}
+    got: dict[str, np.ndarray] = {}
+    run_call(data["call"], inputs, got, ctx.namespace)
+    for name, want in expected.items():
+        if want.ndim == 0 and got[name].size == 1:
+            got[name] = got[name].reshape(())  # a loss returned as a (1,) array
+    hint = ""
+    for m in data["mistakes"]:
+        outputs = {name: decode(v) for name, v in m["outputs"].items()}
+        if _matches(got, outputs, data["diagnosis_tol"]):
+            hint = ctx.t(m["ja"], m["en"])
+            break
+    for name, want in expected.items():
+        have = got[name]
+        if have.shape != want.shape:
+            shapes = f"{have.shape} ({ctx.t('期待', 'expected')} {want.shape})"
+            ctx.expect(False, name, shapes, hint)
+        else:
+            ctx.expect_close(name, rel_error(have, want), data["tol"], hint)
+
+
+def _register(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    register_check(data["item"])(lambda ctx: run_declared(ctx, data))
+
+
+for _path in sorted(Path(__file__).parent.glob("*.json")):
+    _register(_path)
