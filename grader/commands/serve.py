@@ -240,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
         worker_cmd.append("--allow-unsandboxed")
     if args.grade_fn:
         worker_cmd += ["--grade-fn", args.grade_fn]
+    if not args.warm_sandboxes:
+        worker_cmd.append("--no-warm-sandboxes")
     pool = WorkerPool(args.workers, worker_cmd)
     pool.start()
     raise_open_files_limit()

@@ -25,6 +25,14 @@ def add_grading_options(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:FUNCTION",
         help="grade with this function instead of the engine (smoke tests of a deployment)",
     )
+    p.add_argument(
+        "--no-warm-sandboxes",
+        dest="warm_sandboxes",
+        action="store_false",
+        help="start each job's sandbox when the job arrives; by default each worker keeps "
+        "the next job's sandbox started (kernel up, used for one job only), which saves "
+        "the kernel's start-up on every job",
+    )
 
 
 def register(subparsers) -> None:
@@ -82,6 +90,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from grader.jail import sandbox_policy
+    from grader.jail.warm import WarmPool
     from grader.service.cli_common import (
         SANDBOX_REFUSAL,
         UNSANDBOXED_BANNER,
@@ -103,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
         print(UNSANDBOXED_BANNER, file=sys.stderr)
     cfg = config_from(args, lease_seconds=args.lease_seconds)
     engine, _ = open_store(cfg)
+    warm_pool = WarmPool(args.slot) if args.warm_sandboxes and not args.grade_fn else None
     worker = Worker(
         engine,
-        load_grade_fn(args.grade_fn, policy),
+        load_grade_fn(args.grade_fn, policy, warm_pool),
         WorkerOptions(
             slot=args.slot,
             lease_seconds=args.lease_seconds,
@@ -114,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             max_jobs=args.max_jobs,
             lane=args.lane,
             light_seconds=args.light_seconds,
+            warm_pool=warm_pool,
         ),
     )
     worker.install_signal_handlers()

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from grader import jail
 from grader.jail import slots
-from grader.jail.limits import Limits, slot_uid
+from grader.jail.jobdir import make_box
+from grader.jail.layout import MNIST_IN_JOB
+from grader.jail.limits import Limits
+from grader.jail.warm import WarmSandbox
 
 
 @dataclass
@@ -28,6 +31,7 @@ class JobPaths:
     mnist_seen: str | None
     stage_seen: str
     tmp_seen: str
+    warm: WarmSandbox | None = None  # started before the job (grader.jail.warm)
 
     @property
     def job_in(self) -> Path:
@@ -50,6 +54,21 @@ def slot_lease(mode: str, slot: int) -> Iterator[int]:
         yield leased
 
 
+def warm_job(warm: WarmSandbox) -> JobPaths:
+    """The job paths of a warm sandbox (bwrap mode; its MNIST file goes into ``in/``)."""
+    return JobPaths(
+        warm.root,
+        warm.box,
+        warm.mounted,
+        jail.JOB_IN,
+        jail.JOB_OUT,
+        MNIST_IN_JOB,
+        jail.STAGE_IN_SANDBOX,
+        "/tmp",
+        warm,
+    )
+
+
 def make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> JobPaths:
     if workdir is None:
         root = Path(tempfile.mkdtemp(prefix=slots.JOB_PREFIX))
@@ -59,17 +78,7 @@ def make_job(workdir: Path | None, mode: str, limits: Limits, slot: int) -> JobP
         root = Path(workdir)
         root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
-    box = root / "box"
-    if box.exists():
-        jail.unmount(box)
-        shutil.rmtree(box, ignore_errors=True)
-    box.mkdir()
-    mounted = mode == "bwrap" and jail.mount_job_tmpfs(box, limits.job_disk_bytes)
-    (box / "in").mkdir(mode=0o755)
-    (box / "out").mkdir(mode=0o700)
-    if mode == "bwrap" and os.geteuid() == 0:
-        uid = slot_uid(slot)
-        os.chown(box / "out", uid, uid)
+    box, mounted = make_box(root, limits, slot if mode == "bwrap" else None)
     if mode == "bwrap":
         return JobPaths(
             root,

@@ -23,7 +23,7 @@ from typing import Any
 from grader import jail
 from grader.engine.hostpaths import hide_host_paths
 from grader.engine.identify import identify
-from grader.engine.job import JobPaths, cleanup_job, make_job, slot_lease
+from grader.engine.job import JobPaths, cleanup_job, make_job, slot_lease, warm_job
 from grader.engine.probe import make_inputs, new_seed, write_inputs
 from grader.engine.restore import neutralise_check_cells, restore_locked_cells, skip_ignored_cells
 from grader.engine.result import GradeResult, ItemResult
@@ -37,6 +37,7 @@ from grader.jail.outputs import ItemOutputs, open_dirs, read_item_outputs, read_
 from grader.jail.policy import SandboxPolicy
 from grader.jail.probe_cell import probe_source
 from grader.jail.runner_report import stored_notebook_cap
+from grader.jail.warm import WarmPool, WarmSandbox
 
 log = logging.getLogger("grader.engine")
 
@@ -126,6 +127,7 @@ def grade_notebook(
     lang: str = "ja",
     candidates: Sequence[Assignment] = (),
     run_self_checks: bool = False,
+    warm_pool: WarmPool | None = None,
 ) -> GradeResult:
     """Grade one uploaded notebook against ``spec`` (see docs/ARCHITECTURE.md, "Engine API").
 
@@ -148,7 +150,12 @@ def grade_notebook(
         result.log += restore_log + _sandbox_warning(policy)
         result.sandbox_mode = policy.mode
         limits = _job_limits(spec, limits or Limits())
-        outcome, result.items = _run_and_score(spec, nb, policy, slot, workdir, limits, lang, clock)
+        warm = None  # a worker's pre-started sandbox, when it serves this job
+        if warm_pool and not workdir:
+            warm = warm_pool.take(policy.mode, limits, lang, spec.uses_mnist)
+        outcome, result.items = _run_and_score(
+            spec, nb, policy, slot, workdir, limits, lang, clock, warm
+        )
     except Refused as refused:
         result.status, result.error_message = refused.status, refused.message
         result.log += refused.log
@@ -266,16 +273,20 @@ def _run_and_score(
     limits: Limits,
     lang: str,
     clock: Clock,
+    warm: WarmSandbox | None,
 ) -> tuple[JailOutcome, list[ItemResult]]:
     """In a leased slot, a fresh job directory per attempt: inputs → jail → score. A runner
     that fails before the kernel is up is retried once (nothing of the student's ran)."""
     failures: list[str] = []
     try:
-        with slot_lease(policy.mode, slot) as leased:
+        with warm.holding_slot() if warm else slot_lease(policy.mode, slot) as leased:
             if leased != slot:
                 failures.append(f"slot {slot} was busy; graded in slot {leased}")
             for attempt in range(1, SANDBOX_START_ATTEMPTS + 1):
-                job = make_job(workdir, policy.mode, limits, leased)
+                first_warm = warm and attempt == 1  # a retry starts cold
+                job = (
+                    warm_job(warm) if first_warm else make_job(workdir, policy.mode, limits, leased)
+                )
                 try:
                     with clock.phase("prepare"):
                         prepared = _prepare_job(spec, copy.deepcopy(nb), job, policy.mode, clock)
@@ -373,16 +384,19 @@ def _run_in_jail(
         _run_config(job, limits, report_fd, len(prepared.notebook.cells) - 1)
         env = jail.sandbox_env(lang, prepared.mnist_seen, stage=job.stage_seen, tmp=job.tmp_seen)
         with clock.phase("sandbox"):
-            run = jail.run_sandboxed(
-                job.box,
-                limits,
-                slot,
-                env,
-                prepared.mnist_host,
-                mode,
-                tag=f"{os.getpid()}-{slot}-{prepared.seed % 10**8}",
-                report_fd=report_fd,
-            )
+            if job.warm:  # its environment was set when it started, from the same settings
+                run = job.warm.go(limits, prepared.mnist_host)
+            else:
+                run = jail.run_sandboxed(
+                    job.box,
+                    limits,
+                    slot,
+                    env,
+                    prepared.mnist_host,
+                    mode,
+                    tag=f"{os.getpid()}-{slot}-{prepared.seed % 10**8}",
+                    report_fd=report_fd,
+                )
     finally:
         os.close(report_fd)
     if prepared.mnist_host is not None:

@@ -105,6 +105,32 @@ def _own_cgroup_paths() -> dict[str, str]:
     return out
 
 
+def _parents() -> list[Path]:
+    """The folders ``make_cgroup`` makes job cgroups in (v2, or v1's hierarchies)."""
+    own = _own_cgroup_paths()
+    root = Path("/sys/fs/cgroup")
+    found = [base / own[""].lstrip("/") for base in (root, root / "unified") if "" in own]
+    found += [root / c / own[c].lstrip("/") for c in ("memory", "cpuacct", "pids") if c in own]
+    return [p for p in found if p.is_dir()]
+
+
+def sweep_stale_cgroups() -> list[Path]:
+    """Remove the empty job cgroups of graders that no longer run (a killed grader leaves
+    its job's cgroup behind; the tag starts with the grader's pid). Returns what went."""
+    removed = []
+    for parent in _parents():
+        for d in parent.glob("dlgrader-*"):
+            pid = d.name.split("-")[1]
+            if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+                continue
+            try:
+                d.rmdir()  # refused while a process is in it
+            except OSError:
+                continue
+            removed.append(d)
+    return removed
+
+
 def make_cgroup(limits: Limits, tag: str) -> tuple[Cgroup, str]:
     """A fresh cgroup for one job with memory and pids limits, or an inactive one and why."""
     own = _own_cgroup_paths()

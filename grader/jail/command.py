@@ -156,16 +156,20 @@ def bwrap_command(
     return a
 
 
+def cpu_limit_seconds(limits: Limits) -> int:
+    """RLIMIT_CPU of the runner and the kernel: the notebook's wall clock and its grace."""
+    return int((limits.notebook_timeout or 600) + limits.kill_grace)
+
+
 def prlimit_args(limits: Limits, data_bytes: int | None = None) -> list[str]:
     """prlimit's rlimits; ``data_bytes`` adds ``RLIMIT_DATA`` (only when no cgroup caps memory:
     it counts each process's writable private mappings, per process)."""
-    cpu = int((limits.notebook_timeout or 600) + limits.kill_grace)
     args = [
         PRLIMIT,
         f"--nproc={limits.nproc}",
         f"--fsize={limits.file_size_bytes}",
         f"--nofile={limits.open_files}",
-        f"--cpu={cpu}",
+        f"--cpu={cpu_limit_seconds(limits)}",
         "--core=0",
     ]
     if data_bytes is not None:

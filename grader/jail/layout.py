@@ -31,6 +31,9 @@ JOB_OUT = "/job/out"
 MNIST_IN_SANDBOX = "/data/mnist.npz"
 
 
+MNIST_IN_JOB = f"{JOB_IN}/mnist.npz"  # a warm sandbox's: written after it started
+
+
 KERNEL_NAME = "dlgrader"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.jail import seccomp
-from grader.jail.cgroups import make_cgroup
+from grader.jail.cgroups import Cgroup, make_cgroup
 from grader.jail.command import args_through_fd, bwrap_command, prlimit_args
 from grader.jail.limits import MB, Limits
 from grader.jail.memwatch import MEMORY_WATCH_PERIOD, killpg, wait_watching_memory
@@ -39,6 +39,18 @@ class SandboxRun:
     weakened: list[str] = field(default_factory=list)  # limits not enforced as configured
 
 
+@dataclass
+class StartedRun:
+    """A sandbox whose processes run: what ``wait_sandboxed`` needs to see it end."""
+
+    mode: str
+    proc: subprocess.Popen
+    cgroup: Cgroup
+    cgroup_note: str
+    log_path: Path
+    weakened: list[str]
+
+
 def run_sandboxed(
     box: Path,
     limits: Limits,
@@ -55,6 +67,24 @@ def run_sandboxed(
     (``limits.notebook_timeout + limits.kill_grace``) kills the whole process group.
     ``report_fd``: a writable descriptor the runner gets at the same number (its report).
     """
+    fds = [] if report_fd is None else [report_fd]
+    started = start_sandboxed(box, limits, slot, env, mnist_file, mode, tag, fds)
+    return wait_sandboxed(started, limits)
+
+
+def start_sandboxed(
+    box: Path,
+    limits: Limits,
+    slot: int,
+    env: dict[str, str],
+    mnist_file: Path | None,
+    mode: str,
+    tag: str,
+    keep_fds: list[int],
+) -> StartedRun:
+    """Start the runner in a fresh sandbox and return at once (``run_sandboxed`` without the
+    wait). ``keep_fds``: the caller's descriptors the runner gets at the same numbers (the
+    caller closes them)."""
     job_in, job_out = box / "in", box / "out"
     cg, cg_note = make_cgroup(limits, tag)
     weakened: list[str] = []
@@ -70,7 +100,7 @@ def run_sandboxed(
         log.warning("memory limit not enforced by a cgroup: %s", cg_note)
     if cg_note:
         weakened.append(f"memory limit not enforced by a cgroup: {cg_note}")
-    pass_fds: list[int] = [] if report_fd is None else [report_fd]
+    pass_fds: list[int] = list(keep_fds)
     if mode == "bwrap":
         seccomp_fd = None
         if seccomp.supported():
@@ -110,9 +140,6 @@ def run_sandboxed(
         joins = " ".join(f"echo $$ > {shlex.quote(str(p))} || exit 97;" for p in cg.procs_files)
         cmd = ["/bin/sh", "-c", f'{joins} exec "$@"', "sh", *cmd]
     log_path = box / "sandbox.log"
-    wall = (limits.notebook_timeout or 600.0) + limits.kill_grace
-    t0 = time.monotonic()
-    killed = False
     with open(log_path, "wb") as logf:
         try:
             proc = subprocess.Popen(
@@ -125,20 +152,33 @@ def run_sandboxed(
                 close_fds=True,
                 pass_fds=pass_fds,
             )
+        except BaseException:
+            cg.remove()
+            raise
         finally:
             for fd in pass_fds:
-                if fd != report_fd:  # the caller's
+                if fd not in keep_fds:  # ours: the seccomp filter, bwrap's arguments
                     os.close(fd)
-        watched_oom = False
-        try:
-            if cg.active:
-                rc = proc.wait(timeout=wall)
-            else:
-                rc, watched_oom = wait_watching_memory(proc, wall, limits.memory_bytes)
-        except subprocess.TimeoutExpired:
-            killed = True
-            killpg(proc.pid)
-            rc = proc.wait()
+    return StartedRun(mode, proc, cg, cg_note, log_path, weakened)
+
+
+def wait_sandboxed(started: StartedRun, limits: Limits) -> SandboxRun:
+    """Wait for a started sandbox to end, its wall clock (``limits.notebook_timeout +
+    limits.kill_grace``) counted from now; then kill what is left and remove its cgroup."""
+    proc, cg = started.proc, started.cgroup
+    wall = (limits.notebook_timeout or 600.0) + limits.kill_grace
+    t0 = time.monotonic()
+    killed = False
+    watched_oom = False
+    try:
+        if cg.active:
+            rc = proc.wait(timeout=wall)
+        else:
+            rc, watched_oom = wait_watching_memory(proc, wall, limits.memory_bytes)
+    except subprocess.TimeoutExpired:
+        killed = True
+        killpg(proc.pid)
+        rc = proc.wait()
     elapsed = time.monotonic() - t0
     killpg(proc.pid)  # stragglers of the group (limits-only mode)
     oom = cg.oom_killed() or watched_oom
@@ -146,16 +186,16 @@ def run_sandboxed(
     cpu = cg.cpu_seconds()
     cg.remove()
     return SandboxRun(
-        mode=mode,
+        mode=started.mode,
         returncode=rc,
         wall_seconds=elapsed,
         killed_by_wall_clock=killed,
         oom_killed=oom,
         peak_memory=peak,
         cpu_seconds=cpu,
-        cgroup_note=cg_note,
-        log_tail=_tail(log_path, 4000),
-        weakened=weakened,
+        cgroup_note=started.cgroup_note,
+        log_tail=_tail(started.log_path, 4000),
+        weakened=started.weakened,
     )
 
 

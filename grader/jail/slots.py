@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from grader.jail.cgroups import sweep_stale_cgroups
 from grader.jail.limits import slot_uid, state_dir
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,11 @@ def sweep_stale_jobs(slot: int, unmount) -> list[Path]:
     """Remove job roots of ``slot``'s uid left by a grader that was killed mid-job.
 
     Call only while holding ``lease(slot)``: then no live job owns these roots. ``unmount``
-    detaches the job tmpfs (it stays mounted when the grader dies). Returns what was removed.
+    detaches the job tmpfs (it stays mounted when the grader dies). Returns the roots removed;
+    empty cgroups of graders that no longer run go as well.
     """
     uid = str(slot_uid(slot))
+    sweep_stale_cgroups()
     removed = []
     for root in Path(tempfile.gettempdir()).glob(JOB_PREFIX + "*"):
         try:

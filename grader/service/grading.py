@@ -12,10 +12,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.engine.result import Outcome
 from grader.jail.policy import SandboxPolicy
+
+if TYPE_CHECKING:
+    from grader.jail.warm import WarmPool
 
 
 @dataclass
@@ -31,8 +34,9 @@ class GradeOutput:
 GradeFn = Callable[[str, bytes, int], GradeOutput]
 
 
-def engine_grader(policy: SandboxPolicy) -> GradeFn:
-    """The real engine (sandboxed execution, trusted scoring) under ``policy``."""
+def engine_grader(policy: SandboxPolicy, warm_pool: WarmPool | None = None) -> GradeFn:
+    """The real engine (sandboxed execution, trusted scoring) under ``policy``; ``warm_pool``:
+    the worker's pre-started sandbox (``grader.jail.warm``)."""
 
     def engine_grade(assignment_id: str, notebook: bytes, slot: int) -> GradeOutput:
         from grader.engine import grade_notebook
@@ -44,6 +48,7 @@ def engine_grader(policy: SandboxPolicy) -> GradeFn:
             policy=policy,
             slot=slot,
             candidates=all_assignments(),
+            warm_pool=warm_pool,
         )
         payload = result.to_dict()
         # No feedback HTML here: it is rendered on first download (grader.service.feedback),
@@ -59,10 +64,13 @@ def engine_grader(policy: SandboxPolicy) -> GradeFn:
     return engine_grade
 
 
-def load_grade_fn(spec: str | None, policy: SandboxPolicy) -> GradeFn:
-    """``None`` → the engine under ``policy``; ``"package.module:function"`` → that function."""
+def load_grade_fn(
+    spec: str | None, policy: SandboxPolicy, warm_pool: WarmPool | None = None
+) -> GradeFn:
+    """``None`` → the engine under ``policy`` (with ``warm_pool``); ``"package.module:function"``
+    → that function."""
     if not spec:
-        return engine_grader(policy)
+        return engine_grader(policy, warm_pool)
     module, _, name = spec.partition(":")
     if not name:
         raise ValueError(f"grade function must be 'module:function', got {spec!r}")

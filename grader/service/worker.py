@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,9 @@ from grader.service.catalog import LatePolicy
 from grader.service.grading import GradeFn
 from grader.service.lanes import LIGHT_SECONDS
 from grader.service.models import Submission
+
+if TYPE_CHECKING:
+    from grader.jail.warm import WarmPool
 
 log = logging.getLogger("grader.worker")
 MIN_POLL = 0.01  # first idle poll; doubles up to WorkerOptions.poll_interval
@@ -43,6 +47,7 @@ class WorkerOptions:
     max_jobs: int | None = None  # stop after this many jobs (tests, benchmarks)
     lane: str = "any"  # claim order (grader/service/queue.py): any | light-first | fifo
     light_seconds: float = LIGHT_SECONDS  # light-first: what counts as a light job
+    warm_pool: WarmPool | None = None  # the next job's sandbox, kept started while idle
 
 
 class Worker:
@@ -78,10 +83,19 @@ class Worker:
         Idle polling is a read that takes no lock (``queue.has_queued``), starting at
         ``MIN_POLL`` and doubling to ``poll_interval``, so a new job waits on average less
         than half of that before it is claimed."""
+        try:
+            return self._loop()
+        finally:
+            if self.opts.warm_pool:  # a sandbox started for a job that will not come
+                self.opts.warm_pool.close()
+
+    def _loop(self) -> int:
         last_sweep = 0.0
         delay = MIN_POLL
         idle_since: float | None = None
         while not self.stopping.is_set():
+            if self.opts.warm_pool:
+                self.opts.warm_pool.refill()  # no-op while one is ready
             if self.opts.parent_pid and os.getppid() != self.opts.parent_pid:
                 log.warning("worker %s: parent exited, stopping", self.worker_id)
                 break

@@ -11,6 +11,14 @@ trusted side still reads the report as untrusted data (``grader.jail.runner_repo
 
 RUN_JSON keys: notebook, report_fd, workdir, kernel_name, cell_timeout, notebook_timeout,
 output_bytes, probe_cell_index.
+
+A warm sandbox (``grader.jail.warm``) starts the runner before its job exists: RUN_JSON then
+holds only report_fd, workdir, kernel_name, output_bytes and two pipe descriptors, ``ready_fd``
+and ``go_fd``. The runner starts and connects the kernel, writes one byte on ``ready_fd`` and
+waits on ``go_fd``; the trusted side writes the job's files (RUN_JSON overwritten with the
+job's keys), then ``{"cpu_seconds": N}`` on ``go_fd`` and closes it. The job's clocks (the
+notebook's timeout, RLIMIT_CPU lowered to what is used plus N) start there. End of file with
+nothing written: no job comes, and the runner exits.
 """
 
 from __future__ import annotations
@@ -135,6 +143,7 @@ class ForkedKernel:
 
 
 PR_SET_DUMPABLE = 4
+PRIVATE_FDS = ("report_fd", "ready_fd", "go_fd")  # the runner's own: closed in the kernel
 
 
 def set_dumpable(flag: int) -> None:
@@ -225,7 +234,9 @@ def launch_kernel(cfg: dict) -> tuple[ForkedKernel | subprocess.Popen, str]:
         if pid == 0:  # the kernel
             code = 1
             try:
-                os.close(int(cfg["report_fd"]))
+                for name in PRIVATE_FDS:
+                    if name in cfg:
+                        os.close(int(cfg[name]))
                 set_dumpable(1)
                 os.setsid()
                 os.chdir(cfg["workdir"])
@@ -252,7 +263,9 @@ if len(sys.argv) > 2 and sys.argv[1] == "--kernel":  # exec mode's kernel proces
 
 with open(sys.argv[1], encoding="utf-8") as _f:
     CFG = json.load(_f)
-os.set_inheritable(int(CFG["report_fd"]), False)
+for _name in PRIVATE_FDS:
+    if _name in CFG:
+        os.set_inheritable(int(CFG[_name]), False)
 set_dumpable(0)
 for _d in ("HOME", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
     if os.environ.get(_d):
@@ -350,10 +363,59 @@ def write_report(fd: int, status: dict, nb) -> None:
         os.write(fd, json.dumps({"status": status, "notebook": None}).encode())
 
 
-def main(cfg: dict) -> int:
+def wait_for_go(cfg: dict) -> dict | None:
+    """Warm sandbox: say the kernel is ready, wait for the job; then read its keys into
+    ``cfg`` (the start keys stay) and return the go message. None: no job comes."""
+    os.write(int(cfg.pop("ready_fd")), b"1")
+    go_fd = int(cfg.pop("go_fd"))
+    chunks = []
+    while chunk := os.read(go_fd, 4096):
+        chunks.append(chunk)
+    os.close(go_fd)
+    if not chunks:
+        return None
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for key, value in json.load(f).items():
+            cfg.setdefault(key, value)
+    return json.loads(b"".join(chunks))
+
+
+def cpu_used(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def limit_cpu_from_now(seconds: int) -> None:
+    """RLIMIT_CPU of the runner and the kernel: what each has used before the job plus the
+    job's own budget (a warm sandbox started with a higher one; lowering needs no privilege)."""
+    import math
+    import resource
+
+    for pid in (os.getpid(), PRE_KERNEL[0].pid):
+        limit = math.ceil(cpu_used(pid)) + seconds
+        resource.prlimit(pid, resource.RLIMIT_CPU, (limit, limit))
+
+
+def configure_for_job(client: NotebookClient, cfg: dict) -> None:
+    """The job's notebook and cell timeout on a client made before the job was known."""
     with open(cfg["notebook"], encoding="utf-8") as f:
         # Written by the trusted side, already validated there: no second schema check.
-        nb = rejoin_lines(nbformat.from_dict(json.load(f)))
+        client.nb = rejoin_lines(nbformat.from_dict(json.load(f)))
+    client.timeout = cfg["cell_timeout"]
+    client.error_on_timeout = {
+        "ename": "CellTimeout",
+        "evalue": f"cell exceeded {cfg['cell_timeout']} s",
+        "traceback": [
+            "[grader] セルの実行時間が上限を超えました。",
+            f"[grader] Cell exceeded the time limit of {cfg['cell_timeout']} s.",
+        ],
+    }
+
+
+def main(cfg: dict) -> int:
     km = AdoptingKernelManager(kernel_name=cfg["kernel_name"])
     km.connection_file = PRE_KERNEL[1]
     km.load_connection_file()
@@ -366,20 +428,11 @@ def main(cfg: dict) -> int:
         "stopped": None,
     }
     client = CappedClient(
-        nb,
+        nbformat.v4.new_notebook(),  # the job's comes with configure_for_job
         km=km,
-        timeout=cfg["cell_timeout"],
         kernel_name=cfg["kernel_name"],
         allow_errors=True,
         interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "CellTimeout",
-            "evalue": f"cell exceeded {cfg['cell_timeout']} s",
-            "traceback": [
-                "[grader] セルの実行時間が上限を超えました。",
-                f"[grader] Cell exceeded the time limit of {cfg['cell_timeout']} s.",
-            ],
-        },
         record_timing=False,
         shutdown_kernel="immediate",
         startup_timeout=60,
@@ -388,21 +441,40 @@ def main(cfg: dict) -> int:
         extra_arguments=list(KERNEL_ARGS),
     )
     client.output_cap = int(cfg["output_bytes"])
-    deadline = T_START + float(cfg["notebook_timeout"])
     finished = threading.Event()
 
-    def watchdog() -> None:
+    def start_clock(t_go: float) -> None:
         # Whole-notebook wall clock from inside, so the partial notebook still gets written;
         # the trusted side kills everything a little later regardless.
-        if not finished.wait(max(0.0, deadline - time.monotonic())):
-            status["stopped"] = "notebook_timeout"
-            kill_kernel(client)
+        deadline = t_go + float(cfg["notebook_timeout"])
 
-    threading.Thread(target=watchdog, daemon=True).start()
+        def watchdog() -> None:
+            if not finished.wait(max(0.0, deadline - time.monotonic())):
+                status["stopped"] = "notebook_timeout"
+                kill_kernel(client)
+
+        threading.Thread(target=watchdog, daemon=True).start()
+
+    warm = "go_fd" in cfg
+    if not warm:
+        start_clock(T_START)
     try:
         t0 = time.monotonic()
         with client.setup_kernel():
-            status["timings"]["kernel_start"] = time.monotonic() - t0
+            kernel_start = time.monotonic() - t0
+            if warm:
+                go = wait_for_go(cfg)
+                if go is None:  # no job comes: nothing to report
+                    return 0
+                t_go = time.monotonic()
+                status["timings"]["warm_wait"] = t_go - t0 - kernel_start
+                if PRE_KERNEL[0].poll() is not None:  # nothing of the job's has run yet
+                    raise RuntimeError("the kernel stopped before the job came")
+                limit_cpu_from_now(int(go["cpu_seconds"]))
+                start_clock(t_go)
+            status["timings"]["kernel_start"] = kernel_start
+            configure_for_job(client, cfg)
+            nb = client.nb
             t1 = time.monotonic()
             probe_index = int(cfg.get("probe_cell_index", -1))
             for index, cell in enumerate(nb.cells):
@@ -456,7 +528,7 @@ def main(cfg: dict) -> int:
             pass
     status["output_capped"] = client.capped
     status["timings"]["total"] = time.monotonic() - T_START
-    write_report(int(cfg["report_fd"]), status, nb)
+    write_report(int(cfg["report_fd"]), status, client.nb)
     return 0
 
 
