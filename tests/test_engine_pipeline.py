@@ -95,7 +95,7 @@ def test_rejected_upload_never_raises(slot):
         released=tiny.released(),
         slot=slot,
     )
-    assert res.status == "rejected" and "JSON" in res.error
+    assert res.status == "rejected" and "JSON" in res.reason_text
 
 
 def test_workdir_is_kept_for_inspection(slot, tmp_path):
@@ -233,7 +233,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
 def test_limits_only_mode_needs_opt_in_and_says_so(slot):
     no_bwrap = SandboxPolicy("limits-only", "test: no bwrap", allow_limits_only=False)
     refused = grade(tiny.notebook(True), slot, policy=no_bwrap)
-    assert refused.status == "error" and "--allow-unsandboxed" in refused.error
+    assert refused.status == "error" and "--allow-unsandboxed" in refused.reason_text
     res = grade(tiny.notebook(True), slot, policy=replace(no_bwrap, allow_limits_only=True))
     assert res.status == "graded" and res.score == 3.0
     assert res.sandbox_mode == "limits-only"
@@ -257,8 +257,8 @@ def test_a_notebook_of_another_assignment_is_refused_with_where_it_belongs():
         get_assignment("2-1_autodiff"), data, policy=sandbox_policy(False), candidates=course
     )
     assert res.status == "rejected"
-    assert "It is a notebook of assignment 3-1-2_softmax_with_loss" in res.error_message["en"]
-    assert "3-1-2_softmax_with_loss を選んでください" in res.error_message["ja"]
+    assert "It is a notebook of assignment 3-1-2_softmax_with_loss" in res.reason["en"]
+    assert "3-1-2_softmax_with_loss を選んでください" in res.reason["ja"]
     # a notebook of no course assignment gets the refusal without a guess
     stray = pipeline.grade_notebook(
         get_assignment("2-1_autodiff"),
@@ -266,7 +266,7 @@ def test_a_notebook_of_another_assignment_is_refused_with_where_it_belongs():
         policy=sandbox_policy(False),
         candidates=course,
     )
-    assert stray.status == "rejected" and "It is a notebook of" not in stray.error_message["en"]
+    assert stray.status == "rejected" and "It is a notebook of" not in stray.reason["en"]
 
 
 def test_a_runner_that_fails_before_the_kernel_is_retried_then_reported_as_an_error(
@@ -277,7 +277,7 @@ def test_a_runner_that_fails_before_the_kernel_is_retried_then_reported_as_an_er
     monkeypatch.setattr(jail, "KERNEL_NAME", "no-such-kernel")  # the runner cannot start it
     res = grade(tiny.notebook(True), slot)
     assert res.status == "error" and res.score == 0
-    assert "could not start the notebook's kernel" in res.error_message["en"]
+    assert "could not start the notebook's kernel" in res.reason["en"]
     failed = [line for line in res.log if "the notebook runner failed" in line]
     assert [line.split(":")[0] for line in failed] == ["attempt 1", "attempt 2"], res.log
     assert "no-such-kernel" in failed[0]

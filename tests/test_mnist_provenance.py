@@ -467,7 +467,7 @@ def test_e2e_pasted_labels_score_nothing(tmp_path):
             slot=60 + worker_index(),
             released=released,
         )
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     by_id = {i.id: i for i in res.items}
     honest, paste, fix = by_id[ITEM.id], by_id["paste"], by_id["fix"]
     assert 0 < honest.points < 3, honest.message  # ~0.85: partial credit, and provenance holds

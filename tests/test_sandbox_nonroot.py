@@ -278,7 +278,7 @@ def _facts(res: dict) -> dict:
 def test_graded_in_bwrap_as_an_ordinary_user(results):
     assert results["uid"] == USER_UID
     correct, blank = results["correct"], results["blank"]
-    assert correct["status"] == blank["status"] == "graded", (correct["error"], blank["error"])
+    assert correct["status"] == blank["status"] == "graded", (correct["reason"], blank["reason"])
     assert correct["sandbox_mode"] == blank["sandbox_mode"] == "bwrap"
     assert correct["score"] == correct["max_score"] == 3.0
     assert blank["score"] == 0.0
@@ -310,7 +310,7 @@ def test_sandbox_is_unprivileged_and_isolated(results):
 @pytest.mark.parametrize("name", ATTACK_NAMES)
 def test_attack_gains_nothing_without_root(results, name):
     res, blank = results[name], results["blank"]
-    assert res["status"] == "graded", res["error"]
+    assert res["status"] == "graded", res["reason"]
     assert res["sandbox_mode"] == "bwrap"
     assert res["score"] <= blank["score"]
     assert res["left"] == [], res["left"]

@@ -156,7 +156,7 @@ def grade_many(args: argparse.Namespace, specs: list, policy, jobs: int) -> list
                 from grader.engine.result import GradeResult
 
                 res = GradeResult(assignment="?", status="rejected")
-                res.error_message = {
+                res.reason = {
                     "ja": "課題を特定できません。--assignment で指定してください。",
                     "en": "Cannot tell which assignment this is; pass --assignment.",
                 }
@@ -223,8 +223,8 @@ def print_summary(outcomes: list[dict]) -> None:
             print("  ".join("-" * w for w in widths))
     for o in outcomes:
         r = o["result"]
-        if r["status"] != "graded" and r.get("error"):
-            print(f"{o['name']}: {r['error']}", file=sys.stderr)
+        if r["status"] != "graded" and r.get("reason"):
+            print(f"{o['name']}: {r['reason']['ja']}\n{r['reason']['en']}", file=sys.stderr)
 
 
 def write_exports(args: argparse.Namespace, outcomes: list[dict]) -> None:

@@ -81,7 +81,7 @@ def check_one(spec, kind: str, path: Path, slot: int, policy) -> Checked:
     )
     faults = [f"{path}: {i.id}: {i.scoring_error}" for i in res.items if i.scoring_error]
     if res.status != "graded":
-        return Checked(False, f"{res.status}: {res.error}", faults)
+        return Checked(False, f"{res.status}: {res.reason_text}", faults)
     solution = kind == "solution"
     bad = [
         f"{i.id} {i.points:g}/{i.max_points:g} ({i.message.get('en', '')[:120]})"

@@ -131,7 +131,7 @@ def grade_notebook(
 ) -> GradeResult:
     """Grade one uploaded notebook against ``spec`` (see docs/ARCHITECTURE.md, "Engine API").
 
-    Never raises for a bad upload: returns ``status="rejected"`` with ``error_message``.
+    Never raises for a bad upload: returns ``status="rejected"`` with its ``reason``.
     ``released`` overrides ``assignments/<id>.ipynb``; ``candidates`` (the course's specs)
     let a notebook of another assignment be told where it belongs. ``run_self_checks`` keeps
     the ``check(...)`` cells and reports their outcome in ``result.self_checks``.
@@ -157,7 +157,7 @@ def grade_notebook(
             spec, nb, policy, slot, workdir, limits, lang, clock, warm
         )
     except Refused as refused:
-        result.status, result.error_message = refused.status, refused.message
+        result.status, result.reason = refused.status, refused.message
         result.log += refused.log
     else:
         result.status = "graded"

@@ -135,8 +135,7 @@ def feedback_html(result: GradeResult, lang: str = "ja", *, with_scores: bool = 
     if result.status != "graded":
         heading = _NOT_GRADED.get(result.status, result.status)
         parts.append(
-            f'<div class="warn"><b>{html.escape(heading)}</b>'
-            f"{_both(result.error_message, lang)}</div>"
+            f'<div class="warn"><b>{html.escape(heading)}</b>{_both(result.reason, lang)}</div>'
         )
     elif with_scores:
         parts.append(

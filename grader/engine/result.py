@@ -80,6 +80,13 @@ class ItemResult:
         )
 
 
+def stored_reason(payload: dict[str, Any]) -> dict[str, str] | None:
+    """A stored result's ``reason`` {ja, en} ("error_message" in results stored before the
+    rename), or None."""
+    reason = payload.get("reason") or payload.get("error_message")
+    return dict(reason) if isinstance(reason, dict) else None
+
+
 def stored_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """A stored result's items in today's form (what ``to_dict`` writes now), whatever
     version of the contract stored them."""
@@ -97,7 +104,7 @@ class GradeResult:
     sandbox_mode: str = "bwrap"
     timings: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
-    error_message: dict[str, str] | None = None  # {ja, en} when rejected / error
+    reason: dict[str, str] | None = None  # {ja, en}: why it was rejected / not graded
     executed_notebook: str | None = None
     run_state: dict[str, Any] = field(default_factory=dict)  # runner's report (display only)
     restored_cells: list[str] = field(default_factory=list)
@@ -109,11 +116,11 @@ class GradeResult:
         return round(sum(i.points for i in self.items), 6)
 
     @property
-    def error(self) -> str | None:
-        """The reason for "rejected" / "error", Japanese then English."""
-        if not self.error_message:
+    def reason_text(self) -> str | None:
+        """``reason`` as one text, Japanese then English (for logs and the command line)."""
+        if not self.reason:
             return None
-        return f"{self.error_message['ja']}\n{self.error_message['en']}"
+        return f"{self.reason['ja']}\n{self.reason['en']}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, and storable: probe errors and log lines carry text from the sandbox."""
@@ -124,8 +131,7 @@ class GradeResult:
                 "score": self.score,
                 "max_score": self.max_score,
                 "status": self.status,
-                "error": self.error,
-                "error_message": dict(self.error_message) if self.error_message else None,
+                "reason": dict(self.reason) if self.reason else None,
                 "items": [i.to_dict() for i in self.items],
                 "sandbox_mode": self.sandbox_mode,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
@@ -148,7 +154,7 @@ class GradeResult:
             sandbox_mode=str(d.get("sandbox_mode") or "bwrap"),
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
             log=[str(x) for x in d.get("log") or []],
-            error_message=dict(d["error_message"]) if d.get("error_message") else None,
+            reason=stored_reason(d),
             executed_notebook=executed_notebook,
             run_state=dict(d.get("run") or {}),
             restored_cells=list(d.get("restored_cells") or []),

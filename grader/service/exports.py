@@ -38,7 +38,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.engine.result import stored_items
+from grader.engine.result import stored_items, stored_reason
 from grader.service.catalog import Catalog
 from grader.service.course_settings import get_settings
 from grader.service.csv_cells import csv_bytes, csv_text
@@ -69,7 +69,7 @@ def gradescope(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
     if result["status"] != "graded":
         return {
             "score": 0.0,
-            "output": _text(result.get("error_message"), lang) or result.get("error") or "",
+            "output": _text(stored_reason(result), lang),
             "tests": [],
         }
     return {
@@ -96,7 +96,7 @@ def prairielearn(result: dict[str, Any], lang: str = "ja") -> dict[str, Any]:
         return {
             "gradable": result["status"] != "rejected",
             "score": 0.0,
-            "message": _text(result.get("error_message"), lang) or result.get("error") or "",
+            "message": _text(stored_reason(result), lang),
             "tests": [],
         }
     total = result["max_score"] or 1.0

@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 
+from grader.engine.result import stored_reason
 from grader.service.db import reader
 from grader.service.lanes import LANES, LIGHT_SECONDS
 from grader.service.models import Job, Result, Submission
@@ -377,11 +378,9 @@ def fail(engine: Engine, job: ClaimedJob, message: dict[str, str]) -> bool:
 
 
 def _outcome_message(payload: dict[str, Any]) -> dict[str, str]:
-    err = payload.get("error_message") or payload.get("error")
-    if isinstance(err, dict):
-        return {"ja": str(err.get("ja", err.get("en", ""))), "en": str(err.get("en", ""))}
-    if err:
-        return {"ja": str(err), "en": str(err)}
+    reason = stored_reason(payload)
+    if reason:
+        return {"ja": str(reason.get("ja", reason.get("en", ""))), "en": str(reason.get("en", ""))}
     status = payload.get("status", Outcome.ERROR)
     return {"ja": f"採点できませんでした ({status})", "en": f"Could not be graded ({status})"}
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.engine.result import stored_items
+from grader.engine.result import stored_items, stored_reason
 from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
 from grader.service.catalog import course_time
@@ -174,7 +174,7 @@ def result_view(res: Result | None) -> dict[str, Any] | None:
         "items": stored_items(payload),
         "sandbox_mode": payload.get("sandbox_mode"),
         "timings": payload.get("timings", {}),
-        "error": payload.get("error_message") or payload.get("error"),
+        "error": stored_reason(payload),
         "graded_at": iso(res.created_at),
         "has_executed_notebook": res.executed_notebook is not None,
         "has_feedback": True,  # rendered from the stored result on first download

@@ -173,7 +173,7 @@ def test_attack_gains_nothing(name, ctx, slot, uid_base, blank_score, monkeypatc
     res = _grade(nb, spec, tiny.released(mnist=attack.uses_mnist), slot, workdir)
     elapsed = time.monotonic() - t0
 
-    assert res.status == "graded", res.error
+    assert res.status == "graded", res.reason_text
     assert res.sandbox_mode == "bwrap"
     assert res.score <= blank_score, [i.to_dict() for i in res.items if i.points]
     assert elapsed < LIMITS.notebook_timeout + LIMITS.kill_grace + 15

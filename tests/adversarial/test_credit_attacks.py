@@ -116,7 +116,7 @@ def _grade(spec: Assignment, nb, released):
             slot=70 + worker_index(),
             released=released,
         )
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     return {i.id: i for i in res.items}
 
 

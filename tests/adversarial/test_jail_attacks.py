@@ -64,7 +64,7 @@ print("forgery written")
 """
     nb = tiny.notebook(False, extra=[attack])
     res = _grade(nb, tiny.ASSIGNMENT, tiny.released(), slot)
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     assert res.executed_notebook
     assert FORGED not in _sources(res.executed_notebook)  # only inside the attack's source
     assert "x" * 1000 not in _outputs(res.executed_notebook)
@@ -90,7 +90,7 @@ with open("/job/out/status.json", "w") as f:
 os.chmod("/job/out/status.json", 0o444)
 """
     res = _grade(tiny.notebook(False, extra=[attack]), tiny.ASSIGNMENT, tiny.released(), slot)
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     assert res.run_state["state"] == "done", res.run_state
     assert not any("forged" in line for line in res.log), res.log
     assert all("NotImplementedError" in (i.probe_error or "") for i in res.items)
@@ -111,7 +111,7 @@ def test_lone_surrogates_are_made_storable(slot):
         released=tiny.released(),
         limits=LIMITS,
     )
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     res.executed_notebook.encode("utf-8")
     json.dumps(res.to_dict(), ensure_ascii=False).encode("utf-8")
     assert "out" in _outputs(res.executed_notebook)
@@ -150,7 +150,7 @@ print("JAIL " + json.dumps({"got": got, "readable": readable}))
 @pytest.fixture(scope="module")
 def jail(slot) -> dict:
     res = _grade(tiny.notebook(False, extra=[JAIL_PROBE]), tiny.ASSIGNMENT, tiny.released(), slot)
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     text = _outputs(res.executed_notebook)
     line = next(part for part in text.split("JAIL ")[1:])
     return json.loads(json.loads('"' + line.split('\\n"')[0] + '"'))
@@ -205,7 +205,7 @@ if libc.ptrace(16, runner, 0, 0) == 0:  # PTRACE_ATTACH
 print("REACHED", reached)
 """
     res = _grade(tiny.notebook(False, extra=[attack]), tiny.ASSIGNMENT, tiny.released(), slot)
-    assert res.status == "graded", res.error_message
+    assert res.status == "graded", res.reason
     text = _outputs(res.executed_notebook)
     assert "REACHED []" in text, text
     assert "fd listing refused" in text and "mem refused" in text
