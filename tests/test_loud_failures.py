@@ -232,3 +232,26 @@ def test_build_check_fails_when_the_points_of_a_notebook_and_its_spec_disagree(c
     )
     assert expected in proc.stderr, proc.stderr
     assert re.search(rf"assignments/{AFFINE}\.ipynb", proc.stderr) is None  # that one agrees
+
+
+def test_build_writes_the_specs_points_into_the_notebooks(course):
+    """Points have one home: changed in the spec only, `grader build` puts them into the check
+    cells of the solution and of the assignment built from it, and `--check` is then clean."""
+    spec = course / "grader" / "specs" / "affine_layer.py"
+    source = spec.read_text(encoding="utf-8")
+    assert source.count("points=2,") == 1  # affine_backward's
+    spec.write_text(source.replace("points=2,", "points=4,"), encoding="utf-8")
+    assert grader(course, "build", "--check").returncode == 1  # the notebooks still say 2
+    built = grader(course, "build")
+    assert built.returncode == 0, (built.stdout, built.stderr)
+    assert f"solutions/{AFFINE}.ipynb (points from the spec)" in built.stdout
+    for folder in ("solutions", "assignments"):
+        nb = json.loads((course / folder / f"{AFFINE}.ipynb").read_text())
+        points = {
+            m["grade_id"]: m["points"]
+            for c in nb["cells"]
+            if (m := c["metadata"].get("nbgrader", {})).get("grade")
+        }
+        assert points == {"affine_forward": 1, "affine_backward": 4}, (folder, points)
+    again = grader(course, "build", "--check")
+    assert again.returncode == 0, (again.stdout, again.stderr)

@@ -1,7 +1,9 @@
 """``grader build [--check]``: generate ``assignments/`` from ``solutions/``.
 
-Both also hold every check cell's ``nbgrader.points`` (solutions and assignments) to the
-spec's ``Item.points``: a disagreement is named (notebook, cell, both values) and exits 1.
+Points have one home, the spec's ``Item.points``: ``grader build`` writes them into the check
+cells' ``nbgrader.points`` of the solution notebooks (and so of the assignments built from
+them); ``--check`` writes nothing and names every disagreement (notebook, cell, both values),
+exit 1.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from grader.notebooks.metadata import NotebookValidationError
     from grader.specs import SpecLoadError
 
+    try:  # the spec is the points' one home: the notebooks get a copy (nbgrader reads it)
+        stamped = [] if args.check else stamp_points(args.solutions)
+    except SpecLoadError as exc:
+        print(f"grader build: {exc}", file=sys.stderr)
+        return 4
+    for path in stamped:
+        print(f"wrote {path} (points from the spec)")
     try:
         result = build_all(args.solutions, args.assignments, check=args.check)
     except (NotebookValidationError, MarkerError, FileNotFoundError) as exc:
@@ -59,6 +68,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"{len(result.written)} written, {len(result.unchanged)} unchanged")
     return 0
+
+
+def stamp_points(solutions: Path) -> list[Path]:
+    """Write each spec item's points into its check cell's ``nbgrader.points`` in the solution
+    notebook; the notebooks changed."""
+    import nbformat
+
+    from grader.notebooks.metadata import nbgrader
+    from grader.specs import all_assignments
+
+    written = []
+    for spec in all_assignments():
+        path = solutions / f"{spec.id}.ipynb"
+        if not path.is_file():
+            continue
+        points = {item.id: item.points for item in spec.items}
+        nb = nbformat.read(path, as_version=4)
+        changed = False
+        for cell in nb.cells:
+            meta = nbgrader(cell) or {}
+            item = meta.get("grade_id")
+            if meta.get("grade") and item in points and meta.get("points") != points[item]:
+                cell.metadata["nbgrader"]["points"] = points[item]
+                changed = True
+        if changed:
+            nbformat.write(nb, path)
+            written.append(path)
+    return written
 
 
 def points_disagreements(folders: list[Path]) -> list[str]:
