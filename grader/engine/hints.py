@@ -9,8 +9,9 @@ inputs; the wording therefore says what was observed, not a guess.
 from __future__ import annotations
 
 from grader.engine.spec import Hint
+from grader.engine.text import Bilingual
 
-HINTS: dict[str, dict[str, str]] = {
+HINTS: dict[str, Bilingual] = {
     # --- generic patterns -------------------------------------------------------------------
     "batch_size_division": {
         "ja": "結果が正解のちょうど N 倍 (N = バッチサイズ) になっています。"

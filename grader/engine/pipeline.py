@@ -30,6 +30,7 @@ from grader.engine.result import GradeResult, ItemResult
 from grader.engine.scoring import score_item, why_not_run
 from grader.engine.selfchecks import self_check_outcomes
 from grader.engine.spec import Assignment, TrustedData
+from grader.engine.text import Bilingual
 from grader.engine.upload import RejectedUpload, check_belongs, parse_notebook
 from grader.jail import runner_report, slots
 from grader.jail.limits import Limits
@@ -111,7 +112,7 @@ class JailOutcome:
     run_state: dict[str, Any]
     executed_notebook: str | None
     outputs: list[ItemOutputs]  # per item
-    reason: dict[str, str]  # why the probe did not finish, for items without outputs
+    reason: Bilingual  # why the probe did not finish, for items without outputs
     log: list[str] = field(default_factory=list)
 
 

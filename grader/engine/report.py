@@ -13,6 +13,8 @@ import html
 import json
 from typing import TYPE_CHECKING
 
+from grader.engine.text import Bilingual
+
 if TYPE_CHECKING:
     from grader.engine.result import GradeResult
 
@@ -42,7 +44,7 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.2e}"
 
 
-def _both(msg: dict[str, str] | None, lang: str) -> str:
+def _both(msg: Bilingual | None, lang: str) -> str:
     if not msg:
         return ""
     first, second = ("en", "ja") if lang == "en" else ("ja", "en")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from grader.engine.text import Bilingual, blank
 from grader.jail.storable import storable
 
 
@@ -33,13 +34,13 @@ class ItemResult:
     """One graded item: points earned out of ``max_points`` and why."""
 
     id: str
-    title: dict[str, str]
+    title: Bilingual
     points: float
     max_points: float
     passed: bool
     measured_error: float | None = None  # e.g. the relative error against the reference
     tolerance: float | None = None
-    message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
+    message: Bilingual = field(default_factory=blank)
     hint: dict[str, str] | None = None  # {id, ja, en}
     probe_error: str | None = None  # the exception the student's code raised, size-capped
     # The grader's own fault while scoring ("file:line: Type: message" in the spec): not the
@@ -80,7 +81,7 @@ class ItemResult:
         )
 
 
-def stored_reason(payload: dict[str, Any]) -> dict[str, str] | None:
+def stored_reason(payload: dict[str, Any]) -> Bilingual | None:
     """A stored result's ``reason`` {ja, en} ("error_message" in results stored before the
     rename), or None."""
     reason = payload.get("reason") or payload.get("error_message")
@@ -104,11 +105,11 @@ class GradeResult:
     sandbox_mode: str = "bwrap"
     timings: dict[str, float] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
-    reason: dict[str, str] | None = None  # {ja, en}: why it was rejected / not graded
+    reason: Bilingual | None = None  # {ja, en}: why it was rejected / not graded
     executed_notebook: str | None = None
     run_state: dict[str, Any] = field(default_factory=dict)  # runner's report (display only)
     restored_cells: list[str] = field(default_factory=list)
-    title: dict[str, str] = field(default_factory=dict)
+    title: Bilingual = field(default_factory=blank)
     self_checks: dict[str, bool] = field(default_factory=dict)  # item -> passed (when run)
 
     @property

@@ -16,6 +16,7 @@ from pathlib import Path
 from grader.engine.diagnose import explain_exception
 from grader.engine.result import ItemResult
 from grader.engine.spec import Item, ProbeOutputError, ScoreContext, TrustedData, Verdict
+from grader.engine.text import Bilingual
 from grader.jail.outputs import ItemOutputs
 
 log = logging.getLogger("grader.engine")
@@ -119,7 +120,7 @@ def _scored(res: ItemResult, item: Item, verdict: Verdict) -> ItemResult:
     return res
 
 
-def why_not_run(state: dict) -> dict[str, str]:
+def why_not_run(state: dict) -> Bilingual:
     """What to tell the student when the probe did not finish, from the run's state."""
     if state.get("oom_killed"):
         return {

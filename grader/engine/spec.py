@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.engine.text import Bilingual, blank
+
 # The course's one trusted relative error (grader.student.numeric has the students' copy: that
 # package ships alone and may not import reference/); re-exported here for spec authors.
 from reference.functions import rel_error as relative_error
@@ -52,7 +54,7 @@ class Verdict:
     fraction: float
     measured_error: float | None = None
     tolerance: float | None = None
-    message: dict[str, str] = field(default_factory=lambda: {"ja": "", "en": ""})
+    message: Bilingual = field(default_factory=blank)
     hint: Hint | None = None
 
     @property
@@ -237,7 +239,7 @@ class Item:
     """One graded item; ``id`` equals the ``grade_id`` of its check cell."""
 
     id: str
-    title: dict[str, str]
+    title: Bilingual
     points: float
     probe: str
     make_inputs: InputMaker
@@ -250,7 +252,7 @@ class Assignment:
     """An assignment (one notebook) and its graded items."""
 
     id: str
-    title: dict[str, str]
+    title: Bilingual
     items: tuple[Item, ...]
     order: int = 0  # position in the course: the registry lists assignments by it
     notebook_timeout: float = 120.0  # whole notebook, seconds

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from grader.engine.text import Bilingual
+
 log = logging.getLogger("grader.service")
 COURSE_TZ = ZoneInfo("Asia/Tokyo")
 
@@ -37,7 +39,7 @@ COURSE_TZ = ZoneInfo("Asia/Tokyo")
 @dataclass(frozen=True)
 class ItemInfo:
     id: str
-    title: dict[str, str]
+    title: Bilingual
     points: float
 
 
@@ -80,7 +82,7 @@ class LatePolicy:
 @dataclass(frozen=True)
 class AssignmentInfo:
     id: str
-    title: dict[str, str]
+    title: Bilingual
     items: tuple[ItemInfo, ...]
 
     @property
@@ -223,7 +225,7 @@ def _course_reveals() -> dict[str, set[str]]:
     return leak_map(solutions, assignments_dir())
 
 
-def _title(value: Any, fallback: str) -> dict[str, str]:
+def _title(value: Any, fallback: str) -> Bilingual:
     if isinstance(value, dict):
         return {"ja": str(value.get("ja", fallback)), "en": str(value.get("en", fallback))}
     return {"ja": str(value or fallback), "en": str(value or fallback)}

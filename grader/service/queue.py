@@ -42,6 +42,7 @@ from sqlalchemy import Engine, func, insert, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from grader.engine.result import stored_reason
+from grader.engine.text import Bilingual
 from grader.service.db import reader
 from grader.service.lanes import LANES, LIGHT_SECONDS
 from grader.service.models import Job, Result, Submission
@@ -358,7 +359,7 @@ def complete(
     return True
 
 
-def fail(engine: Engine, job: ClaimedJob, message: dict[str, str]) -> bool:
+def fail(engine: Engine, job: ClaimedJob, message: Bilingual) -> bool:
     """Mark a job failed for good (the grader itself crashed on it)."""
     now = time.time()
     with engine.begin() as conn:
@@ -377,7 +378,7 @@ def fail(engine: Engine, job: ClaimedJob, message: dict[str, str]) -> bool:
     return res.rowcount == 1
 
 
-def _outcome_message(payload: dict[str, Any]) -> dict[str, str]:
+def _outcome_message(payload: dict[str, Any]) -> Bilingual:
     reason = stored_reason(payload)
     if reason:
         return {"ja": str(reason.get("ja", reason.get("en", ""))), "en": str(reason.get("en", ""))}

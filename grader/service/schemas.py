@@ -6,10 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from grader.engine.text import Bilingual
 
-class Message(BaseModel):
-    ja: str
-    en: str
+Message = Bilingual  # the one bilingual message type (grader/engine/text.py)
 
 
 class ErrorInfo(BaseModel):
@@ -30,13 +29,13 @@ class Hint(BaseModel):
 
 class ItemResult(BaseModel):
     id: str
-    title: Message | dict[str, str] | None = None
+    title: Message | None = None
     points: float
     max_points: float
     passed: bool
     error: float | None = None
     tolerance: float | None = None
-    message: Message | dict[str, str] | None = None
+    message: Message | None = None
     hint: Hint | None = None
 
 

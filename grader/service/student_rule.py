@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from grader.engine.text import Bilingual
 from grader.service import course_settings
 from grader.service.auth import Principal
 from grader.service.catalog import AssignmentInfo, Catalog, LatePolicy, course_time
@@ -18,7 +19,7 @@ from grader.service.models import Extension
 from grader.service.submissions import iso
 
 
-def rule_text(policy: LatePolicy, settings: Settings, ext: Extension | None) -> dict[str, str]:
+def rule_text(policy: LatePolicy, settings: Settings, ext: Extension | None) -> Bilingual:
     """The rule in one paragraph per language."""
     if policy.deadline is None:
         return {"ja": "締切はありません。", "en": "There is no deadline."}

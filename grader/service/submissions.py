@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.engine.result import stored_items, stored_reason
+from grader.engine.text import Bilingual
 from grader.service import adjustments, course_settings, queue
 from grader.service.auth import Principal
 from grader.service.catalog import course_time
@@ -150,7 +151,7 @@ def current_result(s: Session, sub: Submission) -> Result | None:
     return s.get(Result, sub.current_result_id) if sub.current_result_id else None
 
 
-def _message(raw: str | None) -> dict[str, str] | None:
+def _message(raw: str | None) -> Bilingual | None:
     if not raw:
         return None
     try:

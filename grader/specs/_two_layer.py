@@ -34,6 +34,7 @@ from grader.engine.spec import (
     Verdict,
     relative_error,
 )
+from grader.engine.text import Bilingual
 from grader.specs._checks import compare, layer_numeric_grads, one_hot, partial_credit
 from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
 from reference.networks import TwoLayerNet
@@ -215,7 +216,7 @@ def fit_verdict(
     threshold: float,
     error: float,
     tolerance: float,
-    what: dict[str, str],
+    what: Bilingual,
 ) -> Verdict:
     """Linear partial credit on a score where larger is better (accuracy, or -RMSE);
     ``error``/``tolerance`` are what the report shows (error rate or RMSE and its bound)."""
@@ -251,7 +252,7 @@ def fit_item(
     points: float = 1,
     probe: str = PROBE_PREDICT,
     io: Callable[[ScoreContext], tuple[Callable, Callable]] = _identity_io,
-    title: dict[str, str] | None = None,
+    title: Bilingual | None = None,
 ) -> Item:
     """A fit item: ``draw(rng, n)`` gives ``n`` points of the notebook's distribution (``x``
     and whatever ``judge`` needs), ``judge(points, y)`` the verdict on the rebuilt network's
