@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -306,3 +307,50 @@ def test_worked_example_grades_and_self_checks(example_repo, tmp_path):
             ][0]
             assert text["hint"] == hint
             assert failed == [item] and text["en"] in run.stdout, run.stdout
+
+
+def test_grader_serve_lists_the_new_exercise(example_repo, tmp_path):
+    """The recipe's exercise reaches the service: `grader serve` on the copy lists it with its
+    items and the spec's points (no table edited anywhere)."""
+    import httpx
+    from live_service import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(example_repo)}
+    cmd = [sys.executable, "-m", "grader.cli", "serve", "--home", str(tmp_path / "home")]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--workers", "0"],
+        cwd=example_repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:  # the token is printed once, on the line after its heading
+            lines.append(line)
+            if len(lines) >= 2 and "instructor token" in lines[-2]:
+                break
+        token = lines[-1].strip()
+        assert token and proc.poll() is None, "".join(lines)
+        url = f"http://127.0.0.1:{port}/api/v1/assignments"
+        for _ in range(100):  # until uvicorn listens
+            try:
+                r = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, "".join(lines)
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"grader serve did not listen on {port}")
+        assert r.status_code == 200, r.text
+        listed = {a["id"]: a for a in r.json()}
+        assert AID in listed and "3-1-9_tanh_demo" in listed, sorted(listed)
+        spec = load_example_spec()
+        assert {it["id"]: it["points"] for it in listed[AID]["items"]} == {
+            it.id: it.points for it in spec.items
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)
