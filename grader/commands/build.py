@@ -70,56 +70,48 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def stamp_points(solutions: Path) -> list[Path]:
-    """Write each spec item's points into its check cell's ``nbgrader.points`` in the solution
-    notebook; the notebooks changed."""
+def _wrong_points(folders: list[Path]):
+    """``(path, notebook, cell number, cell, item id, the spec's points)`` for every check cell
+    whose ``nbgrader.points`` is not its spec item's points (the one rule both uses share)."""
     import nbformat
 
     from grader.notebooks.metadata import nbgrader
     from grader.specs import all_assignments
 
-    written = []
-    for spec in all_assignments():
-        path = solutions / f"{spec.id}.ipynb"
-        if not path.is_file():
-            continue
-        points = {item.id: item.points for item in spec.items}
-        nb = nbformat.read(path, as_version=4)
-        changed = False
-        for cell in nb.cells:
-            meta = nbgrader(cell) or {}
-            item = meta.get("grade_id")
-            if meta.get("grade") and item in points and meta.get("points") != points[item]:
-                cell.metadata["nbgrader"]["points"] = points[item]
-                changed = True
-        if changed:
-            nbformat.write(nb, path)
-            written.append(path)
-    return written
-
-
-def points_disagreements(folders: list[Path]) -> list[str]:
-    """One line per check cell whose ``nbgrader.points`` is not its spec item's points."""
-    import nbformat
-
-    from grader.notebooks.metadata import nbgrader
-    from grader.specs import all_assignments
-
-    lines = []
     for spec in all_assignments():
         points = {item.id: float(item.points) for item in spec.items}
         for path in (folder / f"{spec.id}.ipynb" for folder in folders):
             if not path.is_file():
                 continue
-            for n, cell in enumerate(nbformat.read(path, as_version=4).cells, 1):
+            nb = nbformat.read(path, as_version=4)
+            for n, cell in enumerate(nb.cells, 1):
                 meta = nbgrader(cell) or {}
                 item = meta.get("grade_id")
                 if meta.get("grade") and item in points and meta.get("points") != points[item]:
-                    lines.append(
-                        f"{path}: cell {n} ({item}): nbgrader.points is {meta.get('points')}, "
-                        f"the spec's Item.points is {points[item]:g}"
-                    )
-    return lines
+                    yield path, nb, n, cell, item, points[item]
+
+
+def stamp_points(solutions: Path) -> list[Path]:
+    """Write each spec item's points into its check cell's ``nbgrader.points`` in the solution
+    notebook; the notebooks changed."""
+    import nbformat
+
+    changed = {}
+    for path, nb, _, cell, _, points in _wrong_points([solutions]):
+        cell.metadata["nbgrader"]["points"] = int(points) if points.is_integer() else points
+        changed[path] = nb
+    for path, nb in changed.items():
+        nbformat.write(nb, path)
+    return list(changed)
+
+
+def points_disagreements(folders: list[Path]) -> list[str]:
+    """One line per check cell whose ``nbgrader.points`` is not its spec item's points."""
+    return [
+        f"{path}: cell {n} ({item}): nbgrader.points is {cell.metadata['nbgrader'].get('points')}, "
+        f"the spec's Item.points is {points:g}"
+        for path, _, n, cell, item, points in _wrong_points(folders)
+    ]
 
 
 def _selfchecks(*, check: bool) -> list[Path]:
