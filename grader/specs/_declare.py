@@ -40,31 +40,38 @@ from grader.student.calls import as_argument, run_call
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
 
+def _ref(arg: Any) -> Any:
+    """An argument as call data: a string names an input; anything else (``True``, ``0.5``)
+    is passed as that constant."""
+    return arg if isinstance(arg, str) else {"value": arg}
+
+
 @dataclass(frozen=True)
 class Call:
     """A function or a class to call, and the steps (see ``grader/student/calls.py``)."""
 
     target: str
-    init: tuple[str, ...] | None = None  # None: ``target`` is a function
+    init: tuple[Any, ...] | None = None  # None: ``target`` is a function
     steps: tuple[Mapping[str, Any], ...] = ()
+    init_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def then(
         self,
         method: str,
-        *args: str,
+        *args: Any,
         save: str | tuple[str, ...] = "",
         other: bool = False,
         unchanged: bool = False,
-        **kwargs: str,
+        **kwargs: Any,
     ) -> Call:
-        """Call ``method`` (of the instance; of a second instance with ``other``) on the inputs
-        ``args`` / ``kwargs`` (input names), saving the result as output ``save`` (a tuple of
-        names: the returned tuple's items). With ``unchanged``, the arrays passed as ``args``
-        must not be written into (hint ``argument_modified``)."""
-        step: dict[str, Any] = {"method": method, "args": list(args)}
+        """Call ``method`` (of the instance; of a second instance with ``other``) on ``args``
+        / ``kwargs`` (input names, or constants such as ``train_flg=True``), saving the result
+        as output ``save`` (a tuple of names: the returned tuple's items). With ``unchanged``,
+        the arrays passed as ``args`` must not be written into (hint ``argument_modified``)."""
+        step: dict[str, Any] = {"method": method, "args": [_ref(a) for a in args]}
         step["save"] = list(save) if isinstance(save, tuple) else save
         if kwargs:
-            step["kwargs"] = dict(kwargs)
+            step["kwargs"] = {k: _ref(v) for k, v in kwargs.items()}
         if other:
             step["on"] = "other"
         if unchanged:
@@ -77,7 +84,10 @@ class Call:
 
     def data(self) -> dict[str, Any]:
         init = None if self.init is None else list(self.init)
-        return {"target": self.target, "init": init, "steps": [dict(s) for s in self.steps]}
+        data = {"target": self.target, "init": init, "steps": [dict(s) for s in self.steps]}
+        if self.init_kwargs:
+            data["init_kwargs"] = dict(self.init_kwargs)
+        return data
 
     def saves(self) -> list[str]:
         found = [s["save"] for s in self.steps if s.get("save")]
@@ -85,7 +95,9 @@ class Call:
 
     def kept(self) -> list[str]:
         """The inputs passed to steps that must leave them unchanged."""
-        return [n for s in self.steps if s.get("keep") for n in s.get("args", ())]
+        return [
+            n for s in self.steps if s.get("keep") for n in s.get("args", ()) if isinstance(n, str)
+        ]
 
     def own(self) -> Call:
         """The call on its own instance only, with no argument copies kept (the large run)."""
@@ -125,9 +137,11 @@ def function(
     return Call(name).then("", *args, save=save, unchanged=unchanged, **kwargs)
 
 
-def construct(name: str, *init: str) -> Call:
-    """Build the student's class ``name`` with the inputs ``init``; add steps with ``then``."""
-    return Call(name, tuple(init))
+def construct(name: str, *init: Any, **init_kwargs: Any) -> Call:
+    """Build the student's class ``name`` with ``init`` / ``init_kwargs`` (input names, or
+    constants); add steps with ``then``."""
+    kwargs = {k: _ref(v) for k, v in init_kwargs.items()}
+    return Call(name, tuple(_ref(a) for a in init), init_kwargs=kwargs)
 
 
 # --- what to compare with ------------------------------------------------------------------------

@@ -9,7 +9,9 @@ A *call* is JSON-like data written by ``grader/specs/_declare.py``::
                {"attr": "dW", "save": "dW"}]}
 
 ``init`` None means ``target`` is a function: each step calls it (``method`` is empty).
-Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats);
+Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats),
+or are constants written ``{"value": true}`` (e.g. ``train_flg``); ``init_kwargs`` and a
+step's ``kwargs`` map keyword names to either;
 a step with ``"keep": true`` saves the arrays it passed as ``arg_<name>`` after the calls (a
 function must not write into its arguments). ``save`` may list names for a returned tuple.
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
@@ -35,6 +37,11 @@ def as_argument(value: np.ndarray) -> Any:
     return value.item() if value.ndim == 0 else value.copy()
 
 
+def argument(ref: str | Mapping[str, Any], inp: Mapping[str, np.ndarray]) -> Any:
+    """An argument: the input array named ``ref`` (a fresh copy), or ``ref["value"]``."""
+    return ref["value"] if isinstance(ref, Mapping) else as_argument(inp[ref])
+
+
 def run_call(
     call: Mapping[str, Any],
     inp: Mapping[str, np.ndarray],
@@ -49,7 +56,8 @@ def run_call(
 
     def instance(which: str) -> Any:
         if which not in instances:
-            instances[which] = target(*[as_argument(inp[n]) for n in init])
+            kwargs = {k: argument(r, inp) for k, r in call.get("init_kwargs", {}).items()}
+            instances[which] = target(*[argument(r, inp) for r in init], **kwargs)
         return instances[which]
 
     kept: dict[str, Any] = {}
@@ -58,10 +66,11 @@ def run_call(
         if "attr" in step:
             value = getattr(instance(which), step["attr"])
         else:
-            args = [as_argument(inp[n]) for n in step.get("args", ())]
-            kwargs = {k: as_argument(inp[n]) for k, n in step.get("kwargs", {}).items()}
+            args = [argument(r, inp) for r in step.get("args", ())]
+            kwargs = {k: argument(r, inp) for k, r in step.get("kwargs", {}).items()}
             if step.get("keep"):  # the arrays passed, to be saved after the calls
-                kept.update(zip(step.get("args", ()), args))
+                refs = step.get("args", ())
+                kept.update((r, a) for r, a in zip(refs, args) if isinstance(r, str))
             fn = target if init is None else getattr(instance(which), step["method"])
             value = fn(*args, **kwargs)
         _save(step.get("save"), value, out)
@@ -82,4 +91,4 @@ def _save(save: str | list[str] | None, value: Any, out: MutableMapping[str, np.
         out[name] = np.array(item, dtype=np.float64)
 
 
-__all__ = ["as_argument", "run_call"]
+__all__ = ["argument", "as_argument", "run_call"]

@@ -38,31 +38,35 @@ class _StandIn:
         self.calls = [s for s in d.call.steps if "attr" not in s]
         self.phase, self.done, self.seen, self.large_left = "idle", 0, {}, 0
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function = self.d.call.init is None
         if self.phase == "large":
             if function and self.large_left:
                 self.large_left -= 1
-                return self.d.solution(*args)
+                return self.d.solution(*args, **kwargs)
             self.phase = "idle"  # the next probe
         if self.phase == "small" and self.done == len(self.calls):
             self.phase = "idle"
             if self.d.large is not None:
                 self.phase, self.large_left = "large", len(self.calls) - 1
-                return self.d.solution(*args)
+                return self.d.solution(*args, **kwargs)
         if self.phase == "idle":
             self.phase, self.done, self.seen = "small", 0, {}
         if function:
-            return self.step(args, {})
-        self.seen.update(zip(self.d.call.init, args))
+            return self.step(args, kwargs)
+        self.record(self.d.call.init, self.d.call.init_kwargs, args, kwargs)
         return _Instance(self)
 
     def step(self, args: tuple, kwargs: dict) -> Any:
         step = self.calls[self.done]
         self.done += 1
-        self.seen.update(zip(step.get("args", ()), args))
-        self.seen.update({step["kwargs"][k]: v for k, v in kwargs.items()})
+        self.record(step.get("args", ()), step.get("kwargs", {}), args, kwargs)
         return self.value(step.get("save", ""))
+
+    def record(self, refs, keyword_refs, args: tuple, kwargs: dict) -> None:
+        """What the call passed, by input name (constants are not inputs)."""
+        named = list(zip(refs, args)) + [(keyword_refs[k], v) for k, v in kwargs.items()]
+        self.seen.update((r, v) for r, v in named if isinstance(r, str))
 
     def value(self, name: str | list[str]) -> Any:
         if not name:

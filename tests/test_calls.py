@@ -1,0 +1,42 @@
+"""The generic caller of declared items (grader/student/calls.py): inputs by name, constants,
+keyword arguments of the constructor and of the steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.specs._declare import construct, function
+from grader.student.calls import run_call
+
+
+class Scaled:
+    def __init__(self, w, scale=1.0):
+        self.w, self.scale = w, scale
+
+    def forward(self, x, train_flg=False):
+        return x * self.w * (self.scale if train_flg else 1.0)
+
+
+def test_constants_and_keyword_inputs_reach_the_called_code():
+    call = construct("Scaled", "w", scale="s").then("forward", "x", save="y", train_flg=True)
+    out: dict[str, np.ndarray] = {}
+    inp = {"w": np.asarray(2.0), "s": np.asarray(3.0), "x": np.arange(3.0)}
+    run_call(call.data(), inp, out, {"Scaled": Scaled})
+    np.testing.assert_array_equal(out["y"], np.arange(3.0) * 6.0)
+    # the constant is data (the probe and the self-check carry it as JSON), not an input
+    assert call.data()["steps"][0]["kwargs"] == {"train_flg": {"value": True}}
+
+
+def test_a_constant_positional_argument_is_passed_as_is_and_never_kept():
+    call = function("power", "x", 2, save="y", unchanged=True)
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), {"x": np.arange(3.0)}, out, {"power": np.power})
+    np.testing.assert_array_equal(out["y"], np.arange(3.0) ** 2)
+    assert call.kept() == ["x"] and set(out) == {"y", "arg_x"}
+
+
+def test_a_missing_input_name_is_a_key_error_naming_it():
+    call = construct("Scaled", "w").then("forward", "nowhere", save="y")
+    with pytest.raises(KeyError, match="nowhere"):
+        run_call(call.data(), {"w": np.asarray(1.0)}, {}, {"Scaled": Scaled})
