@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from adversarial import tiny
@@ -41,14 +42,14 @@ def slot(uid_base) -> int:
     return 50 + worker_index()
 
 
-def grade(nb, slot, policy=None, **kw):
+def grade(nb, slot, policy=None, limits=LIMITS, **kw):
     return pipeline.grade_notebook(
         tiny.ASSIGNMENT,
         tiny.to_bytes(nb),
         policy=policy or sandbox_policy(False),
         slot=slot,
         released=tiny.released(),
-        limits=LIMITS,
+        limits=limits,
         **kw,
     )
 
@@ -281,3 +282,15 @@ def test_a_runner_that_fails_before_the_kernel_is_retried_then_reported_as_an_er
     failed = [line for line in res.log if "the notebook runner failed" in line]
     assert [line.split(":")[0] for line in failed] == ["attempt 1", "attempt 2"], res.log
     assert "no-such-kernel" in failed[0]
+
+
+def test_a_timed_out_cell_leaves_the_other_cells_of_the_feedback_as_they_were(slot):
+    # After a timeout the runner pings the kernel with a throwaway cell; nbclient writes the
+    # cell it runs into the notebook at the index given, which once replaced cell 0.
+    nb = tiny.notebook(True, extra=["import time\ntime.sleep(60)"])
+    nb.cells.insert(0, nbformat.v4.new_code_cell("print('first cell ran')"))
+    res = grade(nb, slot, limits=replace(LIMITS, cell_timeout=2))
+    cells = json.loads(res.executed_notebook)["cells"]
+    assert [o.get("text") for o in cells[0]["outputs"]] == ["first cell ran\n"]
+    assert any(o.get("ename") == "CellTimeout" for o in cells[-1]["outputs"])
+    assert res.score == 3.0

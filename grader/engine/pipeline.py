@@ -358,7 +358,7 @@ def _run_config(job: JobPaths, limits: Limits, report_fd: int, probe_index: int)
     cfg = {
         "notebook": f"{job.in_seen}/notebook.ipynb",
         "report_fd": report_fd,
-        "workdir": f"{job.tmp_seen}/work",
+        "workdir": jail.workdir(job.tmp_seen),
         "kernel_name": jail.KERNEL_NAME,
         "cell_timeout": limits.cell_timeout,
         "notebook_timeout": limits.notebook_timeout,

@@ -19,7 +19,14 @@ from __future__ import annotations
 from grader.jail.availability import bwrap_usable
 from grader.jail.command import sandbox_env
 from grader.jail.jobdir import mount_job_tmpfs, unmount
-from grader.jail.layout import JOB_IN, JOB_OUT, KERNEL_NAME, MNIST_IN_SANDBOX, STAGE_IN_SANDBOX
+from grader.jail.layout import (
+    JOB_IN,
+    JOB_OUT,
+    KERNEL_NAME,
+    MNIST_IN_SANDBOX,
+    STAGE_IN_SANDBOX,
+    workdir,
+)
 from grader.jail.policy import SandboxPolicy, sandbox_policy
 from grader.jail.run import SandboxRun, run_sandboxed
 from grader.jail.staging import staged_root
@@ -39,4 +46,5 @@ __all__ = [
     "sandbox_policy",
     "staged_root",
     "unmount",
+    "workdir",
 ]

@@ -37,6 +37,11 @@ MNIST_IN_JOB = f"{JOB_IN}/mnist.npz"  # a warm sandbox's: written after it start
 KERNEL_NAME = "dlgrader"
 
 
+def workdir(tmp: str = "/tmp") -> str:
+    """The notebook's working folder, inside the job's private temp folder ``tmp``."""
+    return f"{tmp}/work"
+
+
 # Files of /etc that Python, NumPy and Matplotlib may read; none of them is secret.
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "hosts", "nsswitch.conf", "host.conf")
 

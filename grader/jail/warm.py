@@ -30,7 +30,7 @@ from grader.jail import runner_report, slots
 from grader.jail.availability import bwrap_usable
 from grader.jail.command import cpu_limit_seconds, sandbox_env
 from grader.jail.jobdir import grow_job_tmpfs, make_box, unmount
-from grader.jail.layout import KERNEL_NAME, MNIST_IN_JOB
+from grader.jail.layout import KERNEL_NAME, MNIST_IN_JOB, workdir
 from grader.jail.limits import Limits
 from grader.jail.memwatch import killpg
 from grader.jail.run import SandboxRun, StartedRun, start_sandboxed, wait_sandboxed
@@ -76,7 +76,7 @@ class WarmSandbox:
                 "report_fd": report_fd,
                 "ready_fd": ready_w,
                 "go_fd": go_r,
-                "workdir": "/tmp/work",
+                "workdir": workdir(),
                 "kernel_name": KERNEL_NAME,
                 "output_bytes": self.limits.output_bytes,
             }

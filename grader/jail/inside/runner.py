@@ -537,6 +537,8 @@ def ping(client: NotebookClient, timeout: float) -> bool:
     cell = nbformat.v4.new_code_cell("pass")
     saved = client.timeout, client.interrupt_on_timeout, client.error_on_timeout
     client.timeout, client.interrupt_on_timeout, client.error_on_timeout = timeout, False, None
+    # nbclient stores the cell it runs at the index given: put the notebook's own back after
+    first = client.nb.cells[0]
     try:
         client.execute_cell(cell, 0)
         return True
@@ -544,6 +546,7 @@ def ping(client: NotebookClient, timeout: float) -> bool:
         return False
     finally:
         client.timeout, client.interrupt_on_timeout, client.error_on_timeout = saved
+        client.nb.cells[0] = first
 
 
 if __name__ == "__main__":
