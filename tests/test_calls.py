@@ -40,3 +40,24 @@ def test_a_missing_input_name_is_a_key_error_naming_it():
     call = construct("Scaled", "w").then("forward", "nowhere", save="y")
     with pytest.raises(KeyError, match="nowhere"):
         run_call(call.data(), {"w": np.asarray(1.0)}, {}, {"Scaled": Scaled})
+
+
+class Net:
+    """Its layer holds the parameter array by reference, as the course's networks do."""
+
+    def __init__(self, size):
+        self.params = {"W": np.zeros(size)}  # size must arrive as an int
+        self.layer_w = self.params["W"]
+
+    def gradient(self, x):
+        return {"W": x * self.layer_w, "n": np.asarray(float(len(x)))}
+
+
+def test_fill_writes_params_in_place_and_a_dict_result_saves_by_key():
+    call = construct("Net", "size").fill("params", W="W").then("gradient", "x", save={"W": "dW"})
+    out: dict[str, np.ndarray] = {}
+    inp = {"size": np.asarray(3), "W": np.array([1.0, 2.0, 3.0]), "x": np.full(3, 2.0)}
+    run_call(call.data(), inp, out, {"Net": Net})
+    # a rebinding (params["W"] = ...) would leave layer_w at zeros and dW at zeros
+    np.testing.assert_array_equal(out["dW"], [2.0, 4.0, 6.0])
+    assert set(out) == {"dW"} and call.saves() == ["dW"]

@@ -59,17 +59,20 @@ class Call:
         self,
         method: str,
         *args: Any,
-        save: str | tuple[str, ...] = "",
+        save: str | tuple[str, ...] | Mapping[str, str] = "",
         other: bool = False,
         unchanged: bool = False,
         **kwargs: Any,
     ) -> Call:
         """Call ``method`` (of the instance; of a second instance with ``other``) on ``args``
         / ``kwargs`` (input names, or constants such as ``train_flg=True``), saving the result
-        as output ``save`` (a tuple of names: the returned tuple's items). With ``unchanged``,
+        as output ``save`` (a tuple of names: the returned tuple's items; a mapping: entries
+        of the returned dict, ``{"W1": "dW1"}``). With ``unchanged``,
         the arrays passed as ``args`` must not be written into (hint ``argument_modified``)."""
         step: dict[str, Any] = {"method": method, "args": [_ref(a) for a in args]}
         step["save"] = list(save) if isinstance(save, tuple) else save
+        if isinstance(save, Mapping):
+            step["save"] = dict(save)
         if kwargs:
             step["kwargs"] = {k: _ref(v) for k, v in kwargs.items()}
         if other:
@@ -77,6 +80,11 @@ class Call:
         if unchanged:
             step["keep"] = True
         return replace(self, steps=self.steps + (step,))
+
+    def fill(self, name: str, **entries: str) -> Call:
+        """Overwrite the entries of the instance's dict attribute ``name`` in place with inputs
+        (``fill("params", W1="W1")``: layers that hold the arrays by reference see them)."""
+        return replace(self, steps=self.steps + ({"fill": name, "with": dict(entries)},))
 
     def attr(self, name: str, save: str) -> Call:
         """Save the instance's attribute ``name`` (e.g. ``dW`` after backward)."""
@@ -91,7 +99,7 @@ class Call:
 
     def saves(self) -> list[str]:
         found = [s["save"] for s in self.steps if s.get("save")]
-        return [n for save in found for n in ([save] if isinstance(save, str) else save)]
+        return [n for save in found for n in _names(save)]
 
     def kept(self) -> list[str]:
         """The inputs passed to steps that must leave them unchanged."""
@@ -127,6 +135,13 @@ class Call:
             f"_run_call({own.data()!r}, _inp, _big, {objects})\n"
             'out.update({"large_" + _k: _v for _k, _v in _big.items()})\n'
         )
+
+
+def _names(save: str | list[str] | Mapping[str, str]) -> list[str]:
+    """The output names a step's ``save`` gives."""
+    if isinstance(save, str):
+        return [save]
+    return list(save.values()) if isinstance(save, Mapping) else list(save)
 
 
 def function(

@@ -19,12 +19,12 @@ computed on the trusted side: the noise-free function for regression, and the Ba
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.hints import get_hint
 from grader.engine.spec import (
     Item,
@@ -35,8 +35,9 @@ from grader.engine.spec import (
     relative_error,
 )
 from grader.engine.text import Bilingual
-from grader.specs._checks import compare, layer_numeric_grads, one_hot, partial_credit
-from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
+from grader.specs._checks import one_hot, partial_credit
+from grader.specs._declare import construct, declare, gradient
+from grader.specs._large import LARGE_COLS, LARGE_ROWS
 from reference.networks import TwoLayerNet
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -51,7 +52,12 @@ LARGE_HIDDEN = 100  # the large check's net: LARGE_COLS -> 100 -> output_size, b
 
 
 def _gradient_arrays(rng: np.random.Generator, task: str, n: int, d: int, h: int, o: int):
+    """A network of sizes (d, h, o) as inputs (its sizes as integers, for the constructor),
+    a batch ``x`` and targets ``t`` of ``task``."""
     arrays = {
+        "input_size": np.array(d),
+        "hidden_size": np.array(h),
+        "output_size": np.array(o),
         "W1": rng.standard_normal((d, h)),
         "b1": 0.5 * rng.standard_normal(h),
         "W2": rng.standard_normal((h, o)),
@@ -67,31 +73,6 @@ def _gradient_arrays(rng: np.random.Generator, task: str, n: int, d: int, h: int
     return arrays
 
 
-def gradient_inputs_maker(task: str, input_size: int, output_size: int):
-    """``make_inputs`` for the gradient item of ``task`` (sizes of the notebook's problem),
-    plus a large net and batch (``_large.py``: no credit for finite differences)."""
-
-    def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-        small = _gradient_arrays(rng, task, N_GRAD, input_size, HIDDEN, output_size)
-        large = _gradient_arrays(rng, task, LARGE_ROWS, LARGE_COLS, LARGE_HIDDEN, output_size)
-        return {**small, **{"large_" + k: v for k, v in large.items()}}
-
-    return make_inputs
-
-
-_GRADIENT_CALL = """
-_net = TwoLayerNet(inp["{p}W1"].shape[0], inp["{p}W1"].shape[1], inp["{p}W2"].shape[1])
-for _k in ("W1", "b1", "W2", "b2"):
-    _net.params[_k][...] = inp["{p}" + _k]
-_g = _net.gradient(inp["{p}x"].copy(), inp["{p}t"].copy())
-for _k in ("W1", "b1", "W2", "b2"):
-    out["{p}" + _k] = _np.array(_g[_k], dtype=_np.float64)
-"""
-PROBE_GRADIENT = (
-    "import numpy as _np\n" + _GRADIENT_CALL.format(p="") + timed(_GRADIENT_CALL.format(p="large_"))
-)
-
-
 def reference_loss(task: str) -> Callable[..., float]:
     """``loss(W1, b1, W2, b2, x, t)`` of the reference TwoLayerNet for ``task``."""
 
@@ -104,37 +85,28 @@ def reference_loss(task: str) -> Callable[..., float]:
     return loss
 
 
-def gradient_scorer(task: str, tol: float) -> Callable[[ScoreContext], Verdict]:
+def gradient_item(item_id: str, task: str, input_size: int, output_size: int, tol: float):
+    """``TwoLayerNet(...).gradient(x, t)`` on this job's parameters, written into the student's
+    ``params`` in place (so that layers holding the arrays by reference see them), against
+    central differences of the reference network's loss."""
     loss = reference_loss(task)
-
-    def score(ctx: ScoreContext) -> Verdict:
-        i = ctx.inputs
-        small_inputs = {k: i[k] for k in (*PARAMS, "x", "t")}
-        expected = layer_numeric_grads(loss, small_inputs, None, wrt=PARAMS)
-        small = compare(ctx, expected, tol=tol, batch_size=N_GRAD)
-        W1, W2 = i["large_W1"], i["large_W2"]
-        ref = TwoLayerNet(W1.shape[0], W1.shape[1], W2.shape[1], task=task)
-        for key in PARAMS:
-            ref.params[key][...] = i["large_" + key]
-        grads = ref.gradient(i["large_x"], i["large_t"])
-        # analytic vs analytic (the reference's backprop): rounding only
-        return large_verdict(ctx, small, {"large_" + k: grads[k] for k in PARAMS}, tol=1e-8)
-
-    return score
-
-
-def gradient_item(item_id: str, task: str, input_size: int, output_size: int, tol: float) -> Item:
-    return Item(
-        id=item_id,
-        title={
-            "ja": "TwoLayerNet.gradient (誤差逆伝播法)",
-            "en": "TwoLayerNet.gradient (backpropagation)",
-        },
+    return declare(
+        item_id,
+        ("TwoLayerNet.gradient (誤差逆伝播法)", "TwoLayerNet.gradient (backpropagation)"),
         points=2,
-        probe=PROBE_GRADIENT,
-        make_inputs=gradient_inputs_maker(task, input_size, output_size),
-        score=gradient_scorer(task, tol),
-        hints=GENERIC_HINTS,
+        call=construct("TwoLayerNet", "input_size", "hidden_size", "output_size")
+        .fill("params", **{k: k for k in PARAMS})
+        .then("gradient", "x", "t", save={k: k for k in PARAMS}),
+        solution=functools.partial(TwoLayerNet, task=task),
+        inputs=lambda rng: _gradient_arrays(rng, task, N_GRAD, input_size, HIDDEN, output_size),
+        expect={k: gradient(loss, k) for k in PARAMS},
+        tol=tol,
+        batch_of="x",
+        large=lambda rng: _gradient_arrays(
+            rng, task, LARGE_ROWS, LARGE_COLS, LARGE_HIDDEN, output_size
+        ),
+        large_tol=1e-8,  # analytic vs analytic (the reference's backprop): rounding only
+        own_selfcheck=True,  # grader/student/checks/basics.py
     )
 
 

@@ -12,8 +12,11 @@ A *call* is JSON-like data written by ``grader/specs/_declare.py``::
 Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats),
 or are constants written ``{"value": true}`` (e.g. ``train_flg``); ``init_kwargs`` and a
 step's ``kwargs`` map keyword names to either;
+a step ``{"fill": "params", "with": {"W1": "W1"}}`` overwrites the entries of a dict attribute
+in place with inputs (layers holding the arrays by reference see them);
 a step with ``"keep": true`` saves the arrays it passed as ``arg_<name>`` after the calls (a
-function must not write into its arguments). ``save`` may list names for a returned tuple.
+function must not write into its arguments). ``save`` may list names for a returned tuple,
+or map a returned dict's keys to names.
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
 array in place does not change what was returned.
 
@@ -63,6 +66,11 @@ def run_call(
     kept: dict[str, Any] = {}
     for step in call["steps"]:
         which = step.get("on", "main")
+        if "fill" in step:  # overwrite entries of a dict attribute in place (e.g. params)
+            entries = getattr(instance(which), step["fill"])
+            for key, ref in step["with"].items():
+                entries[key][...] = argument(ref, inp)
+            continue
         if "attr" in step:
             value = getattr(instance(which), step["attr"])
         else:
@@ -77,12 +85,21 @@ def run_call(
     out.update({"arg_" + n: np.array(v) for n, v in kept.items() if isinstance(v, np.ndarray)})
 
 
-def _save(save: str | list[str] | None, value: Any, out: MutableMapping[str, np.ndarray]) -> None:
-    """``save``: one output name, or a list of names for a returned tuple (unpacked)."""
+def _save(
+    save: str | list[str] | Mapping[str, str] | None,
+    value: Any,
+    out: MutableMapping[str, np.ndarray],
+) -> None:
+    """``save``: one output name, a list of names for a returned tuple (unpacked), or a
+    mapping from the keys of a returned dict to output names."""
     if not save:
         return
     if isinstance(save, str):
         out[save] = np.array(value, dtype=np.float64)
+        return
+    if isinstance(save, Mapping):
+        for key, name in save.items():
+            out[name] = np.array(value[key], dtype=np.float64)
         return
     values = tuple(value)
     if len(values) != len(save):

@@ -35,7 +35,7 @@ class _StandIn:
 
     def __init__(self, d: Declaration, known: Known):
         self.d, self.known = d, known
-        self.calls = [s for s in d.call.steps if "attr" not in s]
+        self.calls = [s for s in d.call.steps if "attr" not in s and "fill" not in s]
         self.phase, self.done, self.seen, self.large_left = "idle", 0, {}, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -68,11 +68,13 @@ class _StandIn:
         named = list(zip(refs, args)) + [(keyword_refs[k], v) for k, v in kwargs.items()]
         self.seen.update((r, v) for r, v in named if isinstance(r, str))
 
-    def value(self, name: str | list[str]) -> Any:
+    def value(self, name: str | list[str] | dict[str, str]) -> Any:
         if not name:
             return None
         if isinstance(name, list):
             return tuple(self.value(n) for n in name)
+        if isinstance(name, dict):
+            return {key: self.value(n) for key, n in name.items()}
         fn = self.known.outputs.get(name, self.d.expect[name])
         return evaluate(fn, {k: np.asarray(v) for k, v in self.seen.items()})
 
@@ -85,4 +87,17 @@ class _Instance:
         for step in self._stand_in.d.call.steps:
             if step.get("attr") == name:
                 return self._stand_in.value(step["save"])
+            if step.get("fill") == name:  # the entries filled in place are inputs seen
+                refs = step["with"]
+                return {key: _Entry(self._stand_in.seen, ref) for key, ref in refs.items()}
         return lambda *args, **kwargs: self._stand_in.step(args, kwargs)
+
+
+class _Entry:
+    """An entry of a filled dict attribute: ``entry[...] = value`` records the input."""
+
+    def __init__(self, seen: dict[str, Any], ref: str):
+        self.seen, self.ref = seen, ref
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self.seen[self.ref] = np.array(value)
