@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.specs._declare import construct, function
+from grader.specs._declare import as_list, constant, construct, function
 from grader.student.calls import run_call
 
 
@@ -61,3 +61,18 @@ def test_fill_writes_params_in_place_and_a_dict_result_saves_by_key():
     # a rebinding (params["W"] = ...) would leave layer_w at zeros and dW at zeros
     np.testing.assert_array_equal(out["dW"], [2.0, 4.0, 6.0])
     assert set(out) == {"dW"} and call.saves() == ["dW"]
+
+
+def test_a_string_constant_and_a_list_input_reach_the_constructor_as_written():
+    seen = {}
+
+    def make(widths, activation):
+        seen.update(widths=widths, activation=activation)
+        return Scaled(1.0)
+
+    call = construct("make", widths=as_list("hidden"), activation=constant("relu"))
+    call = call.then("forward", "x", save="y")
+    run_call(call.data(), {"hidden": np.array([4, 3]), "x": np.ones(2)}, {}, {"make": make})
+    # a list, not an array: [5] + widths must concatenate, not broadcast
+    assert seen == {"widths": [4, 3], "activation": "relu"}
+    assert type(seen["widths"]) is list and type(seen["widths"][0]) is int

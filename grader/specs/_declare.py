@@ -40,9 +40,27 @@ from grader.student.calls import as_argument, run_call
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
 
+@dataclass(frozen=True)
+class Arg:
+    """An argument spelt as call data: ``constant("relu")`` (a string passed as is, not an
+    input's name) or ``as_list("hidden")`` (an integer input passed as a Python list)."""
+
+    data: Mapping[str, Any]
+
+
+def constant(value: Any) -> Arg:
+    return Arg({"value": value})
+
+
+def as_list(name: str) -> Arg:
+    return Arg({"list": name})
+
+
 def _ref(arg: Any) -> Any:
-    """An argument as call data: a string names an input; anything else (``True``, ``0.5``)
-    is passed as that constant."""
+    """An argument as call data: a string names an input; an ``Arg`` is its data; anything
+    else (``True``, ``0.5``) is passed as that constant."""
+    if isinstance(arg, Arg):
+        return dict(arg.data)
     return arg if isinstance(arg, str) else {"value": arg}
 
 
@@ -409,11 +427,14 @@ def declare(
 
 
 __all__ = [
+    "Arg",
     "Call",
     "Declaration",
     "DeclaredItem",
     "Gradient",
     "Known",
+    "as_list",
+    "constant",
     "construct",
     "declare",
     "evaluate",

@@ -9,14 +9,14 @@ A *call* is JSON-like data written by ``grader/specs/_declare.py``::
                {"attr": "dW", "save": "dW"}]}
 
 ``init`` None means ``target`` is a function: each step calls it (``method`` is empty).
-Arguments name input arrays and are passed as fresh copies (0-d arrays as Python floats),
-or are constants written ``{"value": true}`` (e.g. ``train_flg``); ``init_kwargs`` and a
-step's ``kwargs`` map keyword names to either;
-a step ``{"fill": "params", "with": {"W1": "W1"}}`` overwrites the entries of a dict attribute
-in place with inputs (layers holding the arrays by reference see them);
-a step with ``"keep": true`` saves the arrays it passed as ``arg_<name>`` after the calls (a
-function must not write into its arguments). ``save`` may list names for a returned tuple,
-or map a returned dict's keys to names.
+Arguments name input arrays and are passed as fresh copies (0-d arrays as Python numbers), or
+are constants written ``{"value": true}`` (e.g. ``train_flg``), or ``{"list": "hidden"}`` (an
+input as a Python list); ``init_kwargs`` and a step's ``kwargs`` map keyword names to either.
+A step ``{"fill": "params", "with": {"W1": "W1"}}`` overwrites the entries of a dict attribute
+in place with inputs (layers holding the arrays by reference see them). A step with ``"keep":
+true`` saves the arrays it passed as ``arg_<name>`` after the calls (a function must not write
+into its arguments). ``save`` may list names for a returned tuple, or map a returned dict's
+keys to names.
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
 array in place does not change what was returned.
 
@@ -41,8 +41,11 @@ def as_argument(value: np.ndarray) -> Any:
 
 
 def argument(ref: str | Mapping[str, Any], inp: Mapping[str, np.ndarray]) -> Any:
-    """An argument: the input array named ``ref`` (a fresh copy), or ``ref["value"]``."""
-    return ref["value"] if isinstance(ref, Mapping) else as_argument(inp[ref])
+    """An argument: the input array named ``ref`` (a fresh copy), ``ref["value"]``, or the
+    input named ``ref["list"]`` as a Python list (e.g. layer widths)."""
+    if not isinstance(ref, Mapping):
+        return as_argument(inp[ref])
+    return np.asarray(inp[ref["list"]]).tolist() if "list" in ref else ref["value"]
 
 
 def run_call(
