@@ -14,16 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS, Mistake
-from grader.engine.spec import (
-    Assignment,
-    Item,
-    ProbeOutputError,
-    ScoreContext,
-    TrustedData,
-    Verdict,
-)
-from grader.specs._checks import compare
+from grader.engine.spec import Assignment, ProbeOutputError, ScoreContext, Verdict
+from grader.specs._declare import declare, function, mistake
 from grader.specs._two_layer import PROBE_PARAMS, fit_item, fit_verdict
 from grader.student.yearprediction import N_FEATURES, fresh_synthetic
 
@@ -33,7 +25,7 @@ from grader.student.yearprediction import N_FEATURES, fresh_synthetic
 R2_FULL, R2_ZERO = 0.50, 0.15
 
 
-def make_standardize_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_standardize_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {
         "x": 10.0 * rng.standard_normal((7, 5)) + 3.0,
         "mean": rng.standard_normal(5),
@@ -41,19 +33,9 @@ def make_standardize_inputs(rng: np.random.Generator, data: TrustedData) -> dict
     }
 
 
-PROBE_STANDARDIZE = """
-import numpy as _np
-_z = standardize(inp["x"].copy(), inp["mean"].copy(), inp["std"].copy())
-out["z"] = _np.array(_z, dtype=_np.float64)
-"""
-
-
-def score_standardize(ctx: ScoreContext) -> Verdict:
-    i = ctx.inputs
-    x = i["x"]
-    mistakes = [Mistake("std_vs_variance", {"z": (x - i["mean"]) / i["std"] ** 2})]
-    # Same formula up to rounding: measured <= 2e-16.
-    return compare(ctx, {"z": (x - i["mean"]) / i["std"]}, tol=1e-10, mistakes=mistakes)
+def standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """The notebook's formula (the correct variant)."""
+    return (x - mean) / std
 
 
 def draw_fit(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -119,14 +101,17 @@ ASSIGNMENT = Assignment(
     order=50,
     title={"ja": "回帰問題: 発売年の予測", "en": "Regression: predicting the release year"},
     items=(
-        Item(
-            id="standardize",
-            title={"ja": "特徴量の標準化", "en": "Feature standardisation"},
+        declare(
+            "standardize",
+            ("特徴量の標準化", "Feature standardisation"),
             points=1,
-            probe=PROBE_STANDARDIZE,
-            make_inputs=make_standardize_inputs,
-            score=score_standardize,
-            hints=(*GENERIC_HINTS, "std_vs_variance"),
+            call=function("standardize", "x", "mean", "std", save="z"),
+            solution=standardize,
+            inputs=make_standardize_inputs,
+            expect={"z": standardize},
+            tol=1e-10,  # the same formula up to rounding: measured <= 2e-16
+            mistakes=[mistake("std_vs_variance", z=lambda x, mean, std: (x - mean) / std**2)],
+            own_selfcheck=True,  # grader/student/checks/basics.py
         ),
         fit_item(
             "year_prediction_fit",
