@@ -1,4 +1,5 @@
 """The generic caller of declared items (grader/student/calls.py): inputs by name, constants,
+lists, in-place fills, kept values (an optimiser's params), dict and stacked saves,
 keyword arguments of the constructor and of the steps."""
 
 from __future__ import annotations
@@ -6,7 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.specs._declare import as_list, constant, construct, function
+from grader.specs._declare import (
+    DeclarationError,
+    as_list,
+    constant,
+    construct,
+    declare,
+    dict_of,
+    function,
+    mistake,
+    var,
+)
 from grader.student.calls import run_call
 
 
@@ -76,3 +87,43 @@ def test_a_string_constant_and_a_list_input_reach_the_constructor_as_written():
     # a list, not an array: [5] + widths must concatenate, not broadcast
     assert seen == {"widths": [4, 3], "activation": "relu"}
     assert type(seen["widths"]) is list and type(seen["widths"][0]) is int
+
+
+class Step:
+    """An optimiser of the course's shape: updates the params dict in place."""
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for k in params:
+            params[k] -= self.lr * grads[k]
+
+
+def test_a_kept_dict_is_updated_in_place_and_read_as_a_stacked_displacement():
+    call = construct("Step", lr="lr").let("params", dict_of(W="W0"))
+    for k in range(3):
+        call = call.then("update", var("params"), dict_of(W=f"g{k}"))
+        call = call.read("params", {"W": "W"}, stack=True, since={"W": "W0"})
+    inp = {"lr": np.asarray(0.5), "W0": np.full(2, 10.0)}
+    inp.update({f"g{k}": np.full(2, float(k + 1)) for k in range(3)})
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), inp, out, {"Step": Step})
+    # one row per step, each p_k - p_0: -0.5, -0.5-1, -0.5-1-1.5
+    np.testing.assert_array_equal(out["W"], [[-0.5, -0.5], [-1.5, -1.5], [-3.0, -3.0]])
+    np.testing.assert_array_equal(inp["W0"], [10.0, 10.0])  # the input itself is untouched
+    assert call.saves() == ["W"]
+
+
+def test_a_mistake_gives_either_code_or_outputs_and_expect_solution_needs_code():
+    with pytest.raises(DeclarationError, match="either code= or its outputs"):
+        mistake("sign_flip")
+    with pytest.raises(DeclarationError, match="either code= or its outputs"):
+        mistake("sign_flip", code=Step, W=lambda W0: W0)
+    call = construct("Step", lr="lr").let("params", dict_of(W="W0"))
+    call = call.then("update", var("params"), dict_of(W="g0")).read("params", {"W": "W"})
+    with pytest.raises(DeclarationError, match="expect='solution', give code="):
+        declare(
+            "step", ("t", "t"), points=1, call=call, solution=Step, inputs=lambda rng: {},
+            expect="solution", tol=1e-8, mistakes=[mistake("sign_flip", W=lambda W0: -W0)],
+        )  # fmt: skip

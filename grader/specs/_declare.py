@@ -56,6 +56,16 @@ def as_list(name: str) -> Arg:
     return Arg({"list": name})
 
 
+def dict_of(**refs: Any) -> Arg:
+    """A dict argument: ``dict_of(W="gW", b="gb")`` passes ``{"W": <input gW>, ...}``."""
+    return Arg({"dict": {k: _ref(v) for k, v in refs.items()}})
+
+
+def var(name: str) -> Arg:
+    """The value kept by ``Call.let(name, ...)``: the same object at every step."""
+    return Arg({"var": name})
+
+
 def _ref(arg: Any) -> Any:
     """An argument as call data: a string names an input; an ``Arg`` is its data; anything
     else (``True``, ``0.5``) is passed as that constant."""
@@ -99,6 +109,27 @@ class Call:
             step["keep"] = True
         return replace(self, steps=self.steps + (step,))
 
+    def let(self, name: str, value: Any) -> Call:
+        """Keep ``value`` (e.g. ``dict_of(W="W0")``) for later steps to pass as ``var(name)``."""
+        return replace(self, steps=self.steps + ({"let": name, "value": _ref(value)},))
+
+    def read(
+        self,
+        name: str,
+        save: Mapping[str, str],
+        stack: bool = False,
+        since: Mapping[str, str] | None = None,
+    ) -> Call:
+        """Save entries of the kept value ``name`` as it is now (``save={"W": "W"}``); with
+        ``stack``, one row per such step, stacked into a trajectory; with ``since={"W":
+        "W0"}``, minus those inputs (displacements)."""
+        step: dict[str, Any] = {"read": name, "save": dict(save)}
+        if stack:
+            step["stack"] = True
+        if since:
+            step["since"] = dict(since)
+        return replace(self, steps=self.steps + (step,))
+
     def fill(self, name: str, **entries: str) -> Call:
         """Overwrite the entries of the instance's dict attribute ``name`` in place with inputs
         (``fill("params", W1="W1")``: layers that hold the arrays by reference see them)."""
@@ -117,7 +148,7 @@ class Call:
 
     def saves(self) -> list[str]:
         found = [s["save"] for s in self.steps if s.get("save")]
-        return [n for save in found for n in _names(save)]
+        return list(dict.fromkeys(n for save in found for n in _names(save)))
 
     def kept(self) -> list[str]:
         """The inputs passed to steps that must leave them unchanged."""
@@ -215,12 +246,24 @@ def gradient(forward: Callable[..., Any], wrt: str, dout: str | None = None) -> 
     return Gradient(forward, wrt, dout)
 
 
+class _Solution:
+    """``expect="solution"``: the declared solution's own outputs through the same call (for
+    state that no formula of the inputs states briefly, e.g. an optimiser's trajectory)."""
+
+    def __repr__(self) -> str:
+        return "SOLUTION"
+
+
+SOLUTION = _Solution()
+
+
 # --- known mistakes -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Known:
-    """A known mistake: what it outputs (output name -> function of the inputs) and its hint
+    """A known mistake: what it outputs (output name -> function of the inputs, or ``code``: a
+    mistaken implementation, whose outputs through the call are the mistaken ones) and its hint
     (registered under ``hint`` with ``ja`` / ``en``; both empty: an existing hint id).
     ``where``: the spec line that declared it."""
 
@@ -229,6 +272,7 @@ class Known:
     ja: str = ""
     en: str = ""
     where: str = "?"
+    code: Any = None  # or: mistaken code for the call's target, run through the same call
 
 
 class DeclarationError(ValueError):
@@ -241,9 +285,16 @@ class DeclarationError(ValueError):
         self.reason = reason
 
 
-def mistake(hint: str, *, ja: str = "", en: str = "", **outputs: Callable[..., Any]) -> Known:
-    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output."""
-    return Known(hint, outputs, ja, en, _declared_at())
+def mistake(
+    hint: str, *, ja: str = "", en: str = "", code: Any = None, **outputs: Callable[..., Any]
+) -> Known:
+    """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output; or
+    ``mistake("adam_no_bias_correction", code=AdamNoBiasCorrection)``: a mistaken class or
+    function (it is also the mutation variant)."""
+    where = _declared_at()
+    if (code is None) == (not outputs):
+        raise DeclarationError(where, f"mistake {hint!r}: give either code= or its outputs")
+    return Known(hint, outputs, ja, en, where, code)
 
 
 def _declared_at() -> str:
@@ -301,27 +352,37 @@ class Declaration:
     own_selfcheck: bool = False
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: evaluate(fn, inputs) for name, fn in self.expect.items()}
+        if any(fn is SOLUTION for fn in self.expect.values()):
+            ran = self.solution_outputs(inputs, self.call)
+        return {
+            name: ran[name] if fn is SOLUTION else evaluate(fn, inputs)
+            for name, fn in self.expect.items()
+        }
 
     def mistaken(self, inputs: Mapping[str, np.ndarray]) -> list[Mistake]:
         return [
-            Mistake(k.hint, {n: evaluate(fn, inputs) for n, fn in k.outputs.items()})
+            Mistake(
+                k.hint,
+                self.solution_outputs(inputs, self.call, k.code)
+                if k.code is not None
+                else {n: evaluate(fn, inputs) for n, fn in k.outputs.items()},
+            )
             for k in self.mistakes
         ]
 
     def batch_size(self, inputs: Mapping[str, np.ndarray]) -> int | None:
         return None if self.batch_of is None else len(inputs[self.batch_of])
 
-    def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call) -> dict:
-        """What the declared solution returns through ``call`` on ``inputs``."""
+    def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call, code=None) -> dict:
+        """What the declared solution (or other ``code``) returns through ``call``."""
         out: dict[str, np.ndarray] = {}
         run_call(
             call.data(),
             {k: np.array(v) for k, v in inputs.items()},
             out,
-            {call.target: self.solution},
+            {call.target: self.solution if code is None else code},
         )
-        return out
+        return {n: out[n] for n in call.saves()}
 
     def score(self, ctx: ScoreContext) -> Verdict:
         i = ctx.inputs
@@ -373,7 +434,7 @@ def declare(
     call: Call,
     solution: Any,
     inputs: Callable[[np.random.Generator], dict[str, np.ndarray]],
-    expect: Mapping[str, Callable[..., Any]],
+    expect: Mapping[str, Callable[..., Any]] | str,
     tol: float,
     mistakes: Sequence[Known] = (),
     batch_of: str | None = None,
@@ -382,7 +443,17 @@ def declare(
     large_tol: float = 1e-9,
     own_selfcheck: bool = False,
 ) -> DeclaredItem:
-    """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell)."""
+    """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell).
+    ``expect="solution"``: every saved output as the declared solution gives it."""
+    if expect == "solution":
+        expect = {name: SOLUTION for name in call.saves()}
+        for known in mistakes:
+            if known.code is None:  # its other outputs would have no formula to come from
+                raise DeclarationError(
+                    known.where, f"item {item_id!r}: with expect='solution', give code="
+                )
+    elif isinstance(expect, str):
+        raise DeclarationError(_declared_at(), f"item {item_id!r}: expect= {expect!r}?")
     if set(expect) != set(call.saves()):
         raise DeclarationError(
             _declared_at(),
@@ -431,14 +502,17 @@ __all__ = [
     "Call",
     "Declaration",
     "DeclaredItem",
+    "SOLUTION",
     "Gradient",
     "Known",
     "as_list",
     "constant",
+    "dict_of",
     "construct",
     "declare",
     "evaluate",
     "function",
     "gradient",
     "mistake",
+    "var",
 ]

@@ -16,7 +16,11 @@ A step ``{"fill": "params", "with": {"W1": "W1"}}`` overwrites the entries of a 
 in place with inputs (layers holding the arrays by reference see them). A step with ``"keep":
 true`` saves the arrays it passed as ``arg_<name>`` after the calls (a function must not write
 into its arguments). ``save`` may list names for a returned tuple, or map a returned dict's
-keys to names.
+keys to names. ``{"let": "params", "value": {"dict": {"W": "W0"}}}`` keeps a value that later
+arguments pass as ``{"var": "params"}`` (the same object: an optimiser updates it in place)
+and ``{"read": "params", "save": {"W": "W"}}`` saves its entries (with ``"since": {"W":
+"W0"}``, minus those inputs: a displacement); with ``"stack": true`` the
+rows a step saves on each run are stacked (a trajectory, shape (steps, ...)).
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
 array in place does not change what was returned.
 
@@ -40,12 +44,23 @@ def as_argument(value: np.ndarray) -> Any:
     return value.item() if value.ndim == 0 else value.copy()
 
 
-def argument(ref: str | Mapping[str, Any], inp: Mapping[str, np.ndarray]) -> Any:
-    """An argument: the input array named ``ref`` (a fresh copy), ``ref["value"]``, or the
-    input named ``ref["list"]`` as a Python list (e.g. layer widths)."""
+def argument(
+    ref: str | Mapping[str, Any],
+    inp: Mapping[str, np.ndarray],
+    variables: Mapping[str, Any] | None = None,
+) -> Any:
+    """An argument: the input array named ``ref`` (a fresh copy), ``ref["value"]``, the input
+    named ``ref["list"]`` as a Python list (e.g. layer widths), a dict of arguments
+    (``ref["dict"]``), or the value kept under ``ref["var"]`` (the same object each time)."""
     if not isinstance(ref, Mapping):
         return as_argument(inp[ref])
-    return np.asarray(inp[ref["list"]]).tolist() if "list" in ref else ref["value"]
+    if "list" in ref:
+        return np.asarray(inp[ref["list"]]).tolist()
+    if "dict" in ref:
+        return {k: argument(r, inp, variables) for k, r in ref["dict"].items()}
+    if "var" in ref:
+        return (variables or {})[ref["var"]]
+    return ref["value"]
 
 
 def run_call(
@@ -59,32 +74,54 @@ def run_call(
     target = namespace[call["target"]]
     init = call.get("init")
     instances: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+    stacks: dict[str, list[np.ndarray]] = {}
+
+    def arg(ref: str | Mapping[str, Any]) -> Any:
+        return argument(ref, inp, variables)
 
     def instance(which: str) -> Any:
         if which not in instances:
-            kwargs = {k: argument(r, inp) for k, r in call.get("init_kwargs", {}).items()}
-            instances[which] = target(*[argument(r, inp) for r in init], **kwargs)
+            kwargs = {k: arg(r) for k, r in call.get("init_kwargs", {}).items()}
+            instances[which] = target(*[arg(r) for r in init], **kwargs)
         return instances[which]
 
     kept: dict[str, Any] = {}
     for step in call["steps"]:
         which = step.get("on", "main")
+        if "let" in step:  # a value later steps pass and read (e.g. the params dict)
+            variables[step["let"]] = arg(step["value"])
+            continue
         if "fill" in step:  # overwrite entries of a dict attribute in place (e.g. params)
             entries = getattr(instance(which), step["fill"])
             for key, ref in step["with"].items():
-                entries[key][...] = argument(ref, inp)
+                entries[key][...] = arg(ref)
             continue
-        if "attr" in step:
+        if "read" in step:  # entries of a kept value, as it is now (minus inputs: since)
+            value = variables[step["read"]]
+            since = step.get("since", {})
+            value = {
+                k: np.asarray(value[k]) - inp[since[k]] if k in since else value[k]
+                for k in step["save"]
+            }
+        elif "attr" in step:
             value = getattr(instance(which), step["attr"])
         else:
-            args = [argument(r, inp) for r in step.get("args", ())]
-            kwargs = {k: argument(r, inp) for k, r in step.get("kwargs", {}).items()}
+            args = [arg(r) for r in step.get("args", ())]
+            kwargs = {k: arg(r) for k, r in step.get("kwargs", {}).items()}
             if step.get("keep"):  # the arrays passed, to be saved after the calls
                 refs = step.get("args", ())
                 kept.update((r, a) for r, a in zip(refs, args) if isinstance(r, str))
             fn = target if init is None else getattr(instance(which), step["method"])
             value = fn(*args, **kwargs)
-        _save(step.get("save"), value, out)
+        if step.get("stack"):  # one row per such step, stacked after the calls
+            once: dict[str, np.ndarray] = {}
+            _save(step.get("save"), value, once)
+            for name, row in once.items():
+                stacks.setdefault(name, []).append(row)
+        else:
+            _save(step.get("save"), value, out)
+    out.update({name: np.stack(rows) for name, rows in stacks.items()})
     out.update({"arg_" + n: np.array(v) for n, v in kept.items() if isinstance(v, np.ndarray)})
 
 

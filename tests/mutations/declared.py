@@ -14,14 +14,14 @@ from grader.specs._declare import Declaration, DeclaredItem, Known, evaluate
 
 def variants(item: DeclaredItem) -> list[tuple[str, dict[str, Any], str | None]]:
     """``(name, namespace, hint id)``: the declared solution (a correct variant, no hint) and,
-    per declared mistake, a stand-in target that returns the correct outputs except those the
-    mistake changes (a buggy variant that must lose the points with that hint)."""
+    per declared mistake, its ``code`` or else a stand-in target that returns the correct
+    outputs except those the mistake changes (a buggy variant that must lose the points with
+    that hint)."""
     d = item.declaration
     found = [("solution", {d.call.target: d.solution}, None)]
     for n, known in enumerate(d.mistakes):
-        found.append(
-            (f"mistake {n}: {known.hint}", {d.call.target: _StandIn(d, known)}, known.hint)
-        )
+        wrong = known.code if known.code is not None else _StandIn(d, known)
+        found.append((f"mistake {n}: {known.hint}", {d.call.target: wrong}, known.hint))
     return found
 
 
@@ -35,7 +35,7 @@ class _StandIn:
 
     def __init__(self, d: Declaration, known: Known):
         self.d, self.known = d, known
-        self.calls = [s for s in d.call.steps if "attr" not in s and "fill" not in s]
+        self.calls = [s for s in d.call.steps if "method" in s]
         self.phase, self.done, self.seen, self.large_left = "idle", 0, {}, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
