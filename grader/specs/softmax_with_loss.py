@@ -1,6 +1,14 @@
-"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer."""
+"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer.
+
+Custom items (``Item``), not ``declare(...)``: each needs what the declarative form lacks (a
+hint for non-finite outputs and a 1-D call whose failure is reported after the (N, K) checks;
+the one-hot and label forms of one call; the upstream functions checked inside the probe).
+The probes of ``softmax`` and of the layer are built from declared calls (``_declare.py``).
+"""
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 
@@ -8,16 +16,15 @@ from grader.engine.diagnose import GENERIC_HINTS, Mistake
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
-    SAVED_ARGUMENTS,
     compare,
-    keep_arguments,
     layer_numeric_grads,
     modified_argument,
     one_hot,
     student_outputs,
     upstream_first,
 )
-from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict, timed
+from grader.specs._declare import Call, construct, function
+from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
 
 C = 4  # classes; the batch size N is drawn from {5, 6, 7} so that N != C
@@ -25,6 +32,11 @@ C = 4  # classes; the batch size N is drawn from {5, 6, 7} so that N != C
 
 def _batch(rng: np.random.Generator) -> int:
     return int(rng.choice([5, 6, 7]))
+
+
+def _guarded(call: Call, handlers: str) -> str:
+    """Probe source: ``call`` inside ``try:``, then the ``except`` clauses ``handlers``."""
+    return "import numpy as _np\ntry:\n" + textwrap.indent(call.probe(), "    ") + handlers
 
 
 # --- softmax ----------------------------------------------------------------------------------
@@ -38,16 +50,11 @@ def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
     return {"x": np.concatenate([small, large]), "x1": 2.0 * rng.standard_normal(C)}
 
 
-PROBE_SOFTMAX = (
-    "import numpy as _np\n"
-    + keep_arguments("x")
-    + 'out["y"] = _np.array(softmax(_args["x"]), dtype=_np.float64)\n'
-    + SAVED_ARGUMENTS
-    + """try:
-    out["y1"] = _np.array(softmax(inp["x1"].copy()), dtype=_np.float64)
-except Exception as _e:  # reported by the scorer after the (N, K) checks
+PROBE_SOFTMAX = function("softmax", "x", save="y", unchanged=True).probe() + _guarded(
+    function("softmax", "x1", save="y1"),
+    """except Exception as _e:  # reported by the scorer after the (N, K) checks
     out["y1_error"] = _np.frombuffer(repr(_e)[:300].encode("utf-8"), dtype=_np.uint8)
-"""
+""",
 )
 
 
@@ -166,23 +173,16 @@ def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np
     return {"x": x, "t": one_hot(rng.integers(0, C, size=n), C), "y_ref": softmax(x)}
 
 
+def _upstream(name: str, *args: str) -> str:
+    """Probe source saving ``name(*args)`` as ``up_<name>`` (``up_<name>_raised`` when it
+    raises; nothing when ``name`` is not defined: ported code may not use it)."""
+    raised = f'    out["up_{name}_raised"] = _np.array(True)\n'
+    handlers = "except NameError:\n    pass\nexcept Exception:\n" + raised
+    return _guarded(function(name, *args, save="up_" + name), handlers)
+
+
 # The functions the layer is built from, on this item's inputs: a wrong one is named first.
-# (A function not defined at all is not checked: ported code may not use it.)
-PROBE_UPSTREAM = """
-try:
-    out["up_softmax"] = _np.array(softmax(inp["x"].copy()), dtype=_np.float64)
-except NameError:
-    pass
-except Exception:
-    out["up_softmax_raised"] = _np.array(True)
-try:
-    _ce = cross_entropy_error(inp["y_ref"].copy(), inp["t"].copy())
-    out["up_cross_entropy_error"] = _np.array(_ce, dtype=_np.float64)
-except NameError:
-    pass
-except Exception:
-    out["up_cross_entropy_error_raised"] = _np.array(True)
-"""
+PROBE_UPSTREAM = _upstream("softmax", "x") + _upstream("cross_entropy_error", "y_ref", "t")
 
 
 def swl_upstream(ctx: ScoreContext, verdict: Verdict) -> Verdict:
@@ -212,11 +212,7 @@ def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
     return SoftmaxWithLoss().forward(x, t)
 
 
-PROBE_SWL_FORWARD = """
-import numpy as _np
-_layer = SoftmaxWithLoss()
-out["loss"] = _np.array(_layer.forward(inp["x"].copy(), inp["t"].copy()), dtype=_np.float64)
-"""
+PROBE_SWL_FORWARD = construct("SoftmaxWithLoss").then("forward", "x", "t", save="loss").probe()
 
 
 def score_swl_forward(ctx: ScoreContext) -> Verdict:
@@ -229,17 +225,14 @@ def score_swl_forward(ctx: ScoreContext) -> Verdict:
     return swl_upstream(ctx, verdict)
 
 
-PROBE_SWL_BACKWARD = """
-import numpy as _np
-_layer = SoftmaxWithLoss()
-_layer.forward(inp["x"].copy(), inp["t"].copy())
-SoftmaxWithLoss().forward(inp["x_other"].copy(), inp["t"].copy())  # a second layer
-out["dx"] = _np.array(_layer.backward(), dtype=_np.float64)
-""" + timed("""
-_layer = SoftmaxWithLoss()
-_layer.forward(inp["large_x"].copy(), inp["large_t"].copy())
-out["large_dx"] = _np.array(_layer.backward(), dtype=_np.float64)
-""")
+# backward after a second layer's forward; then the layer alone on large_x, large_t (timed)
+PROBE_SWL_BACKWARD = (
+    construct("SoftmaxWithLoss")
+    .then("forward", "x", "t")
+    .then("forward", "x_other", "t", other=True)
+    .then("backward", save="dx")
+    .probe(large=True)
+)
 
 
 def score_swl_backward(ctx: ScoreContext) -> Verdict:
