@@ -33,7 +33,7 @@ import numpy as np
 from grader.engine.diagnose import ALWAYS_HINTS, BATCH_HINTS, FACTOR_TWO_HINTS, Mistake
 from grader.engine.hints import HINTS
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, modified_argument, numeric_grad
+from grader.specs._checks import compare, modified_argument, numeric_grad, upstream_first
 from grader.specs._large import large_verdict, timed
 from grader.student.calls import as_argument, run_call
 
@@ -329,6 +329,36 @@ def register_hint(known: Known, item_id: str) -> None:
     HINTS[known.hint] = text
 
 
+# --- functions of earlier items this item's code uses ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An earlier item's function that this item's code calls: the probe also runs it on this
+    item's inputs (not at all when it is not defined: ported code may not use it), and when
+    this item fails while that function is wrong, the verdict names the earlier item first
+    (hint ``fix_upstream_first``)."""
+
+    item_id: str
+    call: Call  # saves ``up_<item_id>``
+    expect: Callable[..., Any]
+    tol: float
+
+    def probe(self) -> str:
+        raised = f'    out["up_{self.item_id}_raised"] = _np.array(True)\n'
+        body = "\n".join("    " + line for line in self.call.probe().splitlines())
+        return (
+            "import numpy as _np\ntry:\n" + body + "\nexcept NameError:\n    pass\n"
+            "except Exception:\n" + raised
+        )
+
+
+def upstream(item_id: str, name: str, *args: str, expect: Callable[..., Any], tol: float):
+    """``upstream("softmax", "softmax", "x", expect=softmax, tol=1e-8)``: item ``item_id``'s
+    function ``name`` on these inputs (see :class:`Upstream`)."""
+    return Upstream(item_id, function(name, *args, save="up_" + item_id), expect, tol)
+
+
 # --- the declaration and the item derived from it -------------------------------------------------
 
 # Hints ``compare`` may add on its own (generic patterns of any output).
@@ -350,6 +380,8 @@ class Declaration:
     large_tol: float = 1e-9
     # the student self-check is hand-written in grader/student/checks/ (not derived as data)
     own_selfcheck: bool = False
+    nonfinite_hint: str | None = None  # the hint when an output holds NaN or inf
+    upstream: tuple[Upstream, ...] = ()
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if any(fn is SOLUTION for fn in self.expect.values()):
@@ -394,7 +426,11 @@ class Declaration:
             mistakes=self.mistaken(i),
             batch_size=self.batch_size(i),
             factor_two=self.factor_two,
+            nonfinite_hint=self.nonfinite_hint,
         )
+        if self.upstream:
+            found = [(u.item_id, evaluate(u.expect, i), u.tol) for u in self.upstream]
+            small = upstream_first(ctx, small, found)
         if self.large is None:
             return small
         big = {k[len("large_") :]: v for k, v in i.items() if k.startswith("large_")}
@@ -416,7 +452,9 @@ class Declaration:
         batch = BATCH_HINTS if self.batch_of else ()
         two = FACTOR_TWO_HINTS if self.factor_two else ()
         kept = ("argument_modified",) if self.call.kept() else ()
-        return own + ALWAYS_HINTS + batch + two + kept
+        up = ("fix_upstream_first",) if self.upstream else ()
+        inf = (self.nonfinite_hint,) if self.nonfinite_hint else ()
+        return tuple(dict.fromkeys(own + ALWAYS_HINTS + batch + two + kept + up + inf))
 
 
 @dataclass(frozen=True)
@@ -442,6 +480,8 @@ def declare(
     large: Callable[[np.random.Generator], dict[str, np.ndarray]] | None = None,
     large_tol: float = 1e-9,
     own_selfcheck: bool = False,
+    nonfinite_hint: str | None = None,
+    upstream: Sequence[Upstream] = (),
 ) -> DeclaredItem:
     """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell).
     ``expect="solution"``: every saved output as the declared solution gives it."""
@@ -465,6 +505,10 @@ def declare(
             _declared_at(),
             f"item {item_id!r}: large= checks gradient outputs, and none is expected",
         )
+    if nonfinite_hint is not None and nonfinite_hint not in HINTS:
+        raise DeclarationError(
+            _declared_at(), f"item {item_id!r}: nonfinite_hint {nonfinite_hint!r} is not registered"
+        )
     for known in mistakes:
         register_hint(known, item_id)
         unknown = set(known.outputs) - set(expect)
@@ -484,12 +528,14 @@ def declare(
         large,
         large_tol,
         own_selfcheck,
+        nonfinite_hint,
+        tuple(upstream),
     )
     return DeclaredItem(
         id=item_id,
         title={"ja": title[0], "en": title[1]},
         points=points,
-        probe=call.probe(large=large is not None),
+        probe=call.probe(large=large is not None) + "".join(u.probe() for u in upstream),
         make_inputs=d.make_inputs,
         score=d.score,
         hints=d.hint_ids(),
@@ -503,6 +549,7 @@ __all__ = [
     "Declaration",
     "DeclaredItem",
     "SOLUTION",
+    "Upstream",
     "Gradient",
     "Known",
     "as_list",
@@ -514,5 +561,6 @@ __all__ = [
     "function",
     "gradient",
     "mistake",
+    "upstream",
     "var",
 ]

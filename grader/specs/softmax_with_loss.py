@@ -1,9 +1,10 @@
 """3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer.
 
-Custom items (``Item``), not ``declare(...)``: each needs what the declarative form lacks (a
-hint for non-finite outputs and a 1-D call whose failure is reported after the (N, K) checks;
-the one-hot and label forms of one call; the upstream functions checked inside the probe).
-The probes of ``softmax`` and of the layer are built from declared calls (``_declare.py``).
+The layer's two items are declared (``_declare.py``), with the functions it is built from as
+``upstream=`` checks. ``softmax`` and ``cross_entropy_error`` stay custom ``Item``s: the 1-D
+call whose failure is reported, with its own hint, only after the (N, K) checks pass, and the
+one call in two forms of ``t`` (one-hot and labels, one of them allowed to raise) are not
+declarable; the probe of ``softmax`` is still built from declared calls.
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
     compare,
-    layer_numeric_grads,
     modified_argument,
     one_hot,
     student_outputs,
-    upstream_first,
 )
-from grader.specs._declare import Call, construct, function
-from grader.specs._large import LARGE_COLS, LARGE_ROWS, large_verdict
+from grader.specs._declare import (
+    Call,
+    construct,
+    declare,
+    function,
+    gradient,
+    mistake,
+    upstream,
+)
+from grader.specs._large import LARGE_COLS, LARGE_ROWS
 from reference import SoftmaxWithLoss, cross_entropy_error, softmax
 
 C = 4  # classes; the batch size N is drawn from {5, 6, 7} so that N != C
@@ -165,7 +172,7 @@ def score_cross_entropy(ctx: ScoreContext) -> Verdict:
 # --- SoftmaxWithLoss ------------------------------------------------------------------------------
 
 
-def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_swl_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Logits and one-hot targets; ``y_ref`` (the trusted softmax of ``x``) is what the
     student's ``cross_entropy_error`` gets in the upstream check."""
     n = _batch(rng)
@@ -173,82 +180,42 @@ def make_swl_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np
     return {"x": x, "t": one_hot(rng.integers(0, C, size=n), C), "y_ref": softmax(x)}
 
 
-def _upstream(name: str, *args: str) -> str:
-    """Probe source saving ``name(*args)`` as ``up_<name>`` (``up_<name>_raised`` when it
-    raises; nothing when ``name`` is not defined: ported code may not use it)."""
-    raised = f'    out["up_{name}_raised"] = _np.array(True)\n'
-    handlers = "except NameError:\n    pass\nexcept Exception:\n" + raised
-    return _guarded(function(name, *args, save="up_" + name), handlers)
+def make_swl_backward_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``make_swl_inputs`` plus ``x_other``, a second instance's input."""
+    small = make_swl_inputs(rng)
+    return {**small, "x_other": 1.5 * rng.standard_normal(small["x"].shape)}
 
 
-# The functions the layer is built from, on this item's inputs: a wrong one is named first.
-PROBE_UPSTREAM = _upstream("softmax", "x") + _upstream("cross_entropy_error", "y_ref", "t")
-
-
-def swl_upstream(ctx: ScoreContext, verdict: Verdict) -> Verdict:
-    """A failing SoftmaxWithLoss verdict names ``softmax`` or ``cross_entropy_error`` first
-    when one of them is wrong on this item's inputs (tolerances of their own items)."""
-    i = ctx.inputs
-    upstream = [
-        ("softmax", softmax(i["x"]), 1e-8),
-        ("cross_entropy_error", np.asarray(cross_entropy_error(i["y_ref"], i["t"])), 1e-4),
-    ]
-    return upstream_first(ctx, verdict, upstream)
-
-
-def make_swl_backward_inputs(rng: np.random.Generator, data: TrustedData):
-    """The small batch plus a large one (``_large.py``: no credit for finite differences)."""
+def make_swl_large_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A large batch (``_large.py``: no credit for finite differences)."""
     n, c = LARGE_ROWS, LARGE_COLS
-    small = make_swl_inputs(rng, data)
-    return {
-        **small,
-        "x_other": 1.5 * rng.standard_normal(small["x"].shape),  # a second instance's input
-        "large_x": 1.5 * rng.standard_normal((n, c)),
-        "large_t": one_hot(rng.integers(0, c, size=n), c),
-    }
+    return {"x": 1.5 * rng.standard_normal((n, c)), "t": one_hot(rng.integers(0, c, size=n), c)}
 
 
-def _swl_loss(x: np.ndarray, t: np.ndarray) -> float:
+def swl_loss(x: np.ndarray, t: np.ndarray) -> float:
     return SoftmaxWithLoss().forward(x, t)
 
 
-PROBE_SWL_FORWARD = construct("SoftmaxWithLoss").then("forward", "x", "t", save="loss").probe()
-
-
-def score_swl_forward(ctx: ScoreContext) -> Verdict:
-    i = ctx.inputs
-    # The reference has no 1e-7 in the log; the textbook's log(y + 1e-7) measures <= 2.4e-6
-    # (40 seeds), more for rare tiny y_t, hence 1e-4 (the known mistakes are >= 0.3 away).
-    verdict = compare(
-        ctx, {"loss": np.asarray(_swl_loss(i["x"], i["t"]))}, tol=1e-4, batch_size=len(i["x"])
-    )
-    return swl_upstream(ctx, verdict)
-
-
-# backward after a second layer's forward; then the layer alone on large_x, large_t (timed)
-PROBE_SWL_BACKWARD = (
-    construct("SoftmaxWithLoss")
-    .then("forward", "x", "t")
-    .then("forward", "x_other", "t", other=True)
-    .then("backward", save="dx")
-    .probe(large=True)
-)
-
-
-def score_swl_backward(ctx: ScoreContext) -> Verdict:
-    i = ctx.inputs
-    grads = layer_numeric_grads(_swl_loss, {"x": i["x"], "t": i["t"]}, None, wrt=("x",))
-    # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40 seeds,
-    # textbook and reference layers).
+def other_dx(x_other: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """dx from the other instance's forward: state kept on the class or in a global."""
     other = SoftmaxWithLoss()
-    other.forward(i["x_other"].copy(), i["t"].copy())
-    mistakes = [Mistake("layer_state_shared", {"dx": other.backward()})]
-    verdict = compare(ctx, {"dx": grads["x"]}, tol=1e-6, mistakes=mistakes, batch_size=len(i["x"]))
-    small = swl_upstream(ctx, verdict)
-    ref = SoftmaxWithLoss()
-    ref.forward(i["large_x"], i["large_t"])
-    # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
-    return large_verdict(ctx, small, {"large_dx": ref.backward(1)}, tol=1e-6)
+    other.forward(x_other, t)
+    return other.backward()
+
+
+# The functions the layer is built from, on this item's inputs: a wrong one is named first
+# (tolerances of their own items).
+SWL_UPSTREAM = [
+    upstream("softmax", "softmax", "x", expect=softmax, tol=1e-8),
+    upstream(
+        "cross_entropy_error",
+        "cross_entropy_error",
+        "y_ref",
+        "t",
+        expect=lambda y_ref, t: cross_entropy_error(y_ref, t),
+        tol=1e-4,
+    ),
+]
 
 
 ASSIGNMENT = Assignment(
@@ -283,23 +250,43 @@ ASSIGNMENT = Assignment(
             score=score_cross_entropy,
             hints=(*GENERIC_HINTS, "argument_modified", "label_format"),
         ),
-        Item(
-            id="softmax_with_loss_forward",
-            title={"ja": "SoftmaxWithLoss の順伝播", "en": "SoftmaxWithLoss forward pass"},
+        declare(
+            "softmax_with_loss_forward",
+            ("SoftmaxWithLoss の順伝播", "SoftmaxWithLoss forward pass"),
             points=1,
-            probe=PROBE_SWL_FORWARD + PROBE_UPSTREAM,
-            make_inputs=make_swl_inputs,
-            score=score_swl_forward,
-            hints=(*GENERIC_HINTS, "fix_upstream_first"),
+            call=construct("SoftmaxWithLoss").then("forward", "x", "t", save="loss"),
+            solution=SoftmaxWithLoss,
+            inputs=make_swl_inputs,
+            expect={"loss": swl_loss},
+            # The reference has no 1e-7 in the log; the textbook's log(y + 1e-7) measures
+            # <= 2.4e-6 (40 seeds), more for rare tiny y_t, hence 1e-4 (the known mistakes are
+            # >= 0.3 away).
+            tol=1e-4,
+            batch_of="x",
+            upstream=SWL_UPSTREAM,
+            own_selfcheck=True,  # grader/student/checks/layers.py
         ),
-        Item(
-            id="softmax_with_loss_backward",
-            title={"ja": "SoftmaxWithLoss の逆伝播", "en": "SoftmaxWithLoss backward pass"},
+        declare(
+            "softmax_with_loss_backward",
+            ("SoftmaxWithLoss の逆伝播", "SoftmaxWithLoss backward pass"),
             points=3,
-            probe=PROBE_SWL_BACKWARD + PROBE_UPSTREAM,
-            make_inputs=make_swl_backward_inputs,
-            score=score_swl_backward,
-            hints=(*GENERIC_HINTS, "fix_upstream_first", "layer_state_shared"),
+            call=construct("SoftmaxWithLoss")
+            .then("forward", "x", "t")
+            .then("forward", "x_other", "t", other=True)  # a second layer
+            .then("backward", save="dx"),
+            solution=SoftmaxWithLoss,
+            inputs=make_swl_backward_inputs,
+            expect={"dx": gradient(swl_loss, "x")},
+            # (y - t)/N vs central differences of the reference loss: measured <= 1.6e-10 (40
+            # seeds, textbook and reference layers).
+            tol=1e-6,
+            mistakes=[mistake("layer_state_shared", dx=other_dx)],
+            batch_of="x",
+            upstream=SWL_UPSTREAM,
+            large=make_swl_large_inputs,
+            # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
+            large_tol=1e-6,
+            own_selfcheck=True,
         ),
     ),
 )
