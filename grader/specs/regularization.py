@@ -23,12 +23,17 @@ from grader.specs._checks import (
     scalar,
     signed_uniform,
 )
+from grader.specs._declare import declare, function, mistake
 from reference import l1_regularization, l2_regularization
 
 
-def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def weights(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Weights away from 0 (sign(W) is then unambiguous), alpha in [0.01, 0.5]."""
     return {"W": signed_uniform(rng, (5, 4), 0.05, 2.0), "alpha": scalar(rng.uniform(0.01, 0.5))}
+
+
+def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+    return weights(rng)
 
 
 # Keys of the trusted params dict handed to ``weight_penalty`` (inputs are named "wp_<key>").
@@ -143,17 +148,6 @@ def score_l2(ctx: ScoreContext) -> Verdict:
     )
 
 
-def score_l1(ctx: ScoreContext) -> Verdict:
-    i = ctx.inputs
-    W, a = i["W"], float(i["alpha"])
-    mistakes = [Mistake("l1_gradient_sign", {"grad": a * W})]
-    changed = modified_argument(ctx, ("W",))
-    if changed is not None:
-        return changed
-    # Same formula up to rounding: measured <= 2e-16.
-    return compare(ctx, _expected(l1_regularization, i), tol=1e-10, mistakes=mistakes)
-
-
 ASSIGNMENT = Assignment(
     id="2-10_regularization",
     order=160,
@@ -174,14 +168,22 @@ ASSIGNMENT = Assignment(
                 "l2_missing_factor_2",
             ),
         ),
-        Item(
-            id="l1_regularization",
-            title={"ja": "L1 正則化 (ペナルティと勾配)", "en": "L1 penalty and gradient"},
+        declare(
+            "l1_regularization",
+            ("L1 正則化 (ペナルティと勾配)", "L1 penalty and gradient"),
             points=1,
-            probe=PROBE.replace("{fn}", "l1_regularization"),
-            make_inputs=make_inputs,
-            score=score_l1,
-            hints=(*GENERIC_HINTS, "argument_modified", "l1_gradient_sign"),
+            call=function(
+                "l1_regularization", "W", "alpha", save=("penalty", "grad"), unchanged=True
+            ),
+            solution=l1_regularization,
+            inputs=weights,
+            expect={
+                "penalty": lambda W, alpha: l1_regularization(W, alpha)[0],
+                "grad": lambda W, alpha: l1_regularization(W, alpha)[1],
+            },
+            tol=1e-10,  # Same formula up to rounding: measured <= 2e-16.
+            mistakes=[mistake("l1_gradient_sign", grad=lambda W, alpha: alpha * W)],
+            own_selfcheck=True,  # grader/student/checks/regularization.py
         ),
         mnist_accuracy_item("mnist_accuracy_2_10", floor=0.88, threshold=0.96),
     ),
