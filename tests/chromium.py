@@ -40,3 +40,27 @@ def phone_width(drv, width: int = PHONE) -> None:
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True},
     )
+
+
+def log_in(drv, url: str, token: str) -> None:
+    """Log in with ``token`` and wait until the next page has loaded (a click does not wait
+    for the navigation). The old page is marked and the wait is for a document without the
+    mark: waiting for the button to go stale raced with Chromium, which answered "node does
+    not belong to the document" (not a stale-element error) while the page was replaced."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    drv.get(url + "/login")
+    drv.find_element(By.ID, "token").send_keys(token)
+    drv.execute_script("window.__login_page = true")
+    drv.find_element(By.ID, "login-button").click()
+
+    def next_page_loaded(d) -> bool:
+        return bool(
+            d.execute_script(
+                "return window.__login_page === undefined && document.readyState === 'complete'"
+            )
+        )
+
+    WebDriverWait(drv, 30, ignored_exceptions=(WebDriverException,)).until(next_page_loaded)

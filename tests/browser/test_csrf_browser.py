@@ -16,13 +16,12 @@ import threading
 
 import httpx
 import pytest
-from chromium import headless_chromium
+from chromium import headless_chromium, log_in
 from live_service import FAST_ASSIGNMENT, LiveService, cli, free_port
 
 pytestmark = [pytest.mark.browser]
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 NB = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []})
@@ -95,14 +94,6 @@ def attack(tmp_path):
             yield svc, tokens, f"http://127.0.0.1:{evil.server_address[1]}"
         finally:
             evil.shutdown()
-
-
-def log_in(drv, url: str, token: str) -> None:
-    drv.get(url + "/login")
-    drv.find_element(By.ID, "token").send_keys(token)
-    button = drv.find_element(By.ID, "login-button")
-    button.click()
-    WebDriverWait(drv, 30).until(EC.staleness_of(button))
 
 
 def me(drv, url: str) -> dict:

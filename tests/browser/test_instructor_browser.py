@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 import pytest
-from chromium import headless_chromium
+from chromium import headless_chromium, log_in
 from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
@@ -65,11 +65,7 @@ def live(tmp_path, monkeypatch):
 
 def login(drv, url, token):
     drv.delete_all_cookies()
-    drv.get(url + "/login")
-    drv.find_element(By.ID, "token").send_keys(token)
-    button = drv.find_element(By.ID, "login-button")
-    button.click()
-    WebDriverWait(drv, 30).until(EC.staleness_of(button))
+    log_in(drv, url, token)
 
 
 def set_input(drv, element, value):

@@ -9,7 +9,7 @@ import tempfile
 import time
 
 import pytest
-from chromium import PHONE, headless_chromium, phone_width
+from chromium import PHONE, headless_chromium, log_in, phone_width
 from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
@@ -75,21 +75,12 @@ def status_now(drv) -> str | None:
         return None
 
 
-def login(drv, url, token):
-    """Log in and wait for the next page (a click does not wait for the navigation)."""
-    drv.get(url + "/login")
-    drv.find_element(By.ID, "token").send_keys(token)
-    button = drv.find_element(By.ID, "login-button")
-    button.click()
-    WebDriverWait(drv, 30).until(EC.staleness_of(button))
-
-
 def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browser, live):
     svc, itok, stok, nb = live
     drv = browser
-    login(drv, svc.url, "gt_wrong")
+    log_in(drv, svc.url, "gt_wrong")
     assert "無効" in drv.find_element(By.ID, "error").text
-    login(drv, svc.url, stok)
+    log_in(drv, svc.url, stok)
     WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "assignments")))
     assert "山田" in drv.find_element(By.ID, "whoami").text
     Select(drv.find_element(By.ID, "assignment-select")).select_by_value(FAST_ASSIGNMENT)
@@ -123,7 +114,7 @@ def test_student_uploads_and_watches_the_result_then_instructor_dashboard(browse
     WebDriverWait(drv, 30).until(EC.text_to_be_present_in_element((By.ID, "score"), "Score"))
 
     drv.find_element(By.ID, "logout").click()
-    login(drv, svc.url, itok)
+    log_in(drv, svc.url, itok)
     WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "all-submissions")))
     section = drv.find_element(By.CSS_SELECTOR, f'section[data-assignment="{FAST_ASSIGNMENT}"]')
     assert section.find_elements(By.CSS_SELECTOR, "svg.histogram rect")
@@ -137,7 +128,7 @@ def test_empty_states_refused_uploads_queued_rows_and_phone_layout(browser, idle
     svc, itok, stok = idle
     drv = browser
     phone_width(drv)
-    login(drv, svc.url, stok)
+    log_in(drv, svc.url, stok)
     WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "assignments")))
     assert drv.find_element(By.ID, "no-submissions").is_displayed()
     assert page_width(drv) <= PHONE
@@ -198,7 +189,7 @@ def test_empty_states_refused_uploads_queued_rows_and_phone_layout(browser, idle
 
     drv.find_element(By.ID, "logout").click()
     drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    login(drv, svc.url, itok)
+    log_in(drv, svc.url, itok)
     WebDriverWait(drv, 30).until(EC.presence_of_element_located((By.ID, "overview")))
     # nothing graded yet: no per-assignment statistics, the queued row is listed
     assert not drv.find_elements(By.CSS_SELECTOR, "section.assignment-stats")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from chromium import PHONE, headless_chromium, phone_width
+from chromium import PHONE, headless_chromium, log_in, phone_width
 from live_service import (
     FAST_ASSIGNMENT,
     LiveService,
@@ -25,8 +25,6 @@ from live_service import (
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from grader.engine.hints import HINTS  # noqa: E402
 
@@ -63,14 +61,6 @@ def browser(tmp_path):
     drv.quit()
 
 
-def login(drv, url, token):
-    drv.get(url + "/login")
-    drv.find_element(By.ID, "token").send_keys(token)
-    button = drv.find_element(By.ID, "login-button")
-    button.click()
-    WebDriverWait(drv, 30).until(EC.staleness_of(button))
-
-
 def submit(svc, token, assignment: str, notebook: bytes) -> str:
     """Submit through the API and wait until grading ends; the submission id."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -98,7 +88,7 @@ def test_notebook_downloads_from_the_home_page(live, browser, tmp_path):
     browser.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
-    login(browser, svc.url, token)
+    log_in(browser, svc.url, token)
     link = browser.find_element(By.CSS_SELECTOR, f'tr[data-assignment="{A}"] a.download-notebook')
     link.click()
     target = downloads / f"{A}.ipynb"
@@ -115,7 +105,7 @@ def test_notebook_downloads_from_the_home_page(live, browser, tmp_path):
 def test_late_submission_page_shows_one_score(live, browser):
     svc, token = live
     sid = submit(svc, token, A, solution_notebook())
-    login(browser, svc.url, token)
+    log_in(browser, svc.url, token)
     browser.get(f"{svc.url}/submissions/{sid}")
     score = browser.find_element(By.ID, "score").text
     late = shown(FULL - PENALTY)
@@ -132,7 +122,7 @@ def test_late_submission_page_shows_one_score(live, browser):
 def test_refused_upload_page_shows_the_message_and_no_score(live, browser):
     svc, token = live
     sid = submit(svc, token, "3-1-3_other_layers", solution_notebook())
-    login(browser, svc.url, token)
+    log_in(browser, svc.url, token)
     browser.get(f"{svc.url}/submissions/{sid}")
     error = browser.find_element(By.ID, "error").text
     assert "3-1-3_other_layers" in error and "ではありません" in error, error
@@ -152,7 +142,7 @@ def test_phone_shows_the_hint_without_sideways_scrolling(live, browser):
             )
     sid = submit(svc, token, A, json.dumps(nb).encode())
     phone_width(browser, PHONE)
-    login(browser, svc.url, token)
+    log_in(browser, svc.url, token)
     browser.get(f"{svc.url}/submissions/{sid}")
     hint = browser.find_element(By.CSS_SELECTOR, 'tr[data-item="softmax_with_loss_backward"] .hint')
     assert hint.is_displayed() and HINTS["batch_size_division"]["ja"] in hint.text
