@@ -32,10 +32,6 @@ def weights(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"W": signed_uniform(rng, (5, 4), 0.05, 2.0), "alpha": scalar(rng.uniform(0.01, 0.5))}
 
 
-def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    return weights(rng)
-
-
 # Keys of the trusted params dict handed to ``weight_penalty`` (inputs are named "wp_<key>").
 WP_WEIGHTS = ("W1", "W2")
 WP_BIASES = ("b1", "b2")
@@ -43,10 +39,10 @@ _WP_SHAPES = {"W1": (4, 3), "b1": (3,), "W2": (3, 2), "b2": (2,)}
 
 
 def make_inputs_l2(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
-    """``make_inputs`` (same W, alpha for a seed) plus a params dict for ``weight_penalty``:
+    """``weights`` (same W, alpha for a seed) plus a params dict for ``weight_penalty``:
     W1 (4, 3), b1 (3,), W2 (3, 2), b2 (2,), every entry of magnitude in [0.5, 1.5], so the
     biases' share of the penalty (about 5/23 of it) is far from the diagnosis tolerance."""
-    inputs = make_inputs(rng, data)
+    inputs = weights(rng)
     for key, shape in _WP_SHAPES.items():
         inputs[f"wp_{key}"] = signed_uniform(rng, shape, 0.5, 1.5)
     return inputs
