@@ -35,12 +35,12 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
     d = item.declaration
     inputs = d.inputs(np.random.default_rng(PUBLIC_SEED))
     expected = d.expected(inputs)
-    known = d.mistaken(inputs) + generic_mistakes(expected, d.batch_size(inputs))
+    generic = generic_mistakes(expected, d.batch_size(inputs), factor_two=d.factor_two)
+    known = d.mistaken(inputs) + generic
     mistakes = []
     for m in known:
-        hint = get_hint(m.hint_id)
         outputs = {name: encode(value) for name, value in m.outputs.items()}
-        mistakes.append({"hint": hint.id, "ja": hint.ja, "en": hint.en, "outputs": outputs})
+        mistakes.append({**hint_text(m.hint_id), "outputs": outputs})
     return {
         "item": item.id,
         "call": d.call.data(),
@@ -49,7 +49,16 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
         "tol": d.tol,
         "diagnosis_tol": DIAGNOSIS_TOLERANCE,
         "mistakes": mistakes,
+        # the arguments the call must leave as they were, with the trusted check's hint
+        "unchanged": d.call.kept(),
+        "unchanged_hint": hint_text("argument_modified"),
+        "nonfinite_hint": hint_text(d.nonfinite_hint) if d.nonfinite_hint else None,
     }
+
+
+def hint_text(hint_id: str) -> dict[str, str]:
+    hint = get_hint(hint_id)
+    return {"hint": hint.id, "ja": hint.ja, "en": hint.en}
 
 
 def write_selfchecks(folder: Path, items: Iterable[DeclaredItem], *, check: bool) -> list[Path]:

@@ -106,7 +106,6 @@ def gradient_item(item_id: str, task: str, input_size: int, output_size: int, to
             rng, task, LARGE_ROWS, LARGE_COLS, LARGE_HIDDEN, output_size
         ),
         large_tol=1e-8,  # analytic vs analytic (the reference's backprop): rounding only
-        own_selfcheck=True,  # grader/student/checks/basics.py
     )
 
 

@@ -64,7 +64,6 @@ ASSIGNMENT = Assignment(
             # A correct forward differs from the reference only by summation order: measured
             # 0 (40 seeds).
             tol=1e-10,
-            own_selfcheck=True,  # grader/student/checks/layers.py (the syllabus's examples)
         ),
         declare(
             "affine_backward",
@@ -98,7 +97,6 @@ ASSIGNMENT = Assignment(
             batch_of="x",
             large=make_large_inputs,
             large_tol=1e-9,  # analytic vs analytic: rounding only
-            own_selfcheck=True,
         ),
     ),
 )

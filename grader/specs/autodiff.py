@@ -76,7 +76,6 @@ ASSIGNMENT = Assignment(
             tol=1e-7,  # bilinear map, central differences exact up to rounding: <= 4e-11
             batch_of="X",
             large=matmul_large,
-            own_selfcheck=True,  # grader/student/checks/basics.py
         ),
         declare(
             "square_graph_backward",
@@ -100,7 +99,6 @@ ASSIGNMENT = Assignment(
             tol=1e-7,  # quadratic: central differences exact up to rounding, <= 3e-11
             factor_two=True,
             large=lambda rng: {k: rng.standard_normal(LARGE_ROWS * LARGE_COLS) for k in "axy"},
-            own_selfcheck=True,
         ),
     ),
 )

@@ -126,7 +126,6 @@ ASSIGNMENT = Assignment(
             # (var >= 0.25).
             tol=1e-4,
             mistakes=[mistake("bn_running_var_unbiased", y=unbiased_forward)],
-            own_selfcheck=True,  # grader/student/checks/batchnorm.py
         ),
         declare(
             "batchnorm_backward",
@@ -161,7 +160,6 @@ ASSIGNMENT = Assignment(
             batch_of="x",
             large=make_large_inputs,
             large_tol=1e-4,  # the same variance floor and eps leeway
-            own_selfcheck=True,
         ),
         declare(
             "batchnorm_running_stats",
@@ -193,7 +191,6 @@ ASSIGNMENT = Assignment(
                     running_var=lambda: np.zeros(D),
                 ),
             ],
-            own_selfcheck=True,
         ),
     ),
 )

@@ -84,7 +84,6 @@ ASSIGNMENT = Assignment(
             batch_of="x",
             large=make_large_inputs,
             large_tol=1e-8,  # analytic vs analytic (the reference's backprop): rounding only
-            own_selfcheck=True,  # grader/student/checks/multilayer.py
         ),
         mnist_accuracy_item("mnist_accuracy_2_4", floor=0.80, threshold=0.95),
     ),

@@ -152,7 +152,6 @@ def _item(name: str):
         # and eps 1e-8 7.5e-7. The nearest known mistake (Adam without bias correction) is 3.7e-2.
         tol=1e-5,
         mistakes=[mistake(hint, code=code) for hint, code in MISTAKES[name].items()],
-        own_selfcheck=True,  # grader/student/checks/optimizers.py
     )
 
 

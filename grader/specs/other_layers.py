@@ -68,7 +68,6 @@ def activation(item_id: str, title: tuple[str, str], cls, mistakes) -> object:
         tol=1e-7,  # Sigmoid <= 1.6e-10, ReLU (away from the kink) <= 3.7e-11 (40 seeds)
         mistakes=[shared, *mistakes],
         large=large_activation_inputs,
-        own_selfcheck=True,  # grader/student/checks/layers.py
     )
 
 
@@ -155,7 +154,6 @@ ASSIGNMENT = Assignment(
             batch_of="y",
             factor_two=True,
             large=lambda rng: {"y": rng.standard_normal(LARGE), "t": rng.standard_normal(LARGE)},
-            own_selfcheck=True,
         ),
         declare(
             "sigmoid_with_loss",
@@ -183,7 +181,6 @@ ASSIGNMENT = Assignment(
                 "x": 2.0 * rng.standard_normal((LARGE_ROWS * LARGE_COLS, 1)),
                 "t": rng.integers(0, 2, (LARGE_ROWS * LARGE_COLS, 1)) * 1.0,
             },
-            own_selfcheck=True,
         ),
     ),
 )

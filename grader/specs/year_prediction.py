@@ -111,7 +111,6 @@ ASSIGNMENT = Assignment(
             expect={"z": standardize},
             tol=1e-10,  # the same formula up to rounding: measured <= 2e-16
             mistakes=[mistake("std_vs_variance", z=lambda x, mean, std: (x - mean) / std**2)],
-            own_selfcheck=True,  # grader/student/checks/basics.py
         ),
         fit_item(
             "year_prediction_fit",

@@ -86,6 +86,8 @@ class SoftmaxWithLoss:
     """The textbook's layer, with the log(y + 1e-7) guard the check's tolerance allows for."""
 
     def forward(self, x, t):
+        if t.ndim == 2:  # one-hot targets, as the notebook's given layer accepts them
+            t = t.argmax(axis=1)
         self.t, self.y = t, _softmax(x)
         n = x.shape[0]
         self.loss = -np.sum(np.log(self.y[np.arange(n), t] + 1e-7)) / n
@@ -204,18 +206,20 @@ def test_reference_multilayer_net_passes():
 @pytest.mark.parametrize(
     ("net", "hint"),
     [
-        (NetSignFlipped, "the sign is flipped"),
-        (NetNotDividedByN, "off by a factor of the batch size N"),
-        (NetAffineCopies, "must hold the arrays of self.params themselves, not copies"),
-        (NetTransposedWeights, "layer i has weight W{i} of shape (units before, units here)"),
-        (NetWithoutBiasGrads, "same keys and shapes as params"),
-        (NetSkipsActivationBackward, "backward visits the layers in reverse order"),
+        (NetSignFlipped, "opposite sign of the expected one"),
+        (NetNotDividedByN, "exactly N times the expected one"),
+        (NetAffineCopies, None),
+        (NetTransposedWeights, "could not broadcast input array from shape (5,4) into shape (4,5)"),
+        (NetWithoutBiasGrads, "KeyError: 'b1'"),
+        (NetSkipsActivationBackward, None),
     ],
 )
 def test_multilayer_mistakes_fail_with_their_hint(net, hint, capsys):
+    """Every mistake fails the (derived) self-check; where the trusted check knows the
+    mistake, the self-check names it too (``hint`` None: no hint is known for it)."""
     out = _report("multilayer_gradient", capsys, MultiLayerNet=net)
     assert "[FAIL] multilayer_gradient" in out
-    assert hint in out
+    assert hint is None or hint in out
 
 
 def test_multilayer_missing_and_unimplemented(capsys):
@@ -418,6 +422,12 @@ def test_correct_optimizers_pass(item):
     assert _run(item, **{name: reference})
 
 
+def test_rebinding_the_params_entries_passes_as_it_does_in_grading():
+    # the self-check runs the graded call: what grading accepts (tests/mutations, SGD
+    # "rebinding") the self-check accepts too
+    assert _run("sgd_update", SGD=SGDReassigns)
+
+
 def test_eps_inside_the_square_root_is_tolerated():
     assert _run("adagrad_update", AdaGrad=AdaGradEpsInsideSqrt)
 
@@ -425,25 +435,24 @@ def test_eps_inside_the_square_root_is_tolerated():
 @pytest.mark.parametrize(
     ("item", "optimizer", "hint"),
     [
-        ("sgd_update", SGDSignFlipped, "the sign of the update is flipped"),
-        ("sgd_update", SGDReassigns, "modify the arrays themselves (params[key] -= ...)"),
-        ("momentum_update", MomentumSignFlipped, "after v ← αv − lr·g comes θ ← θ + v (sign)"),
-        ("momentum_update", MomentumResetsV, "v is reset at every call"),
-        ("nesterov_update", NesterovTextbook, "you multiply the updated v by α²"),
-        ("nesterov_update", MomentumOk, "this is plain momentum"),
-        ("adagrad_update", AdaGradReplacesH, "keep adding g² to h"),
-        ("rmsprop_update", RMSPropSwapped, "decay_rate is swapped"),
-        ("rmsprop_update", RMSPropAsAdaGrad, "this is AdaGrad"),
-        ("adam_update", AdamWithoutBiasCorrection, "bias correction is missing"),
-        ("adam_update", AdamOverwritesLr, "you overwrite lr"),
-        ("adam_update", AdamEpsTooLarge, "compare with the notebook's update formulas"),
+        ("sgd_update", SGDSignFlipped, "opposite sign of the expected one"),
+        ("momentum_update", MomentumSignFlipped, "opposite sign of the expected one"),
+        ("momentum_update", MomentumResetsV, "is not kept across calls of update"),
+        ("nesterov_update", NesterovTextbook, "widely copied textbook code"),
+        ("nesterov_update", MomentumOk, "same updates as plain Momentum"),
+        ("adagrad_update", AdaGradReplacesH, "is not kept across calls of update"),
+        ("rmsprop_update", RMSPropSwapped, "averaging weights are swapped"),
+        ("rmsprop_update", RMSPropAsAdaGrad, None),
+        ("adam_update", AdamWithoutBiasCorrection, "Adam lacks the bias correction"),
+        ("adam_update", AdamOverwritesLr, None),
+        ("adam_update", AdamEpsTooLarge, None),
     ],
 )
 def test_optimizer_mistakes_fail_with_their_hint(item, optimizer, hint, capsys):
     name = OPTIMIZERS[item][0]
     out = _report(item, capsys, **{name: optimizer})
     assert f"[FAIL] {item}" in out
-    assert hint in out
+    assert hint is None or hint in out
 
 
 @pytest.mark.parametrize("item", sorted(OPTIMIZERS))
@@ -609,13 +618,13 @@ def test_mnist_accuracy_thresholds_and_hints(mnist, capsys):
     assert _run("mnist_accuracy_2_4", network=LookupNet(x_test, wrong))
     out = _report("mnist_accuracy_2_5_2", capsys, network=LookupNet(x_test, wrong))
     assert "0.9550 (threshold 0.96)" in out
-    assert "train for more iterations or tune the learning rate" in out
+    assert "Try more epochs, another learning rate" in out
     out = _report("mnist_accuracy_2_4", capsys, network=LookupNet(x_test, np.zeros_like(t_test)))
-    assert "the network has hardly learned" in out
+    assert "This is chance level" in out
     out = _report(
         "mnist_accuracy_2_4", capsys, network=ClassMeanNet(x_train[:10000], t_train[:10000])
     )
-    assert "train for more iterations or tune the learning rate" in out
+    assert "Try more epochs, another learning rate" in out
 
 
 @pytest.mark.slow
@@ -624,5 +633,5 @@ def test_mnist_accuracy_rejects_wrong_score_shapes_and_a_missing_network(mnist, 
     net = LookupNet(x_test, t_test)
     net.predict = lambda x: np.zeros((len(x), 3))
     out = _report("mnist_accuracy_2_4", capsys, network=net)
-    assert "predict returns (N, 10) scores" in out
+    assert "network.predict(x) returns (N, 10) scores" in out
     assert "`network` is not defined" in _report("mnist_accuracy_2_5_2", capsys)

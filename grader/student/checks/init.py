@@ -18,16 +18,28 @@ implementation fails by chance with probability below 1e-6 (and the seeds are fi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-from grader.student.checks.multilayer import saved_random_state
 from grader.student.selfcheck import CheckContext, register_check
 
 N_IN, N_OUT = 300, 700
 Z = 5.0
 NORMAL_WITHIN_1SD = math.erf(1 / math.sqrt(2))  # 0.6827
 UNIFORM_WITHIN_1SD = 1 / math.sqrt(3)  # 0.5774
+
+
+@contextmanager
+def saved_random_state(seed: int) -> Iterator[None]:
+    """Seed ``np.random`` for a check and give the student's global state back afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _draw(ctx: CheckContext, name: str) -> np.ndarray | None:

@@ -38,15 +38,31 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
     inputs = {name: decode(v) for name, v in data["inputs"].items()}
     expected = {name: decode(v) for name, v in data["expected"].items()}
     got: dict[str, np.ndarray] = {}
-    run_call(data["call"], inputs, got, ctx.namespace)
+    state = np.random.get_state()  # the notebook's own random draws go on as if unchecked
+    try:
+        run_call(data["call"], inputs, got, ctx.namespace)
+    finally:
+        np.random.set_state(state)
+    for name in data.get("unchanged", ()):
+        passed = got.get("arg_" + name)  # none for a number (passed as a Python float)
+        if passed is not None and not np.array_equal(passed, inputs[name], equal_nan=True):
+            ctx.expect(
+                False,
+                ctx.t(f"引数 `{name}` を書き換えない", f"leaves argument `{name}` unchanged"),
+                hint=_text(ctx, data["unchanged_hint"]),
+            )
+            return
     for name, want in expected.items():
         if want.ndim == 0 and got[name].size == 1:
             got[name] = got[name].reshape(())  # a loss returned as a (1,) array
     hint = ""
-    for m in data["mistakes"]:
+    nonfinite = any(not np.all(np.isfinite(got[n])) for n in expected)
+    if nonfinite and data.get("nonfinite_hint"):
+        hint = _text(ctx, data["nonfinite_hint"])
+    for m in [] if hint else data["mistakes"]:  # the first known mistake the outputs match
         outputs = {name: decode(v) for name, v in m["outputs"].items()}
         if _matches(got, outputs, data["diagnosis_tol"]):
-            hint = ctx.t(m["ja"], m["en"])
+            hint = _text(ctx, m)
             break
     for name, want in expected.items():
         have = got[name]
@@ -55,6 +71,10 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
             ctx.expect(False, name, shapes, hint)
         else:
             ctx.expect_close(name, rel_error(have, want), data["tol"], hint)
+
+
+def _text(ctx: CheckContext, hint: dict[str, str]) -> str:
+    return ctx.t(hint["ja"], hint["en"])
 
 
 def _register(path: Path) -> None:

@@ -1,0 +1,76 @@
+"""The derived self-checks (``grader/student/checks/declared/*.json``, written by ``grader
+build`` from the declared items) pass every correct variant of the mutation suite and fail
+every buggy one, naming the variant's mistake when the check knows it.
+
+The self-check runs one call on public inputs in the student's kernel; these tests run it on
+the same namespaces as the trusted mutation tests (``tests/mutations/variants.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mutations.variants import BUGGY, CORRECT
+
+from grader.specs import all_assignments
+from grader.specs._selfcheck_data import declared_items, selfcheck_data
+from grader.student import CheckFailed, check
+from grader.student.selfcheck import available_checks
+
+DERIVED = {it.id: it for it in declared_items(all_assignments()) if not it.declaration.own_selfcheck}
+CASES_OK = [(i, name, ns) for i, vs in CORRECT.items() if i in DERIVED for name, ns in vs]
+CASES_BAD = [(i, n, ns, h) for i, vs in BUGGY.items() if i in DERIVED for n, ns, h in vs]
+
+
+def _report(item_id: str, ns: dict, capsys) -> tuple[bool, str]:
+    try:
+        check(item_id, lang="en", **ns)
+        passed = True
+    except CheckFailed:
+        passed = False
+    return passed, capsys.readouterr().out
+
+
+def test_every_derived_self_check_is_shipped():
+    assert DERIVED, "no item has a derived self-check"
+    assert set(DERIVED) <= set(available_checks())
+
+
+@pytest.mark.parametrize(
+    ("item_id", "name", "ns"), CASES_OK, ids=[f"{c[0]}:{c[1]}" for c in CASES_OK]
+)
+def test_correct_variant_passes_its_self_check(item_id, name, ns, capsys):
+    passed, out = _report(item_id, ns, capsys)
+    assert passed, out
+    assert "hint" not in out
+
+
+@pytest.mark.parametrize(
+    ("item_id", "name", "ns", "hint"), CASES_BAD, ids=[f"{c[0]}:{c[1]}" for c in CASES_BAD]
+)
+def test_buggy_variant_fails_its_self_check_with_the_hint_it_knows(
+    item_id, name, ns, hint, capsys
+):
+    passed, out = _report(item_id, ns, capsys)
+    assert not passed, out
+    data = selfcheck_data(DERIVED[item_id])
+    known = {m["hint"]: m["en"] for m in data["mistakes"]}
+    known["argument_modified"] = data["unchanged_hint"]["en"]
+    if hint in known:
+        assert known[hint] in out, out
+
+
+def test_a_self_check_leaves_the_notebook_random_state_as_it_was(capsys):
+    _, ns = CORRECT["matmul_backward"][0]
+    correct = ns["matmul_backward"]
+
+    def draws_random_numbers(X, W, dY):  # e.g. a student's code that samples noise
+        np.random.rand(5)
+        return correct(X, W, dY)
+
+    np.random.seed(7)
+    want = np.random.rand(3)
+    np.random.seed(7)
+    passed, out = _report("matmul_backward", {"matmul_backward": draws_random_numbers}, capsys)
+    assert passed, out
+    assert np.array_equal(np.random.rand(3), want)
