@@ -17,7 +17,8 @@ from grader.specs._selfcheck_data import declared_items, selfcheck_data
 from grader.student import CheckFailed, check
 from grader.student.selfcheck import available_checks
 
-DERIVED = {it.id: it for it in declared_items(all_assignments()) if not it.declaration.own_selfcheck}
+DECLARED = declared_items(all_assignments())
+DERIVED = {it.id: it for it in DECLARED if not it.declaration.own_selfcheck}
 CASES_OK = [(i, name, ns) for i, vs in CORRECT.items() if i in DERIVED for name, ns in vs]
 CASES_BAD = [(i, n, ns, h) for i, vs in BUGGY.items() if i in DERIVED for n, ns, h in vs]
 
@@ -48,9 +49,7 @@ def test_correct_variant_passes_its_self_check(item_id, name, ns, capsys):
 @pytest.mark.parametrize(
     ("item_id", "name", "ns", "hint"), CASES_BAD, ids=[f"{c[0]}:{c[1]}" for c in CASES_BAD]
 )
-def test_buggy_variant_fails_its_self_check_with_the_hint_it_knows(
-    item_id, name, ns, hint, capsys
-):
+def test_buggy_variant_fails_its_self_check_with_the_hint_it_knows(item_id, name, ns, hint, capsys):
     passed, out = _report(item_id, ns, capsys)
     assert not passed, out
     data = selfcheck_data(DERIVED[item_id])
