@@ -55,6 +55,7 @@ def test_buggy_variant_fails_its_self_check_with_the_hint_it_knows(item_id, name
     data = selfcheck_data(DERIVED[item_id])
     known = {m["hint"]: m["en"] for m in data["mistakes"]}
     known["argument_modified"] = data["unchanged_hint"]["en"]
+    known.update((h, text["en"]) for h, text in data["cause_hints"].items())
     if hint in known:
         assert known[hint] in out, out
 

@@ -20,6 +20,7 @@ import numpy as np
 from grader.engine.diagnose import DIAGNOSIS_TOLERANCE, generic_mistakes
 from grader.engine.hints import get_hint
 from grader.specs._declare import DeclaredItem
+from grader.student.explain import CAUSE_HINTS
 
 PUBLIC_SEED = 0
 
@@ -53,6 +54,8 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
         "unchanged": d.call.kept(),
         "unchanged_hint": hint_text("argument_modified"),
         "nonfinite_hint": hint_text(d.nonfinite_hint) if d.nonfinite_hint else None,
+        # the hints of grader.student.explain's exception rules, shown when the call raises
+        "cause_hints": {hint_id: hint_text(hint_id) for hint_id in CAUSE_HINTS},
     }
 
 

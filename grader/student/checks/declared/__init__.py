@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.student.calls import run_call
+from grader.student.explain import likely_cause
 from grader.student.numeric import rel_error
 from grader.student.selfcheck import CheckContext, register_check
 
@@ -41,6 +42,20 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
     state = np.random.get_state()  # the notebook's own random draws go on as if unchecked
     try:
         run_call(data["call"], inputs, got, ctx.namespace)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # a common cause (t one-hot, a 3-D x, ...) gets the grader's hint
+        error = f"{type(exc).__name__}: {exc}"
+        cause = likely_cause(error, inputs)
+        if cause is None or cause.hint_id not in data.get("cause_hints", {}):
+            raise
+        ctx.expect(
+            False,
+            ctx.t("公開の入力で実行", "runs on the public inputs"),
+            f"{error} {ctx.t(cause.ja, cause.en)}",
+            _text(ctx, data["cause_hints"][cause.hint_id]),
+        )
+        return
     finally:
         np.random.set_state(state)
     for name in data.get("unchanged", ()):
