@@ -292,7 +292,7 @@ out = {}
 for kind in ("cold", "warm"):
     pool.refill()
     res = pipeline.grade_notebook(tiny.ASSIGNMENT, nb, policy=sandbox_policy(False),
-        released=tiny.released(), limits=Limits(notebook_timeout=40, cell_timeout=10),
+        released=tiny.released(), limits=Limits(notebook_timeout=120, cell_timeout=60),
         warm_pool=pool if kind == "warm" else None)
     out[kind] = {"score": res.score, "warm": "sandbox.warm_wait" in res.timings,
                  "mode": res.sandbox_mode, "notebook": res.executed_notebook, "log": res.log}
@@ -325,7 +325,9 @@ def test_warm_sandboxes_as_an_ordinary_user():
         shutil.rmtree(home, ignore_errors=True)
     cold, warm = out["cold"], out["warm"]
     assert warm["warm"] and not cold["warm"] and warm["mode"] == cold["mode"] == "bwrap"
-    assert warm["score"] == cold["score"] == 3.0
+    # generous timeouts above: a loaded CI machine once ran the cold job out of 10 s
+    assert cold["score"] == 3.0, cold["log"][-3000:]
+    assert warm["score"] == 3.0, warm["log"][-3000:]
     facts = [_line(_printed_json(r["notebook"]), "FACTS") for r in (cold, warm)]
     assert facts[0] == facts[1]  # same uid, no capabilities, no_new_privs, uid map
     assert facts[0].split()[:3] == [str(nonroot.USER_UID), "0000000000000000", "1"]
