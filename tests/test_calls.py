@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mutations.harness import run_item
 
 from grader.specs._declare import (
     DeclarationError,
@@ -127,3 +128,80 @@ def test_a_mistake_gives_either_code_or_outputs_and_expect_solution_needs_code()
             "step", ("t", "t"), points=1, call=call, solution=Step, inputs=lambda rng: {},
             expect="solution", tol=1e-8, mistakes=[mistake("sign_flip", W=lambda W0: -W0)],
         )  # fmt: skip
+
+
+def rows_only(x):  # written for (N, K) only
+    return x / x.sum(axis=1, keepdims=True)
+
+
+def test_an_after_step_records_its_exception_and_is_judged_once_the_others_pass():
+    call = function("f", "x", save="y").then("", "x1", save="y1", after="softmax_1d")
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), {"x": np.ones((2, 2)), "x1": np.ones(2)}, out, {"f": rows_only})
+    np.testing.assert_array_equal(out["y"], np.full((2, 2), 0.5))
+    assert "y1" not in out and b"AxisError" in bytes(out["error_y1"])
+    item = declare(
+        "f", ("f", "f"), points=1, call=call, solution=rows_only, tol=1e-9,
+        inputs=lambda rng: {"x": rng.uniform(1, 2, (3, 2)), "x1": rng.uniform(1, 2, 2)},
+        expect={"y": lambda x: x / x.sum(1, keepdims=True), "y1": lambda x1: x1 / x1.sum()},
+    )  # fmt: skip
+    v = run_item(item, {"f": rows_only}, 0)
+    assert v.fraction == 0.0 and v.hint.id == "softmax_1d" and "`f(x1)` raised" in v.message["en"]
+    wrong_x = {"f": lambda x: rows_only(np.atleast_2d(x)).reshape(x.shape) * 2}
+    assert run_item(item, wrong_x, 0).hint is None  # the (N, K) failure comes first
+    assert "softmax_1d" in item.hints
+
+
+def one_hot_only(y, t):
+    return -np.sum(t * np.log(y)) / len(y)
+
+
+def test_either_forms_may_raise_but_not_all_and_a_form_that_differs_is_named():
+    call = function(
+        "ce", "y", "t_onehot", save="loss_onehot", unchanged=True, either="label_format"
+    )
+    call = call.then("", "y", "t", save="loss_int", unchanged=True, either="label_format")
+    y = np.array([[0.2, 0.8], [0.6, 0.4]])
+    inp = {"y": y, "t": np.array([1, 0]), "t_onehot": np.eye(2)[[1, 0]]}
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), inp, out, {"ce": one_hot_only})  # labels broadcast: no exception
+    assert set(out) == {"loss_onehot", "loss_int", "arg_y", "arg_t_onehot", "arg_t"}
+
+    def raises(y, t):
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        run_call(call.data(), inp, {}, {"ce": raises})
+    want = -np.log(0.8) / 2 - np.log(0.6) / 2
+    item = declare(
+        "ce", ("ce", "ce"), points=1, call=call, solution=one_hot_only, tol=1e-9,
+        inputs=lambda rng: inp, batch_of="y",
+        expect={"loss_onehot": lambda: want, "loss_int": lambda: want},
+    )  # fmt: skip
+    v = run_item(item, {"ce": one_hot_only}, 0)
+    assert v.fraction == 0.0 and v.hint.id == "label_format"
+    assert "`ce(y, t_onehot)` is right, but `ce(y, t)` is not" in v.message["en"]
+
+    def labels_only(y, t):
+        return -np.mean(np.log(y[np.arange(len(y)), t]))
+
+    assert run_item(item, {"ce": labels_only}, 0).hint.id == "label_format"  # one-hot raises
+    # one form raising, the other wrong: the form that ran is compared as usual (N = 2 here)
+    twice = run_item(item, {"ce": lambda y, t: 2 * labels_only(y, t)}, 0)
+    assert twice.fraction == 0.0 and twice.hint.id == "batch_size_division"
+
+
+def test_an_input_passed_to_two_kept_steps_is_saved_as_the_copy_one_changed():
+    def clip_once(y, t, seen=[]):  # noqa: B006 - changes y on its first call only
+        if not seen:
+            seen.append(1)
+            y[...] = 0.0
+        return 0.0
+
+    call = function("f", "y", "t", save="a", unchanged=True).then(
+        "", "y", "t", save="b", unchanged=True
+    )
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), {"y": np.ones(2), "t": np.zeros(2)}, out, {"f": clip_once})
+    np.testing.assert_array_equal(out["arg_y"], [0.0, 0.0])
+    np.testing.assert_array_equal(out["arg_t"], [0.0, 0.0])

@@ -9,11 +9,9 @@ declarable; the probe of ``softmax`` is still built from declared calls.
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS, Mistake
+from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import (
@@ -23,7 +21,6 @@ from grader.specs._checks import (
     student_outputs,
 )
 from grader.specs._declare import (
-    Call,
     construct,
     declare,
     function,
@@ -41,74 +38,15 @@ def _batch(rng: np.random.Generator) -> int:
     return int(rng.choice([5, 6, 7]))
 
 
-def _guarded(call: Call, handlers: str) -> str:
-    """Probe source: ``call`` inside ``try:``, then the ``except`` clauses ``handlers``."""
-    return "import numpy as _np\ntry:\n" + textwrap.indent(call.probe(), "    ") + handlers
-
-
 # --- softmax ----------------------------------------------------------------------------------
 
 
-def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_softmax_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift);
     ``x1``: one sample (K,), which the notebook says softmax must take too."""
     small = 2.0 * rng.standard_normal((_batch(rng), C))
     large = rng.uniform(1e3, 1e4, size=(2, C))
     return {"x": np.concatenate([small, large]), "x1": 2.0 * rng.standard_normal(C)}
-
-
-PROBE_SOFTMAX = function("softmax", "x", save="y", unchanged=True).probe() + _guarded(
-    function("softmax", "x1", save="y1"),
-    """except Exception as _e:  # reported by the scorer after the (N, K) checks
-    out["y1_error"] = _np.frombuffer(repr(_e)[:300].encode("utf-8"), dtype=_np.uint8)
-""",
-)
-
-
-def score_softmax(ctx: ScoreContext) -> Verdict:
-    x = ctx.inputs["x"]
-    changed = modified_argument(ctx, ("x",))
-    if changed is not None:
-        return changed
-    col = softmax(x.T).T  # normalised over the batch axis instead of the classes
-    # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
-    batch = compare(
-        ctx,
-        {"y": softmax(x)},
-        tol=1e-8,
-        mistakes=[Mistake("softmax_axis", {"y": col})],
-        nonfinite_hint="softmax_overflow",
-    )
-    if not batch.passed:
-        return batch
-    return score_softmax_1d(ctx, batch)
-
-
-def score_softmax_1d(ctx: ScoreContext, batch: Verdict) -> Verdict:
-    """The notebook's 1-D case: ``softmax(x1)`` with ``x1`` of shape (K,) must be the
-    softmax of that one sample (shape (K,))."""
-    x1 = ctx.inputs["x1"]
-    hint = get_hint("softmax_1d")
-    raised = ctx.outputs.get("y1_error")
-    if raised is not None:
-        text = bytes(np.asarray(raised, dtype=np.uint8)).decode("utf-8", "replace")
-        return Verdict.fail(
-            f"(N, K) の入力では正しいですが、1 次元の入力 (K,) = {x1.shape} で"
-            f"例外が出ました: {text}",
-            f"Correct for (N, K) input, but the 1-D input (K,) = {x1.shape} raised: {text}",
-            hint=hint,
-        )
-    one = compare(ctx, {"y1": softmax(x1)}, tol=1e-8)
-    if not one.passed:
-        return Verdict.fail(
-            f"(N, K) の入力では正しいですが、1 次元の入力 {x1.shape} では違います: "
-            + one.message["ja"],
-            f"Correct for (N, K) input, but not for the 1-D input {x1.shape}: " + one.message["en"],
-            measured_error=one.measured_error,
-            tolerance=one.tolerance,
-            hint=hint,
-        )
-    return batch
 
 
 # --- cross_entropy_error ------------------------------------------------------------------------
@@ -223,23 +161,25 @@ ASSIGNMENT = Assignment(
     order=70,
     title={"ja": "Softmax-with-Loss レイヤ", "en": "The Softmax-with-Loss layer"},
     items=(
-        Item(
-            id="softmax",
-            title={
-                "ja": "softmax 関数 (大きな入力でも安定)",
-                "en": "softmax (stable for large inputs)",
-            },
+        declare(
+            "softmax",
+            ("softmax 関数 (大きな入力でも安定)", "softmax (stable for large inputs)"),
             points=1,
-            probe=PROBE_SOFTMAX,
-            make_inputs=make_softmax_inputs,
-            score=score_softmax,
-            hints=(
-                *GENERIC_HINTS,
-                "argument_modified",
-                "softmax_1d",
-                "softmax_axis",
-                "softmax_overflow",
+            # the notebook's 1-D case, softmax(x1) of shape (K,), is reported (with its own
+            # hint) only once the (N, K) batch passes
+            call=function("softmax", "x", save="y", unchanged=True).then(
+                "", "x1", save="y1", after="softmax_1d"
             ),
+            solution=softmax,
+            inputs=make_softmax_inputs,
+            expect={"y": softmax, "y1": lambda x1: softmax(x1)},
+            # Same formula, different rounding: textbook and reference forms measure 0 (40
+            # seeds).
+            tol=1e-8,
+            # normalised over the batch axis instead of the classes
+            mistakes=[mistake("softmax_axis", y=lambda x: softmax(x.T).T)],
+            nonfinite_hint="softmax_overflow",
+            own_selfcheck=True,
         ),
         Item(
             id="cross_entropy_error",
