@@ -1,25 +1,16 @@
-"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer.
+"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer, all declared (``_declare.py``).
 
-The layer's two items are declared (``_declare.py``), with the functions it is built from as
-``upstream=`` checks. ``softmax`` and ``cross_entropy_error`` stay custom ``Item``s: the 1-D
-call whose failure is reported, with its own hint, only after the (N, K) checks pass, and the
-one call in two forms of ``t`` (one-hot and labels, one of them allowed to raise) are not
-declarable; the probe of ``softmax`` is still built from declared calls.
+``softmax``'s 1-D call is judged (hint ``softmax_1d``) only once the (N, K) batch passes
+(``after=``); ``cross_entropy_error`` is one call in two forms of ``t`` (``either=``); the
+layer's items check the functions it is built from as ``upstream=``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS
-from grader.engine.hints import get_hint
-from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import (
-    compare,
-    modified_argument,
-    one_hot,
-    student_outputs,
-)
+from grader.engine.spec import Assignment
+from grader.specs._checks import one_hot
 from grader.specs._declare import (
     construct,
     declare,
@@ -52,59 +43,11 @@ def make_softmax_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
 # --- cross_entropy_error ------------------------------------------------------------------------
 
 
-def make_ce_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_ce_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Probabilities, labels ``t`` and the same labels one-hot (``t_onehot``)."""
     n = _batch(rng)
-    return {"y": softmax(rng.standard_normal((n, C))), "t": rng.integers(0, C, size=n)}
-
-
-PROBE_CROSS_ENTROPY = """
-import numpy as _np
-_t = inp["t"].astype(_np.int64)
-_errs = []
-for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
-    _y, _tc = inp["y"].copy(), _tt.copy()
-    try:
-        _loss = cross_entropy_error(_y, _tc)
-        out[_name] = _np.array(_loss, dtype=_np.float64)
-    except Exception as _e:
-        _errs.append(_e)
-    # arguments the call changed, as arg_<name> (t's form differs per call: its input version)
-    if not _np.array_equal(_y, inp["y"]):
-        out["arg_y"] = _y
-    if not _np.array_equal(_tc, _tt):
-        out["arg_t"] = _np.full_like(inp["t"], -1)
-if len(_errs) == 2:
-    raise _errs[1]  # the call with inp["t"] itself (labels), which the explanation describes
-"""
-
-
-def score_cross_entropy(ctx: ScoreContext) -> Verdict:
-    y, t = ctx.inputs["y"], ctx.inputs["t"]
-    changed = modified_argument(ctx, ("y", "t"))
-    if changed is not None:
-        return changed
-    want = np.asarray(cross_entropy_error(y, t))
-    # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7 in the
-    # log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
-    tol = 1e-4
-    present = [k for k in ("loss_onehot", "loss_int") if k in ctx.outputs]
-    got = student_outputs(ctx, present, scalars=present)
-    ok = {k: compare(ctx, {k: want}, tol, student=got).passed for k in present}
-    if (
-        len(present) == 2
-        and ok["loss_onehot"] != ok["loss_int"]
-        or len(present) == 1
-        and any(ok.values())
-    ):
-        form, other = ("one-hot", "integer") if ok.get("loss_onehot") else ("integer", "one-hot")
-        return Verdict.fail(
-            f"t が {form} のときは正しいですが、{other} ラベルのときに正しくありません。",
-            f"Correct for {form} t but not for {other} labels.",
-            tolerance=tol,
-            hint=get_hint("label_format"),
-        )
-    n = y.shape[0]
-    return compare(ctx, {k: want for k in present} or {"loss_onehot": want}, tol, batch_size=n)
+    y, t = softmax(rng.standard_normal((n, C))), rng.integers(0, C, size=n)
+    return {"y": y, "t": t, "t_onehot": one_hot(t, C)}
 
 
 # --- SoftmaxWithLoss ------------------------------------------------------------------------------
@@ -181,14 +124,28 @@ ASSIGNMENT = Assignment(
             nonfinite_hint="softmax_overflow",
             own_selfcheck=True,
         ),
-        Item(
-            id="cross_entropy_error",
-            title={"ja": "交差エントロピー誤差", "en": "Cross-entropy error"},
+        declare(
+            "cross_entropy_error",
+            ("交差エントロピー誤差", "Cross-entropy error"),
             points=1,
-            probe=PROBE_CROSS_ENTROPY,
-            make_inputs=make_ce_inputs,
-            score=score_cross_entropy,
-            hints=(*GENERIC_HINTS, "argument_modified", "label_format"),
+            # one call in both forms of t; either may raise (not both), one right and the
+            # other not is label_format
+            call=function(
+                "cross_entropy_error",
+                "y",
+                "t_onehot",
+                save="loss_onehot",
+                unchanged=True,
+                either="label_format",
+            ).then("", "y", "t", save="loss_int", unchanged=True, either="label_format"),
+            solution=cross_entropy_error,
+            inputs=make_ce_inputs,
+            expect={"loss_onehot": cross_entropy_error, "loss_int": cross_entropy_error},
+            # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7
+            # in the log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
+            tol=1e-4,
+            batch_of="y",
+            own_selfcheck=True,
         ),
         declare(
             "softmax_with_loss_forward",
