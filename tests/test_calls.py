@@ -205,3 +205,47 @@ def test_an_input_passed_to_two_kept_steps_is_saved_as_the_copy_one_changed():
     run_call(call.data(), {"y": np.ones(2), "t": np.zeros(2)}, out, {"f": clip_once})
     np.testing.assert_array_equal(out["arg_y"], [0.0, 0.0])
     np.testing.assert_array_equal(out["arg_t"], [0.0, 0.0])
+
+
+class Noisy:
+    """A random forward (the global np.random state, as the textbook's Dropout)."""
+
+    def forward(self, x, train_flg=False):
+        return x * np.random.rand(*x.shape) if train_flg else x
+
+
+def test_a_seeded_optional_step_and_a_mistake_looked_for_only_when_it_holds():
+    call = construct("Noisy").then("forward", "x", save="y").seed("seed")
+    call = call.then("forward", "x", True, save="y_train", other=True, optional=True)
+    inp = {"x": np.ones(3), "seed": np.asarray(4)}
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), inp, out, {"Noisy": Noisy})
+    np.random.seed(4)
+    np.testing.assert_array_equal(out["y_train"], np.random.rand(3))  # the seeded draws
+    assert call.saves() == ["y"] and call.saves(optional=True) == ["y_train"]
+
+    class Fails(Noisy):
+        def forward(self, x, train_flg=False):
+            if train_flg:
+                raise RuntimeError("not written yet")
+            return 2 * x
+
+    out = {}
+    run_call(call.data(), inp, out, {"Noisy": Fails})  # the optional step's exception is dropped
+    assert set(out) == {"y"}
+    item = declare(
+        "noisy", ("n", "n"), points=1, call=call, solution=Noisy, tol=1e-9,
+        inputs=lambda rng: inp, expect={"y": lambda x: x},
+        mistakes=[
+            mistake("missing_factor_2", y=lambda x: 2 * x, when=lambda y_train: y_train.max() < 1),
+            mistake("sign_flip", y=lambda x: 2 * x),
+        ],
+    )  # fmt: skip
+
+    # the training forward ran (and is in [0, 1)): the first mistake; it raised: the second
+    class Twice(Noisy):
+        def forward(self, x, train_flg=False):
+            return 0.5 * x if train_flg else 2 * x
+
+    assert run_item(item, {"Noisy": Twice}, 0).hint.id == "missing_factor_2"
+    assert run_item(item, {"Noisy": Fails}, 0).hint.id == "sign_flip"
