@@ -17,6 +17,7 @@ from grader.specs._declare import (
     dict_of,
     function,
     mistake,
+    trusted,
     var,
 )
 from grader.student.calls import run_call
@@ -249,3 +250,45 @@ def test_a_seeded_optional_step_and_a_mistake_looked_for_only_when_it_holds():
 
     assert run_item(item, {"Noisy": Twice}, 0).hint.id == "missing_factor_2"
     assert run_item(item, {"Noisy": Fails}, 0).hint.id == "sign_flip"
+
+
+def square(W, alpha):  # a trusted function: self-contained, np only
+    return alpha * np.sum(W * W), 2 * alpha * W
+
+
+def penalty(W, alpha):
+    return alpha * np.sum(W * W)
+
+
+def test_another_function_gets_a_trusted_function_and_a_warning_keeps_full_marks():
+    def total(params, alpha, reg):  # the notebook's helper, regularising every entry
+        found = {k: reg(v, alpha) for k, v in params.items()}
+        return sum(p for p, _ in found.values()), {k: g for k, (_, g) in found.items()}
+
+    call = function("f", "W", "alpha", save="y").also(
+        "total", dict_of(W="W", b="b"), "alpha", trusted(square),
+        save=("penalty", {"b": "grad_b", "c": "grad_c"}), optional=True,
+    )  # fmt: skip
+    inp = {"W": np.ones(2), "b": np.full(2, 3.0), "alpha": np.asarray(0.5)}
+    out: dict[str, np.ndarray] = {}
+    run_call(call.data(), inp, out, {"f": penalty, "total": total})
+    # the function reached total as code; the dict save takes the keys it has (no "c")
+    assert set(out) == {"y", "penalty", "grad_b"} and out["penalty"] == 0.5 * 2 + 0.5 * 18
+    run_call(call.data(), inp, {}, {"f": penalty})  # total not defined: the step is dropped
+    item = declare(
+        "f", ("f", "f"), points=1, call=call, solution=penalty, tol=1e-9,
+        inputs=lambda rng: inp, expect={"y": lambda W, alpha: alpha * np.sum(W * W)},
+        warnings=[mistake("bias_regularized", grad_b=lambda alpha, b: 2 * alpha * b)],
+    )  # fmt: skip
+    assert "bias_regularized" in item.hints and "total" in item.probe
+    f = {"f": penalty}
+    v = run_item(item, {**f, "total": total}, 0)
+    assert v.fraction == 1.0 and v.hint.id == "bias_regularized"
+    assert v.message["en"].startswith("Correct. About total (not graded):")
+    assert run_item(item, f, 0).hint is None
+    with pytest.raises(DeclarationError, match="optional calls"):
+        declare(
+            "f", ("f", "f"), points=1, call=call, solution=penalty, tol=1e-9,
+            inputs=lambda rng: inp, expect={"y": lambda W, alpha: 0.0},
+            warnings=[mistake("bias_regularized", y=lambda W: W)],
+        )  # fmt: skip
