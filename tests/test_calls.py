@@ -142,7 +142,7 @@ def test_an_after_step_records_its_exception_and_is_judged_once_the_others_pass(
     np.testing.assert_array_equal(out["y"], np.full((2, 2), 0.5))
     assert "y1" not in out and b"AxisError" in bytes(out["error_y1"])
     item = declare(
-        "f", ("f", "f"), points=1, call=call, solution=rows_only, tol=1e-9,
+        "f", ("f", "f"), points=1, call=call, own_selfcheck=True, solution=rows_only, tol=1e-9,
         inputs=lambda rng: {"x": rng.uniform(1, 2, (3, 2)), "x1": rng.uniform(1, 2, 2)},
         expect={"y": lambda x: x / x.sum(1, keepdims=True), "y1": lambda x1: x1 / x1.sum()},
     )  # fmt: skip
@@ -151,6 +151,12 @@ def test_an_after_step_records_its_exception_and_is_judged_once_the_others_pass(
     wrong_x = {"f": lambda x: rows_only(np.atleast_2d(x)).reshape(x.shape) * 2}
     assert run_item(item, wrong_x, 0).hint is None  # the (N, K) failure comes first
     assert "softmax_1d" in item.hints
+    # the derived self-check knows no stages: such an item writes its own
+    with pytest.raises(DeclarationError, match="need own_selfcheck=True"):
+        declare(
+            "f", ("f", "f"), points=1, call=call, solution=rows_only, tol=1e-9,
+            inputs=lambda rng: {}, expect={"y": np.tanh, "y1": np.tanh},
+        )  # fmt: skip
 
 
 def one_hot_only(y, t):
@@ -175,8 +181,8 @@ def test_either_forms_may_raise_but_not_all_and_a_form_that_differs_is_named():
         run_call(call.data(), inp, {}, {"ce": raises})
     want = -np.log(0.8) / 2 - np.log(0.6) / 2
     item = declare(
-        "ce", ("ce", "ce"), points=1, call=call, solution=one_hot_only, tol=1e-9,
-        inputs=lambda rng: inp, batch_of="y",
+        "ce", ("ce", "ce"), points=1, call=call, own_selfcheck=True, solution=one_hot_only,
+        tol=1e-9, inputs=lambda rng: inp, batch_of="y",
         expect={"loss_onehot": lambda: want, "loss_int": lambda: want},
     )  # fmt: skip
     v = run_item(item, {"ce": one_hot_only}, 0)
@@ -235,7 +241,7 @@ def test_a_seeded_optional_step_and_a_mistake_looked_for_only_when_it_holds():
     run_call(call.data(), inp, out, {"Noisy": Fails})  # the optional step's exception is dropped
     assert set(out) == {"y"}
     item = declare(
-        "noisy", ("n", "n"), points=1, call=call, solution=Noisy, tol=1e-9,
+        "noisy", ("n", "n"), points=1, call=call, own_selfcheck=True, solution=Noisy, tol=1e-9,
         inputs=lambda rng: inp, expect={"y": lambda x: x},
         mistakes=[
             mistake("missing_factor_2", y=lambda x: 2 * x, when=lambda y_train: y_train.max() < 1),
@@ -276,7 +282,7 @@ def test_another_function_gets_a_trusted_function_and_a_warning_keeps_full_marks
     assert set(out) == {"y", "penalty", "grad_b"} and out["penalty"] == 0.5 * 2 + 0.5 * 18
     run_call(call.data(), inp, {}, {"f": penalty})  # total not defined: the step is dropped
     item = declare(
-        "f", ("f", "f"), points=1, call=call, solution=penalty, tol=1e-9,
+        "f", ("f", "f"), points=1, call=call, own_selfcheck=True, solution=penalty, tol=1e-9,
         inputs=lambda rng: inp, expect={"y": lambda W, alpha: alpha * np.sum(W * W)},
         warnings=[mistake("bias_regularized", grad_b=lambda alpha, b: 2 * alpha * b)],
     )  # fmt: skip
@@ -288,7 +294,7 @@ def test_another_function_gets_a_trusted_function_and_a_warning_keeps_full_marks
     assert run_item(item, f, 0).hint is None
     with pytest.raises(DeclarationError, match="optional calls"):
         declare(
-            "f", ("f", "f"), points=1, call=call, solution=penalty, tol=1e-9,
+            "f", ("f", "f"), points=1, call=call, own_selfcheck=True, solution=penalty, tol=1e-9,
             inputs=lambda rng: inp, expect={"y": lambda W, alpha: 0.0},
             warnings=[mistake("bias_regularized", y=lambda W: W)],
         )  # fmt: skip

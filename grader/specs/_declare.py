@@ -215,9 +215,10 @@ class Call:
 
     def kept(self) -> list[str]:
         """The inputs passed to steps that must leave them unchanged."""
-        return [
+        found = [
             n for s in self.steps if s.get("keep") for n in s.get("args", ()) if isinstance(n, str)
         ]
+        return list(dict.fromkeys(found))
 
     def own(self) -> Call:
         """The call on its own instance only, with no argument copies kept (the large run)."""
@@ -715,7 +716,14 @@ def declare(
                 known.where,
                 f"item {item_id!r}: warning {known.hint!r} must set outputs of optional calls",
             )
-    for hint in [*call.staged("after"), *call.staged("either")]:
+    staged = [*call.staged("after"), *call.staged("either")]
+    if not own_selfcheck and (staged or warnings or any(k.when for k in mistakes)):
+        # the derived self-check compares every expected output at once, with every mistake
+        raise DeclarationError(
+            _declared_at(),
+            f"item {item_id!r}: after=, either=, when= and warnings= need own_selfcheck=True",
+        )
+    for hint in staged:
         if hint not in HINTS:
             raise DeclarationError(
                 _declared_at(), f"item {item_id!r}: hint {hint!r} is not registered"

@@ -103,6 +103,42 @@ def run_call(
         return instances[which]
 
     kept: dict[str, list[Any]] = {}
+
+    def do(step: Mapping[str, Any]) -> None:
+        """One step that reads or calls (see ``run_call``), saving what it gives."""
+        which = step.get("on", "main")
+        if "read" in step:  # entries of a kept value, as it is now (minus inputs: since)
+            value = arg({"var": step["read"]})
+            since = step.get("since", {})
+            value = {
+                k: np.asarray(value[k]) - inp[since[k]] if k in since else value[k]
+                for k in step["save"]
+            }
+        elif "attr" in step:
+            value = getattr(instance(which), step["attr"])
+        else:
+            args = [arg(r) for r in step.get("args", ())]
+            kwargs = {k: arg(r) for k, r in step.get("kwargs", {}).items()}
+            if step.get("keep"):  # the arrays passed, to be saved after the calls
+                for r, a in zip(step.get("args", ()), args):
+                    if isinstance(r, str):
+                        kept.setdefault(r, []).append(a)
+            if "function" in step:  # another function of the namespace
+                fn = namespace[step["function"]]
+            elif init is None:
+                fn = target
+            else:
+                fn = getattr(instance(which), step["method"])
+            value = fn(*args, **kwargs)
+        partial = bool(step.get("optional"))
+        if step.get("stack"):  # one row per such step, stacked after the calls
+            once: dict[str, np.ndarray] = {}
+            _save(step.get("save"), value, once)
+            for name, row in once.items():
+                stacks.setdefault(name, []).append(row)
+        else:
+            _save(step.get("save"), value, out, partial)
+
     raised: dict[str, list[BaseException | None]] = {}  # per ``either``: each step's exception
     for step in call["steps"]:
         which = step.get("on", "main")
@@ -119,7 +155,7 @@ def run_call(
             continue
         caught = step.get("optional") or "after" in step or "either" in step
         try:
-            _step(step, call, inp, out, stacks, kept, arg, instance, namespace)
+            do(step)
         except Exception as exc:
             if not caught:
                 raise
@@ -144,42 +180,6 @@ def run_call(
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == np.shape(b) and np.array_equal(a, b, equal_nan=True)
-
-
-def _step(step, call, inp, out, stacks, kept, arg, instance, namespace) -> None:
-    """One step that reads or calls (see ``run_call``), saving what it gives."""
-    which = step.get("on", "main")
-    if "read" in step:  # entries of a kept value, as it is now (minus inputs: since)
-        value = arg({"var": step["read"]})
-        since = step.get("since", {})
-        value = {
-            k: np.asarray(value[k]) - inp[since[k]] if k in since else value[k]
-            for k in step["save"]
-        }
-    elif "attr" in step:
-        value = getattr(instance(which), step["attr"])
-    else:
-        args = [arg(r) for r in step.get("args", ())]
-        kwargs = {k: arg(r) for k, r in step.get("kwargs", {}).items()}
-        if step.get("keep"):  # the arrays passed, to be saved after the calls
-            for r, a in zip(step.get("args", ()), args):
-                if isinstance(r, str):
-                    kept.setdefault(r, []).append(a)
-        if "function" in step:  # another function of the namespace
-            fn = namespace[step["function"]]
-        elif call.get("init") is None:
-            fn = namespace[call["target"]]
-        else:
-            fn = getattr(instance(which), step["method"])
-        value = fn(*args, **kwargs)
-    partial = bool(step.get("optional"))
-    if step.get("stack"):  # one row per such step, stacked after the calls
-        once: dict[str, np.ndarray] = {}
-        _save(step.get("save"), value, once)
-        for name, row in once.items():
-            stacks.setdefault(name, []).append(row)
-    else:
-        _save(step.get("save"), value, out, partial)
 
 
 def _names(save: str | list[Any] | Mapping[str, str]) -> list[str]:
