@@ -522,8 +522,8 @@ class Declaration:
         first = {n: v for n, v in expected.items() if all(n not in s for s in later.values())}
         small = modified_argument(ctx, self.call.kept()) or self.alternatives(ctx, first)
         if small is None:
-            for name in self.call.staged("either").values():  # drop the forms that raised
-                first = {n: v for n, v in first.items() if n not in name or n in ctx.outputs}
+            for forms in self.call.staged("either").values():  # drop the forms that raised
+                first = {n: v for n, v in first.items() if n not in forms or n in ctx.outputs}
             small = compare(
                 ctx,
                 first,
@@ -533,9 +533,9 @@ class Declaration:
                 factor_two=self.factor_two,
                 nonfinite_hint=self.nonfinite_hint,
             )
-        for hint, names in later.items():
+        for step in [s for s in self.call.steps if "after" in s]:
             if small.passed:
-                small = self.after(ctx, small, hint, {n: expected[n] for n in names})
+                small = self.after(ctx, small, step, expected)
         if small.passed and self.warnings:
             small = self.warned(ctx, small)
         if self.upstream:
@@ -576,10 +576,12 @@ class Declaration:
         args = ", ".join(a if isinstance(a, str) else "..." for a in step.get("args", ()))
         return f"`{step.get('function') or step.get('method') or self.call.target}({args})`"
 
-    def after(self, ctx: ScoreContext, passed: Verdict, hint: str, expected: Mapping) -> Verdict:
-        """Outputs compared once the others pass: their failure, or the exception of the
-        call that gives them, with ``hint``; else ``passed``."""
-        step = next(s for s in self.call.steps if s.get("after") == hint)
+    def after(
+        self, ctx: ScoreContext, passed: Verdict, step: Mapping[str, Any], expected: Mapping
+    ) -> Verdict:
+        """The outputs of an ``after`` step, compared once the others pass: their failure, or
+        the step's exception, with its hint; else ``passed``."""
+        hint = step["after"]
         error = ctx.outputs.get("error_" + _names(step["save"])[0])
         if error is not None:
             text = bytes(np.asarray(error, dtype=np.uint8)).decode("utf-8", "replace")
@@ -588,7 +590,7 @@ class Declaration:
                 f"The other outputs are right, but {self._spelt(step)} raised: {text}",
                 hint=get_hint(hint),
             )
-        one = compare(ctx, expected, self.tol)
+        one = compare(ctx, {n: expected[n] for n in _names(step["save"])}, self.tol)
         if one.passed:
             return passed
         return Verdict.fail(
