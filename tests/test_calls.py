@@ -147,7 +147,11 @@ def test_an_after_step_records_its_exception_and_is_judged_once_the_others_pass(
         expect={"y": lambda x: x / x.sum(1, keepdims=True), "y1": lambda x1: x1 / x1.sum()},
     )  # fmt: skip
     v = run_item(item, {"f": rows_only}, 0)
-    assert v.fraction == 0.0 and v.hint.id == "softmax_1d" and "`f(x1)` raised" in v.message["en"]
+    assert (
+        v.fraction == 0.0
+        and v.hint.id == "softmax_1d"
+        and "`f(x)` (x: (3, 2)) is right, but `f(x1)` (x1: (2,)) raised" in v.message["en"]
+    )
     wrong_x = {"f": lambda x: rows_only(np.atleast_2d(x)).reshape(x.shape) * 2}
     assert run_item(item, wrong_x, 0).hint is None  # the (N, K) failure comes first
     assert "softmax_1d" in item.hints
@@ -187,7 +191,7 @@ def test_either_forms_may_raise_but_not_all_and_a_form_that_differs_is_named():
     )  # fmt: skip
     v = run_item(item, {"ce": one_hot_only}, 0)
     assert v.fraction == 0.0 and v.hint.id == "label_format"
-    assert "`ce(y, t_onehot)` is right, but `ce(y, t)` is not" in v.message["en"]
+    assert "`ce(y, t)` (y: (2, 2), t: (2,)) is not" in v.message["en"]
 
     def labels_only(y, t):
         return -np.mean(np.log(y[np.arange(len(y)), t]))

@@ -562,7 +562,7 @@ class Declaration:
             if right and len(right) < len(names):
                 wrong = [n for n in names if n not in right]
                 steps = {n: s for s in self.call.steps if "either" in s for n in _names(s["save"])}
-                a, b = (self._spelt(steps[right[0]]), self._spelt(steps[wrong[0]]))
+                a, b = (self._spelt(steps[n], ctx.inputs) for n in (right[0], wrong[0]))
                 return Verdict.fail(
                     f"{a} は正しいですが、{b} が正しくありません。",
                     f"{a} is right, but {b} is not.",
@@ -571,10 +571,14 @@ class Declaration:
                 )
         return None
 
-    def _spelt(self, step: Mapping[str, Any]) -> str:
-        """A step's call as the student writes it, e.g. ``cross_entropy_error(y, t)``."""
-        args = ", ".join(a if isinstance(a, str) else "..." for a in step.get("args", ()))
-        return f"`{step.get('function') or step.get('method') or self.call.target}({args})`"
+    def _spelt(self, step: Mapping[str, Any], inputs: Mapping[str, np.ndarray]) -> str:
+        """A step's call as the student writes it, with the shapes of its array arguments,
+        e.g. ``cross_entropy_error(y, t)` (y: (5, 4), t: (5,))``."""
+        refs = step.get("args", ())
+        args = ", ".join(a if isinstance(a, str) else "..." for a in refs)
+        name = step.get("function") or step.get("method") or self.call.target
+        shapes = [f"{a}: {np.shape(inputs[a])}" for a in refs if isinstance(a, str)]
+        return f"`{name}({args})`" + (f" ({', '.join(shapes)})" if shapes else "")
 
     def after(
         self, ctx: ScoreContext, passed: Verdict, step: Mapping[str, Any], expected: Mapping
@@ -582,20 +586,25 @@ class Declaration:
         """The outputs of an ``after`` step, compared once the others pass: their failure, or
         the step's exception, with its hint; else ``passed``."""
         hint = step["after"]
+        graded = [s for s in self.call.steps if "method" in s and s.get("save")]
+        right = ", ".join(
+            self._spelt(s, ctx.inputs) for s in graded if not ({"after", "optional"} & set(s))
+        )
         error = ctx.outputs.get("error_" + _names(step["save"])[0])
         if error is not None:
             text = bytes(np.asarray(error, dtype=np.uint8)).decode("utf-8", "replace")
             return Verdict.fail(
-                f"ほかの出力は正しいですが、{self._spelt(step)} で例外が出ました: {text}",
-                f"The other outputs are right, but {self._spelt(step)} raised: {text}",
+                f"{right} は正しいですが、{self._spelt(step, ctx.inputs)} で例外が出ました: {text}",
+                f"{right} is right, but {self._spelt(step, ctx.inputs)} raised: {text}",
                 hint=get_hint(hint),
             )
         one = compare(ctx, {n: expected[n] for n in _names(step["save"])}, self.tol)
         if one.passed:
             return passed
         return Verdict.fail(
-            f"ほかの出力は正しいですが、{self._spelt(step)} が違います: " + one.message["ja"],
-            f"The other outputs are right, but not {self._spelt(step)}: " + one.message["en"],
+            f"{right} は正しいですが、{self._spelt(step, ctx.inputs)} が違います: "
+            + one.message["ja"],
+            f"{right} is right, but not {self._spelt(step, ctx.inputs)}: " + one.message["en"],
             measured_error=one.measured_error,
             tolerance=one.tolerance,
             hint=get_hint(hint),
