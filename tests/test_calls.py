@@ -302,3 +302,18 @@ def test_another_function_gets_a_trusted_function_and_a_warning_keeps_full_marks
             inputs=lambda rng: inp, expect={"y": lambda W, alpha: 0.0},
             warnings=[mistake("bias_regularized", y=lambda W: W)],
         )  # fmt: skip
+
+
+def test_a_seeded_mistaken_code_leaves_the_trusted_random_state_alone():
+    call = construct("Noisy").then("forward", "x", save="y", train_flg=True).seed("seed")
+    call = call.then("forward", "x", True, save="y_train", optional=True)
+    item = declare(
+        "noisy", ("n", "n"), points=1, call=call, solution=Noisy, tol=1e-9,
+        inputs=lambda rng: {"x": np.ones(3), "seed": np.asarray(4)}, expect="solution",
+        own_selfcheck=True,
+    )  # fmt: skip
+    np.random.seed(123)
+    want = np.random.rand()
+    np.random.seed(123)
+    item.declaration.solution_outputs({"x": np.ones(3), "seed": np.asarray(4)}, call)
+    assert np.random.rand() == want

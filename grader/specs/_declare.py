@@ -505,14 +505,19 @@ class Declaration:
         return None if self.batch_of is None else len(inputs[self.batch_of])
 
     def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call, code=None) -> dict:
-        """What the declared solution (or other ``code``) returns through ``call``."""
+        """What the declared solution (or other ``code``) returns through ``call`` (its graded
+        outputs; a ``seed`` step leaves the trusted side's ``np.random`` state as it was)."""
         out: dict[str, np.ndarray] = {}
-        run_call(
-            call.data(),
-            {k: np.array(v) for k, v in inputs.items()},
-            out,
-            {call.target: self.solution if code is None else code},
-        )
+        state = np.random.get_state()
+        try:
+            run_call(
+                call.data(),
+                {k: np.array(v) for k, v in inputs.items()},
+                out,
+                {call.target: self.solution if code is None else code},
+            )
+        finally:
+            np.random.set_state(state)
         return {n: out[n] for n in call.saves()}
 
     def score(self, ctx: ScoreContext) -> Verdict:

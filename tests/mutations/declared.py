@@ -31,7 +31,8 @@ class _StandIn:
     its arguments by input name and returns the saved output as ``known`` computes it from the
     inputs seen so far (the correct value for the outputs it does not change). The large run
     that follows (items with ``large``) gets the declared solution itself: the mistake is
-    judged on the small inputs."""
+    judged on the small inputs. Outputs of optional steps (``then(..., optional=True)``) are
+    not stood in for: such a step raises, and the probe drops it."""
 
     def __init__(self, d: Declaration, known: Known):
         self.d, self.known = d, known
