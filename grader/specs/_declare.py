@@ -24,16 +24,29 @@ score=...)`` (e.g. the MNIST accuracy items): nothing here is required.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from grader.engine.diagnose import ALWAYS_HINTS, BATCH_HINTS, FACTOR_TWO_HINTS, Mistake
-from grader.engine.hints import HINTS
+from grader.engine.diagnose import (
+    ALWAYS_HINTS,
+    BATCH_HINTS,
+    FACTOR_TWO_HINTS,
+    Mistake,
+    find_mistake,
+)
+from grader.engine.hints import HINTS, get_hint
 from grader.engine.spec import Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import compare, modified_argument, numeric_grad, upstream_first
+from grader.specs._checks import (
+    compare,
+    modified_argument,
+    numeric_grad,
+    student_outputs,
+    upstream_first,
+)
 from grader.specs._large import large_verdict, timed
 from grader.student.calls import as_argument, run_call
 
@@ -66,6 +79,12 @@ def var(name: str) -> Arg:
     return Arg({"var": name})
 
 
+def trusted(fn: Callable[..., Any]) -> Arg:
+    """A function of the spec passed to the called code, carried as its source (so it must
+    use only its arguments and ``np``): e.g. the plain L2 that ``weight_penalty`` gets."""
+    return Arg({"source": textwrap.dedent(inspect.getsource(fn)), "name": fn.__name__})
+
+
 def _ref(arg: Any) -> Any:
     """An argument as call data: a string names an input; an ``Arg`` is its data; anything
     else (``True``, ``0.5``) is passed as that constant."""
@@ -90,15 +109,28 @@ class Call:
         save: str | tuple[str, ...] | Mapping[str, str] = "",
         other: bool = False,
         unchanged: bool = False,
+        optional: bool = False,
+        after: str = "",
+        either: str = "",
         **kwargs: Any,
     ) -> Call:
         """Call ``method`` (of the instance; of a second instance with ``other``) on ``args``
         / ``kwargs`` (input names, or constants such as ``train_flg=True``), saving the result
         as output ``save`` (a tuple of names: the returned tuple's items; a mapping: entries
         of the returned dict, ``{"W1": "dW1"}``). With ``unchanged``,
-        the arrays passed as ``args`` must not be written into (hint ``argument_modified``)."""
+        the arrays passed as ``args`` must not be written into (hint ``argument_modified``).
+        ``optional``: an ungraded call (its outputs are not compared with ``expect``; they are
+        there for ``when=`` of mistakes and for ``warnings=``); an exception of it is dropped.
+        ``after="softmax_1d"``: its outputs are compared only once the others pass, and its
+        failure (or exception) is reported with that hint. ``either="label_format"``: the steps
+        with the same ``either`` compute the same outputs from two forms of an input; any of
+        them may raise (not all), and when some are right and others not, that hint."""
         step: dict[str, Any] = {"method": method, "args": [_ref(a) for a in args]}
-        step["save"] = list(save) if isinstance(save, tuple) else save
+        step["save"] = (
+            [dict(s) if isinstance(s, Mapping) else s for s in save]
+            if isinstance(save, tuple)
+            else save
+        )
         if isinstance(save, Mapping):
             step["save"] = dict(save)
         if kwargs:
@@ -107,7 +139,23 @@ class Call:
             step["on"] = "other"
         if unchanged:
             step["keep"] = True
+        if optional:
+            step["optional"] = True
+        if after:
+            step["after"] = after
+        if either:
+            step["either"] = either
         return replace(self, steps=self.steps + (step,))
+
+    def also(self, function: str, *args: Any, save: Any = "", **flags: Any) -> Call:
+        """Call another function of the notebook, ``function`` (e.g. an ungraded helper:
+        ``optional=True``; when it is not defined, the step fails)."""
+        call = self.then("", *args, save=save, **flags)
+        return replace(call, steps=call.steps[:-1] + ({**call.steps[-1], "function": function},))
+
+    def seed(self, name: str) -> Call:
+        """Seed ``np.random`` with the input ``name`` (the same draws as another run)."""
+        return replace(self, steps=self.steps + ({"seed": name},))
 
     def let(self, name: str, value: Any) -> Call:
         """Keep ``value`` (e.g. ``dict_of(W="W0")``) for later steps to pass as ``var(name)``."""
@@ -146,15 +194,31 @@ class Call:
             data["init_kwargs"] = dict(self.init_kwargs)
         return data
 
-    def saves(self) -> list[str]:
-        found = [s["save"] for s in self.steps if s.get("save")]
+    def saves(self, optional: bool = False) -> list[str]:
+        """The graded outputs (with ``optional``: those of the optional steps instead)."""
+        found = [
+            s["save"] for s in self.steps if s.get("save") and optional == s.get("optional", False)
+        ]
         return list(dict.fromkeys(n for save in found for n in _names(save)))
+
+    def staged(self, key: str) -> dict[str, list[str]]:
+        """Per hint of ``after`` (or ``either``) steps, the outputs those steps save."""
+        found: dict[str, list[str]] = {}
+        for s in self.steps:
+            if key in s:
+                found.setdefault(s[key], []).extend(_names(s["save"]))
+        return found
+
+    def functions(self) -> list[str]:
+        """The other functions that steps call (``also``)."""
+        return list(dict.fromkeys(s["function"] for s in self.steps if "function" in s))
 
     def kept(self) -> list[str]:
         """The inputs passed to steps that must leave them unchanged."""
-        return [
+        found = [
             n for s in self.steps if s.get("keep") for n in s.get("args", ()) if isinstance(n, str)
         ]
+        return list(dict.fromkeys(found))
 
     def own(self) -> Call:
         """The call on its own instance only, with no argument copies kept (the large run)."""
@@ -170,10 +234,15 @@ class Call:
         static analysis of skipped cells (``grader/notebooks/ignore.py``) sees it read. With
         ``large``, the same call (its own instance only) runs again on the ``large_*`` inputs
         under the alarm of ``_large.py``, saving ``large_*`` outputs."""
-        objects = f"{{{self.target!r}: {self.target}}}"
+        objects = "_objects"
         source = (
             "from grader.student.calls import run_call as _run_call\n"
-            f"_run_call({self.data()!r}, inp, out, {objects})\n"
+            f"_objects = {{{self.target!r}: {self.target}}}\n"
+            + "".join(
+                f"try:\n    _objects[{name!r}] = {name}\nexcept NameError:\n    pass\n"
+                for name in self.functions()
+            )
+            + f"_run_call({self.data()!r}, inp, out, {objects})\n"
         )
         if not large:
             return source
@@ -186,11 +255,13 @@ class Call:
         )
 
 
-def _names(save: str | list[str] | Mapping[str, str]) -> list[str]:
-    """The output names a step's ``save`` gives."""
+def _names(save: Any) -> list[str]:
+    """The output names a step's ``save`` gives (a tuple may hold dict saves)."""
     if isinstance(save, str):
         return [save]
-    return list(save.values()) if isinstance(save, Mapping) else list(save)
+    if isinstance(save, Mapping):
+        return list(save.values())
+    return [n for s in save for n in _names(s)]
 
 
 def function(
@@ -273,6 +344,18 @@ class Known:
     en: str = ""
     where: str = "?"
     code: Any = None  # or: mistaken code for the call's target, run through the same call
+    # the mistake is looked for only when this function of inputs and outputs (by parameter
+    # name; an output missing: not looked for) is true, e.g. an optional call's result
+    when: Callable[..., bool] | None = None
+
+    def applies(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None) -> bool:
+        if self.when is None or outputs is None:
+            return True
+        names = inspect.signature(self.when).parameters
+        if any(n not in inputs and n not in outputs for n in names):
+            return False
+        found = {n: outputs[n] if n in outputs else as_argument(inputs[n]) for n in names}
+        return bool(self.when(**found))
 
 
 class DeclarationError(ValueError):
@@ -286,15 +369,22 @@ class DeclarationError(ValueError):
 
 
 def mistake(
-    hint: str, *, ja: str = "", en: str = "", code: Any = None, **outputs: Callable[..., Any]
+    hint: str,
+    *,
+    ja: str = "",
+    en: str = "",
+    code: Any = None,
+    when: Callable[..., bool] | None = None,
+    **outputs: Callable[..., Any],
 ) -> Known:
     """``mistake("softmax_axis", y=lambda x: ...)``: the mistaken value of each output; or
     ``mistake("adam_no_bias_correction", code=AdamNoBiasCorrection)``: a mistaken class or
-    function (it is also the mutation variant)."""
+    function (it is also the mutation variant). ``when=lambda y_train, p: ...``: looked for
+    only when that holds of the inputs and outputs (e.g. an optional call's)."""
     where = _declared_at()
     if (code is None) == (not outputs):
         raise DeclarationError(where, f"mistake {hint!r}: give either code= or its outputs")
-    return Known(hint, outputs, ja, en, where, code)
+    return Known(hint, outputs, ja, en, where, code, when)
 
 
 def _declared_at() -> str:
@@ -382,6 +472,8 @@ class Declaration:
     own_selfcheck: bool = False
     nonfinite_hint: str | None = None  # the hint when an output holds NaN or inf
     upstream: tuple[Upstream, ...] = ()
+    # mistakes in the optional calls' outputs: shown on a passing verdict (no points lost)
+    warnings: tuple[Known, ...] = ()
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if any(fn is SOLUTION for fn in self.expect.values()):
@@ -391,7 +483,13 @@ class Declaration:
             for name, fn in self.expect.items()
         }
 
-    def mistaken(self, inputs: Mapping[str, np.ndarray]) -> list[Mistake]:
+    def mistaken(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray] | None = None,
+        known: Sequence[Known] | None = None,
+    ) -> list[Mistake]:
+        """The mistakes' outputs (those whose ``when`` holds of ``outputs``, when given)."""
         return [
             Mistake(
                 k.hint,
@@ -399,35 +497,52 @@ class Declaration:
                 if k.code is not None
                 else {n: evaluate(fn, inputs) for n, fn in k.outputs.items()},
             )
-            for k in self.mistakes
+            for k in (self.mistakes if known is None else known)
+            if k.applies(inputs, outputs)
         ]
 
     def batch_size(self, inputs: Mapping[str, np.ndarray]) -> int | None:
         return None if self.batch_of is None else len(inputs[self.batch_of])
 
     def solution_outputs(self, inputs: Mapping[str, np.ndarray], call: Call, code=None) -> dict:
-        """What the declared solution (or other ``code``) returns through ``call``."""
+        """What the declared solution (or other ``code``) returns through ``call`` (its graded
+        outputs; a ``seed`` step leaves the trusted side's ``np.random`` state as it was)."""
         out: dict[str, np.ndarray] = {}
-        run_call(
-            call.data(),
-            {k: np.array(v) for k, v in inputs.items()},
-            out,
-            {call.target: self.solution if code is None else code},
-        )
+        state = np.random.get_state()
+        try:
+            run_call(
+                call.data(),
+                {k: np.array(v) for k, v in inputs.items()},
+                out,
+                {call.target: self.solution if code is None else code},
+            )
+        finally:
+            np.random.set_state(state)
         return {n: out[n] for n in call.saves()}
 
     def score(self, ctx: ScoreContext) -> Verdict:
         i = ctx.inputs
-        changed = modified_argument(ctx, self.call.kept())
-        small = changed or compare(
-            ctx,
-            self.expected(i),
-            self.tol,
-            mistakes=self.mistaken(i),
-            batch_size=self.batch_size(i),
-            factor_two=self.factor_two,
-            nonfinite_hint=self.nonfinite_hint,
-        )
+        expected = self.expected(i)
+        later = self.call.staged("after")
+        first = {n: v for n, v in expected.items() if all(n not in s for s in later.values())}
+        small = modified_argument(ctx, self.call.kept()) or self.alternatives(ctx, first)
+        if small is None:
+            for forms in self.call.staged("either").values():  # drop the forms that raised
+                first = {n: v for n, v in first.items() if n not in forms or n in ctx.outputs}
+            small = compare(
+                ctx,
+                first,
+                self.tol,
+                mistakes=self.mistaken(i, ctx.outputs),
+                batch_size=self.batch_size(i),
+                factor_two=self.factor_two,
+                nonfinite_hint=self.nonfinite_hint,
+            )
+        for step in [s for s in self.call.steps if "after" in s]:
+            if small.passed:
+                small = self.after(ctx, small, step, expected)
+        if small.passed and self.warnings:
+            small = self.warned(ctx, small)
         if self.upstream:
             found = [(u.item_id, evaluate(u.expect, i), u.tol) for u in self.upstream]
             small = upstream_first(ctx, small, found)
@@ -440,6 +555,93 @@ class Declaration:
         found = self.solution_outputs(big, own)
         want = {"large_" + n: found[n] for n in grads}
         return large_verdict(ctx, small, want, tol=self.large_tol)
+
+    def alternatives(self, ctx: ScoreContext, expected: Mapping[str, np.ndarray]):
+        """A failure with the ``either`` hint when some forms of a call are right and the
+        others wrong or raising; else None (the forms that ran are compared as usual)."""
+        for hint, names in self.call.staged("either").items():
+            ran = [n for n in names if n in ctx.outputs]
+            got = student_outputs(ctx, ran, scalars=[n for n in ran if np.ndim(expected[n]) == 0])
+            ok = {n: compare(ctx, {n: expected[n]}, self.tol, student=got).passed for n in ran}
+            right = [n for n in names if ok.get(n)]
+            if right and len(right) < len(names):
+                wrong = [n for n in names if n not in right]
+                steps = {n: s for s in self.call.steps if "either" in s for n in _names(s["save"])}
+                a, b = (self._spelt(steps[n], ctx.inputs) for n in (right[0], wrong[0]))
+                return Verdict.fail(
+                    f"{a} は正しいですが、{b} が正しくありません。",
+                    f"{a} is right, but {b} is not.",
+                    tolerance=self.tol,
+                    hint=get_hint(hint),
+                )
+        return None
+
+    def _spelt(self, step: Mapping[str, Any], inputs: Mapping[str, np.ndarray]) -> str:
+        """A step's call as the student writes it, with the shapes of its array arguments,
+        e.g. ``cross_entropy_error(y, t)` (y: (5, 4), t: (5,))``."""
+        refs = step.get("args", ())
+        args = ", ".join(a if isinstance(a, str) else "..." for a in refs)
+        name = step.get("function") or step.get("method") or self.call.target
+        shapes = [f"{a}: {np.shape(inputs[a])}" for a in refs if isinstance(a, str)]
+        return f"`{name}({args})`" + (f" ({', '.join(shapes)})" if shapes else "")
+
+    def after(
+        self, ctx: ScoreContext, passed: Verdict, step: Mapping[str, Any], expected: Mapping
+    ) -> Verdict:
+        """The outputs of an ``after`` step, compared once the others pass: their failure, or
+        the step's exception, with its hint; else ``passed``."""
+        hint = step["after"]
+        graded = [s for s in self.call.steps if "method" in s and s.get("save")]
+        right = ", ".join(
+            self._spelt(s, ctx.inputs) for s in graded if not ({"after", "optional"} & set(s))
+        )
+        error = ctx.outputs.get("error_" + _names(step["save"])[0])
+        if error is not None:
+            text = bytes(np.asarray(error, dtype=np.uint8)).decode("utf-8", "replace")
+            return Verdict.fail(
+                f"{right} は正しいですが、{self._spelt(step, ctx.inputs)} で例外が出ました: {text}",
+                f"{right} is right, but {self._spelt(step, ctx.inputs)} raised: {text}",
+                hint=get_hint(hint),
+            )
+        one = compare(ctx, {n: expected[n] for n in _names(step["save"])}, self.tol)
+        if one.passed:
+            return passed
+        return Verdict.fail(
+            f"{right} は正しいですが、{self._spelt(step, ctx.inputs)} が違います: "
+            + one.message["ja"],
+            f"{right} is right, but not {self._spelt(step, ctx.inputs)}: " + one.message["en"],
+            measured_error=one.measured_error,
+            tolerance=one.tolerance,
+            hint=get_hint(hint),
+        )
+
+    def warned(self, ctx: ScoreContext, passed: Verdict) -> Verdict:
+        """``passed`` with the hint of a ``warnings=`` mistake the optional outputs match in
+        its message (the engine shows a hint only on failed items; no points are lost)."""
+        got = {}
+        for name in self.call.saves(optional=True):
+            a = ctx.outputs.get(name)
+            if isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+                got[name] = a.astype(np.float64)
+        mistakes = self.mistaken(ctx.inputs, ctx.outputs, self.warnings)
+        for m in mistakes:
+            for n, v in m.outputs.items():
+                if np.ndim(v) == 0 and n in got and got[n].size == 1:
+                    got[n] = got[n].reshape(())
+        hint = find_mistake(got, mistakes)
+        if hint is None:
+            return passed
+        names = ", ".join(self.call.functions()) or self.call.target
+        return Verdict(
+            1.0,
+            passed.measured_error,
+            passed.tolerance,
+            {
+                "ja": f"正解です。ただし {names} (採点対象外) について: {hint.ja}",
+                "en": f"Correct. About {names} (not graded): {hint.en}",
+            },
+            hint,
+        )
 
     def make_inputs(self, rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
         small = self.inputs(rng)
@@ -454,7 +656,10 @@ class Declaration:
         kept = ("argument_modified",) if self.call.kept() else ()
         up = ("fix_upstream_first",) if self.upstream else ()
         inf = (self.nonfinite_hint,) if self.nonfinite_hint else ()
-        return tuple(dict.fromkeys(own + ALWAYS_HINTS + batch + two + kept + up + inf))
+        staged = tuple(self.call.staged("after")) + tuple(self.call.staged("either"))
+        warned = tuple(k.hint for k in self.warnings)
+        found = own + ALWAYS_HINTS + batch + two + kept + up + inf + staged + warned
+        return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -482,9 +687,12 @@ def declare(
     own_selfcheck: bool = False,
     nonfinite_hint: str | None = None,
     upstream: Sequence[Upstream] = (),
+    warnings: Sequence[Known] = (),
 ) -> DeclaredItem:
     """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell).
-    ``expect="solution"``: every saved output as the declared solution gives it."""
+    ``expect="solution"``: every saved output as the declared solution gives it.
+    ``warnings=``: mistakes in the outputs of optional calls (``then(..., optional=True)``),
+    whose hint a passing verdict carries in its message."""
     if expect == "solution":
         expect = {name: SOLUTION for name in call.saves()}
         for known in mistakes:
@@ -516,6 +724,26 @@ def declare(
             raise DeclarationError(
                 known.where, f"item {item_id!r}: mistake {known.hint!r} sets unknown {unknown}"
             )
+    for known in warnings:
+        register_hint(known, item_id)
+        unknown = set(known.outputs) - set(call.saves(optional=True))
+        if unknown or known.code is not None:
+            raise DeclarationError(
+                known.where,
+                f"item {item_id!r}: warning {known.hint!r} must set outputs of optional calls",
+            )
+    staged = [*call.staged("after"), *call.staged("either")]
+    if not own_selfcheck and (staged or warnings or any(k.when for k in mistakes)):
+        # the derived self-check compares every expected output at once, with every mistake
+        raise DeclarationError(
+            _declared_at(),
+            f"item {item_id!r}: after=, either=, when= and warnings= need own_selfcheck=True",
+        )
+    for hint in staged:
+        if hint not in HINTS:
+            raise DeclarationError(
+                _declared_at(), f"item {item_id!r}: hint {hint!r} is not registered"
+            )
     d = Declaration(
         call,
         solution,
@@ -530,6 +758,7 @@ def declare(
         own_selfcheck,
         nonfinite_hint,
         tuple(upstream),
+        tuple(warnings),
     )
     return DeclaredItem(
         id=item_id,
@@ -561,6 +790,7 @@ __all__ = [
     "function",
     "gradient",
     "mistake",
+    "trusted",
     "upstream",
     "var",
 ]

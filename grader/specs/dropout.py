@@ -13,16 +13,18 @@ import math
 
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS, Mistake
+from grader.engine.diagnose import GENERIC_HINTS
 from grader.engine.hints import get_hint
 from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
 from grader.specs._checks import compare, scalar, signed_uniform
+from grader.specs._declare import construct, declare, mistake
+from reference import Dropout
 
 SHAPE = (200, 250)
 Z = 5.0
 
 
-def make_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_inputs(rng: np.random.Generator, data: TrustedData | None = None) -> dict[str, np.ndarray]:
     """Non-zero inputs (a dropped unit is exactly 0), p != 0.5 so that swapping p and 1 - p
     shows, a seed for np.random."""
     return {
@@ -49,20 +51,6 @@ out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=True), dtype=_np.floa
 _yo = Dropout(dropout_ratio=float(inp["p"])).forward(inp["x"].copy(), train_flg=True)
 out["y_other"] = _np.array(_yo, dtype=_np.float64)  # a second layer between forward and backward
 out["dx"] = _np.array(_d.backward(inp["dout"].copy()), dtype=_np.float64)
-"""
-
-# The kept fraction of a training forward on another instance tells a wrong inference scale
-# (p instead of 1 - p) from a ratio swapped everywhere; its failure is not this item's.
-PROBE_INFERENCE = """
-import numpy as _np
-_d = Dropout(dropout_ratio=float(inp["p"]))
-out["y"] = _np.array(_d.forward(inp["x"].copy(), train_flg=False), dtype=_np.float64)
-try:
-    _np.random.seed(int(inp["seed"]))
-    _yt = _np.asarray(Dropout(dropout_ratio=float(inp["p"])).forward(inp["x"].copy(), True))
-    out["train_kept"] = _np.array(_np.mean(_yt != 0), dtype=_np.float64)
-except Exception:
-    pass
 """
 
 
@@ -150,21 +138,15 @@ def score_backward(ctx: ScoreContext) -> Verdict:
     return compare(ctx, {"dx": dout * local}, tol=1e-10, student={"dx": dx})
 
 
-def score_inference(ctx: ScoreContext) -> Verdict:
-    x, p = ctx.inputs["x"], float(ctx.inputs["p"])
-    kept = ctx.outputs.get("train_kept")
-    mask_right = (
-        isinstance(kept, np.ndarray)
-        and kept.size == 1
-        and abs(float(kept.reshape(())) - (1.0 - p)) <= _fraction_bound(p, x.size)
-    )
-    by_ratio = "dropout_inference_scaled_by_ratio" if mask_right else "dropout_ratio_swapped"
-    mistakes = [
-        Mistake("dropout_no_inference_scaling", {"y": x}),
-        Mistake(by_ratio, {"y": x * p}),
-    ]
-    # x * (1 - p) up to rounding: measured <= 1e-16.
-    return compare(ctx, {"y": x * (1.0 - p)}, tol=1e-10, mistakes=mistakes)
+def trained_right(y_train: np.ndarray, x: np.ndarray, p: float) -> bool:
+    """The training forward of another instance kept 1 - p of the units: a wrong inference
+    scale p is then not a ratio swapped everywhere."""
+    return abs(float(np.mean(y_train != 0)) - (1.0 - p)) <= _fraction_bound(p, x.size)
+
+
+class InferenceScaledByRatio(Dropout):  # the right mask, inference scaled by p
+    def forward(self, x, train_flg=True):
+        return super().forward(x, train_flg) if train_flg else x * self.dropout_ratio
 
 
 def _item(item_id: str, ja: str, en: str, probe: str, score, hints: tuple[str, ...]) -> Item:
@@ -200,18 +182,31 @@ ASSIGNMENT = Assignment(
             score_backward,
             hints=(*GENERIC_HINTS, "dropout_mask_resampled", "layer_state_shared"),
         ),
-        _item(
+        declare(
             "dropout_inference",
-            "Dropout の推論時の出力",
-            "Dropout at inference",
-            PROBE_INFERENCE,
-            score_inference,
-            hints=(
-                *GENERIC_HINTS,
-                "dropout_inference_scaled_by_ratio",
-                "dropout_no_inference_scaling",
-                "dropout_ratio_swapped",
-            ),
+            ("Dropout の推論時の出力", "Dropout at inference"),
+            points=1,
+            # then, seeded, a training forward on another instance: its kept fraction tells a
+            # wrong inference scale (p instead of 1 - p) from a ratio swapped everywhere; its
+            # failure is not this item's (optional)
+            call=construct("Dropout", dropout_ratio="p")
+            .then("forward", "x", save="y", train_flg=False)
+            .seed("seed")
+            .then("forward", "x", True, save="y_train", other=True, optional=True),
+            solution=Dropout,
+            inputs=make_inputs,
+            expect={"y": lambda x, p: x * (1.0 - p)},
+            tol=1e-10,  # x * (1 - p) up to rounding: measured <= 1e-16.
+            mistakes=[
+                mistake("dropout_no_inference_scaling", y=lambda x: x),
+                mistake(
+                    "dropout_inference_scaled_by_ratio",
+                    code=InferenceScaledByRatio,
+                    when=trained_right,
+                ),
+                mistake("dropout_ratio_swapped", y=lambda x, p: x * p),
+            ],
+            own_selfcheck=True,
         ),
     ),
 )

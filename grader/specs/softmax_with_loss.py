@@ -1,29 +1,17 @@
-"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer.
+"""3-1-2: softmax, cross-entropy and the SoftmaxWithLoss layer, all declared (``_declare.py``).
 
-The layer's two items are declared (``_declare.py``), with the functions it is built from as
-``upstream=`` checks. ``softmax`` and ``cross_entropy_error`` stay custom ``Item``s: the 1-D
-call whose failure is reported, with its own hint, only after the (N, K) checks pass, and the
-one call in two forms of ``t`` (one-hot and labels, one of them allowed to raise) are not
-declarable; the probe of ``softmax`` is still built from declared calls.
+``softmax``'s 1-D call is judged (hint ``softmax_1d``) only once the (N, K) batch passes
+(``after=``); ``cross_entropy_error`` is one call in two forms of ``t`` (``either=``); the
+layer's items check the functions it is built from as ``upstream=``.
 """
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
-from grader.engine.diagnose import GENERIC_HINTS, Mistake
-from grader.engine.hints import get_hint
-from grader.engine.spec import Assignment, Item, ScoreContext, TrustedData, Verdict
-from grader.specs._checks import (
-    compare,
-    modified_argument,
-    one_hot,
-    student_outputs,
-)
+from grader.engine.spec import Assignment
+from grader.specs._checks import one_hot
 from grader.specs._declare import (
-    Call,
     construct,
     declare,
     function,
@@ -41,15 +29,10 @@ def _batch(rng: np.random.Generator) -> int:
     return int(rng.choice([5, 6, 7]))
 
 
-def _guarded(call: Call, handlers: str) -> str:
-    """Probe source: ``call`` inside ``try:``, then the ``except`` clauses ``handlers``."""
-    return "import numpy as _np\ntry:\n" + textwrap.indent(call.probe(), "    ") + handlers
-
-
 # --- softmax ----------------------------------------------------------------------------------
 
 
-def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_softmax_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Ordinary logits, then two rows of logits of size 1e3-1e4 (overflow without max-shift);
     ``x1``: one sample (K,), which the notebook says softmax must take too."""
     small = 2.0 * rng.standard_normal((_batch(rng), C))
@@ -57,116 +40,14 @@ def make_softmax_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str
     return {"x": np.concatenate([small, large]), "x1": 2.0 * rng.standard_normal(C)}
 
 
-PROBE_SOFTMAX = function("softmax", "x", save="y", unchanged=True).probe() + _guarded(
-    function("softmax", "x1", save="y1"),
-    """except Exception as _e:  # reported by the scorer after the (N, K) checks
-    out["y1_error"] = _np.frombuffer(repr(_e)[:300].encode("utf-8"), dtype=_np.uint8)
-""",
-)
-
-
-def score_softmax(ctx: ScoreContext) -> Verdict:
-    x = ctx.inputs["x"]
-    changed = modified_argument(ctx, ("x",))
-    if changed is not None:
-        return changed
-    col = softmax(x.T).T  # normalised over the batch axis instead of the classes
-    # Same formula, different rounding: textbook and reference forms measure 0 (40 seeds).
-    batch = compare(
-        ctx,
-        {"y": softmax(x)},
-        tol=1e-8,
-        mistakes=[Mistake("softmax_axis", {"y": col})],
-        nonfinite_hint="softmax_overflow",
-    )
-    if not batch.passed:
-        return batch
-    return score_softmax_1d(ctx, batch)
-
-
-def score_softmax_1d(ctx: ScoreContext, batch: Verdict) -> Verdict:
-    """The notebook's 1-D case: ``softmax(x1)`` with ``x1`` of shape (K,) must be the
-    softmax of that one sample (shape (K,))."""
-    x1 = ctx.inputs["x1"]
-    hint = get_hint("softmax_1d")
-    raised = ctx.outputs.get("y1_error")
-    if raised is not None:
-        text = bytes(np.asarray(raised, dtype=np.uint8)).decode("utf-8", "replace")
-        return Verdict.fail(
-            f"(N, K) の入力では正しいですが、1 次元の入力 (K,) = {x1.shape} で"
-            f"例外が出ました: {text}",
-            f"Correct for (N, K) input, but the 1-D input (K,) = {x1.shape} raised: {text}",
-            hint=hint,
-        )
-    one = compare(ctx, {"y1": softmax(x1)}, tol=1e-8)
-    if not one.passed:
-        return Verdict.fail(
-            f"(N, K) の入力では正しいですが、1 次元の入力 {x1.shape} では違います: "
-            + one.message["ja"],
-            f"Correct for (N, K) input, but not for the 1-D input {x1.shape}: " + one.message["en"],
-            measured_error=one.measured_error,
-            tolerance=one.tolerance,
-            hint=hint,
-        )
-    return batch
-
-
 # --- cross_entropy_error ------------------------------------------------------------------------
 
 
-def make_ce_inputs(rng: np.random.Generator, data: TrustedData) -> dict[str, np.ndarray]:
+def make_ce_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Probabilities, labels ``t`` and the same labels one-hot (``t_onehot``)."""
     n = _batch(rng)
-    return {"y": softmax(rng.standard_normal((n, C))), "t": rng.integers(0, C, size=n)}
-
-
-PROBE_CROSS_ENTROPY = """
-import numpy as _np
-_t = inp["t"].astype(_np.int64)
-_errs = []
-for _name, _tt in (("loss_onehot", _np.eye(inp["y"].shape[1])[_t]), ("loss_int", _t)):
-    _y, _tc = inp["y"].copy(), _tt.copy()
-    try:
-        _loss = cross_entropy_error(_y, _tc)
-        out[_name] = _np.array(_loss, dtype=_np.float64)
-    except Exception as _e:
-        _errs.append(_e)
-    # arguments the call changed, as arg_<name> (t's form differs per call: its input version)
-    if not _np.array_equal(_y, inp["y"]):
-        out["arg_y"] = _y
-    if not _np.array_equal(_tc, _tt):
-        out["arg_t"] = _np.full_like(inp["t"], -1)
-if len(_errs) == 2:
-    raise _errs[1]  # the call with inp["t"] itself (labels), which the explanation describes
-"""
-
-
-def score_cross_entropy(ctx: ScoreContext) -> Verdict:
-    y, t = ctx.inputs["y"], ctx.inputs["t"]
-    changed = modified_argument(ctx, ("y", "t"))
-    if changed is not None:
-        return changed
-    want = np.asarray(cross_entropy_error(y, t))
-    # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7 in the
-    # log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
-    tol = 1e-4
-    present = [k for k in ("loss_onehot", "loss_int") if k in ctx.outputs]
-    got = student_outputs(ctx, present, scalars=present)
-    ok = {k: compare(ctx, {k: want}, tol, student=got).passed for k in present}
-    if (
-        len(present) == 2
-        and ok["loss_onehot"] != ok["loss_int"]
-        or len(present) == 1
-        and any(ok.values())
-    ):
-        form, other = ("one-hot", "integer") if ok.get("loss_onehot") else ("integer", "one-hot")
-        return Verdict.fail(
-            f"t が {form} のときは正しいですが、{other} ラベルのときに正しくありません。",
-            f"Correct for {form} t but not for {other} labels.",
-            tolerance=tol,
-            hint=get_hint("label_format"),
-        )
-    n = y.shape[0]
-    return compare(ctx, {k: want for k in present} or {"loss_onehot": want}, tol, batch_size=n)
+    y, t = softmax(rng.standard_normal((n, C))), rng.integers(0, C, size=n)
+    return {"y": y, "t": t, "t_onehot": one_hot(t, C)}
 
 
 # --- SoftmaxWithLoss ------------------------------------------------------------------------------
@@ -223,32 +104,48 @@ ASSIGNMENT = Assignment(
     order=70,
     title={"ja": "Softmax-with-Loss レイヤ", "en": "The Softmax-with-Loss layer"},
     items=(
-        Item(
-            id="softmax",
-            title={
-                "ja": "softmax 関数 (大きな入力でも安定)",
-                "en": "softmax (stable for large inputs)",
-            },
+        declare(
+            "softmax",
+            ("softmax 関数 (大きな入力でも安定)", "softmax (stable for large inputs)"),
             points=1,
-            probe=PROBE_SOFTMAX,
-            make_inputs=make_softmax_inputs,
-            score=score_softmax,
-            hints=(
-                *GENERIC_HINTS,
-                "argument_modified",
-                "softmax_1d",
-                "softmax_axis",
-                "softmax_overflow",
+            # the notebook's 1-D case, softmax(x1) of shape (K,), is reported (with its own
+            # hint) only once the (N, K) batch passes
+            call=function("softmax", "x", save="y", unchanged=True).then(
+                "", "x1", save="y1", after="softmax_1d"
             ),
+            solution=softmax,
+            inputs=make_softmax_inputs,
+            expect={"y": softmax, "y1": lambda x1: softmax(x1)},
+            # Same formula, different rounding: textbook and reference forms measure 0 (40
+            # seeds).
+            tol=1e-8,
+            # normalised over the batch axis instead of the classes
+            mistakes=[mistake("softmax_axis", y=lambda x: softmax(x.T).T)],
+            nonfinite_hint="softmax_overflow",
+            own_selfcheck=True,
         ),
-        Item(
-            id="cross_entropy_error",
-            title={"ja": "交差エントロピー誤差", "en": "Cross-entropy error"},
+        declare(
+            "cross_entropy_error",
+            ("交差エントロピー誤差", "Cross-entropy error"),
             points=1,
-            probe=PROBE_CROSS_ENTROPY,
-            make_inputs=make_ce_inputs,
-            score=score_cross_entropy,
-            hints=(*GENERIC_HINTS, "argument_modified", "label_format"),
+            # one call in both forms of t; either may raise (not both), one right and the
+            # other not is label_format
+            call=function(
+                "cross_entropy_error",
+                "y",
+                "t_onehot",
+                save="loss_onehot",
+                unchanged=True,
+                either="label_format",
+            ).then("", "y", "t", save="loss_int", unchanged=True, either="label_format"),
+            solution=cross_entropy_error,
+            inputs=make_ce_inputs,
+            expect={"loss_onehot": cross_entropy_error, "loss_int": cross_entropy_error},
+            # Labels and one-hot forms measure <= 1.5e-16 (40 seeds); a loss without the 1e-7
+            # in the log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
+            tol=1e-4,
+            batch_of="y",
+            own_selfcheck=True,
         ),
         declare(
             "softmax_with_loss_forward",

@@ -24,6 +24,17 @@ rows a step saves on each run are stacked (a trajectory, shape (steps, ...)).
 Saved values are copied to float64 arrays when produced, so a later call that reuses the
 array in place does not change what was returned.
 
+A step ``"function": "weight_penalty"`` calls that function of the namespace instead of the
+target. A step ``{"seed": "seed"}`` seeds ``np.random`` with that input (a random forward run
+twice draws the same mask). An argument ``{"source": "def f(W, a): ...", "name": "f"}`` is a
+function given as its source (run with ``np`` only): trusted code the called code receives.
+Steps may fail without failing the call: ``"optional": true`` (an ungraded call: an exception
+is dropped, what it saved before stays; a dict save takes the keys the result has),
+``"after": <hint>`` (its exception text is saved as ``error_<first saved name>``, for the
+scorer to report after the other outputs pass) and ``"either": <hint>`` (the steps with the
+same ``either`` are alternatives: any may raise, but when all do, the last exception is
+raised). An input passed to several kept steps is saved as the copy a step changed, if any.
+
 It runs in two places, with the same code: in the jail, in the student's kernel, as the probe
 of a declared item (the probe cell records any exception), and in the student's own kernel as
 the self-check of that item. It lives in ``grader.student`` because both may import it (the
@@ -51,7 +62,8 @@ def argument(
 ) -> Any:
     """An argument: the input array named ``ref`` (a fresh copy), ``ref["value"]``, the input
     named ``ref["list"]`` as a Python list (e.g. layer widths), a dict of arguments
-    (``ref["dict"]``), or the value kept under ``ref["var"]`` (the same object each time)."""
+    (``ref["dict"]``), the value kept under ``ref["var"]`` (the same object each time), or the
+    function whose source is ``ref["source"]``."""
     if not isinstance(ref, Mapping):
         return as_argument(inp[ref])
     if "list" in ref:
@@ -60,6 +72,10 @@ def argument(
         return {k: argument(r, inp, variables) for k, r in ref["dict"].items()}
     if "var" in ref:
         return (variables or {})[ref["var"]]
+    if "source" in ref:  # a trusted function, written as its source
+        scope: dict[str, Any] = {"np": np}
+        exec(ref["source"], scope)
+        return scope[ref["name"]]
     return ref["value"]
 
 
@@ -86,19 +102,13 @@ def run_call(
             instances[which] = target(*[arg(r) for r in init], **kwargs)
         return instances[which]
 
-    kept: dict[str, Any] = {}
-    for step in call["steps"]:
+    kept: dict[str, list[Any]] = {}
+
+    def do(step: Mapping[str, Any]) -> None:
+        """One step that reads or calls (see ``run_call``), saving what it gives."""
         which = step.get("on", "main")
-        if "let" in step:  # a value later steps pass and read (e.g. the params dict)
-            variables[step["let"]] = arg(step["value"])
-            continue
-        if "fill" in step:  # overwrite entries of a dict attribute in place (e.g. params)
-            entries = getattr(instance(which), step["fill"])
-            for key, ref in step["with"].items():
-                entries[key][...] = arg(ref)
-            continue
         if "read" in step:  # entries of a kept value, as it is now (minus inputs: since)
-            value = variables[step["read"]]
+            value = arg({"var": step["read"]})
             since = step.get("since", {})
             value = {
                 k: np.asarray(value[k]) - inp[since[k]] if k in since else value[k]
@@ -110,28 +120,86 @@ def run_call(
             args = [arg(r) for r in step.get("args", ())]
             kwargs = {k: arg(r) for k, r in step.get("kwargs", {}).items()}
             if step.get("keep"):  # the arrays passed, to be saved after the calls
-                refs = step.get("args", ())
-                kept.update((r, a) for r, a in zip(refs, args) if isinstance(r, str))
-            fn = target if init is None else getattr(instance(which), step["method"])
+                for r, a in zip(step.get("args", ()), args):
+                    if isinstance(r, str):
+                        kept.setdefault(r, []).append(a)
+            if "function" in step:  # another function of the namespace
+                fn = namespace[step["function"]]
+            elif init is None:
+                fn = target
+            else:
+                fn = getattr(instance(which), step["method"])
             value = fn(*args, **kwargs)
+        partial = bool(step.get("optional"))
         if step.get("stack"):  # one row per such step, stacked after the calls
             once: dict[str, np.ndarray] = {}
             _save(step.get("save"), value, once)
             for name, row in once.items():
                 stacks.setdefault(name, []).append(row)
         else:
-            _save(step.get("save"), value, out)
+            _save(step.get("save"), value, out, partial)
+
+    raised: dict[str, list[BaseException | None]] = {}  # per ``either``: each step's exception
+    for step in call["steps"]:
+        which = step.get("on", "main")
+        if "let" in step:  # a value later steps pass and read (e.g. the params dict)
+            variables[step["let"]] = arg(step["value"])
+            continue
+        if "seed" in step:  # the same random draws as another run seeded alike
+            np.random.seed(int(inp[step["seed"]]))
+            continue
+        if "fill" in step:  # overwrite entries of a dict attribute in place (e.g. params)
+            entries = getattr(instance(which), step["fill"])
+            for key, ref in step["with"].items():
+                entries[key][...] = arg(ref)
+            continue
+        caught = step.get("optional") or "after" in step or "either" in step
+        try:
+            do(step)
+        except Exception as exc:
+            if not caught:
+                raise
+            if "after" in step:
+                text = repr(exc)[:300].encode("utf-8")
+                out["error_" + _names(step["save"])[0]] = np.frombuffer(text, dtype=np.uint8)
+            if "either" in step:
+                raised.setdefault(step["either"], []).append(exc)
+        else:
+            if "either" in step:
+                raised.setdefault(step["either"], []).append(None)
     out.update({name: np.stack(rows) for name, rows in stacks.items()})
-    out.update({"arg_" + n: np.array(v) for n, v in kept.items() if isinstance(v, np.ndarray)})
+    for name, copies in kept.items():  # the copy a step changed, if any
+        arrays = [a for a in copies if isinstance(a, np.ndarray)]
+        changed = [a for a in arrays if not _same(a, inp[name])]
+        if arrays:
+            out["arg_" + name] = np.array((changed or arrays)[0])
+    for errors in raised.values():
+        if all(e is not None for e in errors):
+            raise errors[-1]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+
+
+def _names(save: str | list[Any] | Mapping[str, str]) -> list[str]:
+    """The output names a ``save`` gives (nested in a list: a returned tuple's dict)."""
+    if isinstance(save, str):
+        return [save]
+    if isinstance(save, Mapping):
+        return list(save.values())
+    return [n for s in save for n in _names(s)]
 
 
 def _save(
-    save: str | list[str] | Mapping[str, str] | None,
+    save: str | list[Any] | Mapping[str, str] | None,
     value: Any,
     out: MutableMapping[str, np.ndarray],
+    partial: bool = False,
 ) -> None:
-    """``save``: one output name, a list of names for a returned tuple (unpacked), or a
-    mapping from the keys of a returned dict to output names."""
+    """``save``: one output name, a list of names (or of dict saves) for a returned tuple
+    (unpacked), or a mapping from the keys of a returned dict to output names (with
+    ``partial``, only the keys the dict has)."""
     if not save:
         return
     if isinstance(save, str):
@@ -139,13 +207,14 @@ def _save(
         return
     if isinstance(save, Mapping):
         for key, name in save.items():
-            out[name] = np.array(value[key], dtype=np.float64)
+            if not partial or key in value:
+                out[name] = np.array(value[key], dtype=np.float64)
         return
     values = tuple(value)
     if len(values) != len(save):
         raise ValueError(f"expected {len(save)} return values, got {len(values)}")
     for name, item in zip(save, values):
-        out[name] = np.array(item, dtype=np.float64)
+        _save(name, item, out, partial)
 
 
 __all__ = ["argument", "as_argument", "run_call"]

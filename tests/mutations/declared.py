@@ -31,11 +31,13 @@ class _StandIn:
     its arguments by input name and returns the saved output as ``known`` computes it from the
     inputs seen so far (the correct value for the outputs it does not change). The large run
     that follows (items with ``large``) gets the declared solution itself: the mistake is
-    judged on the small inputs."""
+    judged on the small inputs. Outputs of optional steps (``then(..., optional=True)``) are
+    not stood in for: such a step raises, and the probe drops it."""
 
     def __init__(self, d: Declaration, known: Known):
         self.d, self.known = d, known
-        self.calls = [s for s in d.call.steps if "method" in s]
+        # the target's calls (``also`` steps call other functions, absent from the namespace)
+        self.calls = [s for s in d.call.steps if "method" in s and "function" not in s]
         self.phase, self.done, self.seen, self.large_left = "idle", 0, {}, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -75,7 +77,9 @@ class _StandIn:
             return tuple(self.value(n) for n in name)
         if isinstance(name, dict):
             return {key: self.value(n) for key, n in name.items()}
-        fn = self.known.outputs.get(name, self.d.expect[name])
+        if name not in self.known.outputs and name not in self.d.expect:
+            raise LookupError(f"{name}: an optional call's output, not stood in for")
+        fn = self.known.outputs.get(name, self.d.expect.get(name))
         return evaluate(fn, {k: np.asarray(v) for k, v in self.seen.items()})
 
 
