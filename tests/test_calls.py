@@ -155,12 +155,12 @@ def test_an_after_step_records_its_exception_and_is_judged_once_the_others_pass(
     wrong_x = {"f": lambda x: rows_only(np.atleast_2d(x)).reshape(x.shape) * 2}
     assert run_item(item, wrong_x, 0).hint is None  # the (N, K) failure comes first
     assert "softmax_1d" in item.hints
-    # the derived self-check knows no stages: such an item writes its own
-    with pytest.raises(DeclarationError, match="need own_selfcheck=True"):
-        declare(
-            "f", ("f", "f"), points=1, call=call, solution=rows_only, tol=1e-9,
-            inputs=lambda rng: {}, expect={"y": np.tanh, "y1": np.tanh},
-        )  # fmt: skip
+    # the derived self-check knows the stages: no own self-check needed
+    derived = declare(
+        "f", ("f", "f"), points=1, call=call, solution=rows_only, tol=1e-9,
+        inputs=lambda rng: {}, expect={"y": np.tanh, "y1": np.tanh},
+    )  # fmt: skip
+    assert not derived.declaration.own_selfcheck
 
 
 def one_hot_only(y, t):
@@ -260,6 +260,13 @@ def test_a_seeded_optional_step_and_a_mistake_looked_for_only_when_it_holds():
 
     assert run_item(item, {"Noisy": Twice}, 0).hint.id == "missing_factor_2"
     assert run_item(item, {"Noisy": Fails}, 0).hint.id == "sign_flip"
+    # the derived self-check looks for every mistake at once: when= needs an own self-check
+    with pytest.raises(DeclarationError, match="need own_selfcheck=True"):
+        declare(
+            "noisy", ("n", "n"), points=1, call=call, solution=Noisy, tol=1e-9,
+            inputs=lambda rng: inp, expect={"y": lambda x: x},
+            mistakes=[mistake("sign_flip", y=lambda x: 2 * x, when=lambda y_train: True)],
+        )  # fmt: skip
 
 
 def square(W, alpha):  # a trusted function: self-contained, np only

@@ -56,6 +56,9 @@ def test_buggy_variant_fails_its_self_check_with_the_hint_it_knows(item_id, name
     known = {m["hint"]: m["en"] for m in data["mistakes"]}
     known["argument_modified"] = data["unchanged_hint"]["en"]
     known.update((h, text["en"]) for h, text in data["cause_hints"].items())
+    known.update((text["hint"], text["en"]) for text in data["staged"].values())
+    if data["nonfinite_hint"]:
+        known[data["nonfinite_hint"]["hint"]] = data["nonfinite_hint"]["en"]
     if hint in known:
         assert known[hint] in out, out
 

@@ -54,6 +54,13 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
         "unchanged": d.call.kept(),
         "unchanged_hint": hint_text("argument_modified"),
         "nonfinite_hint": hint_text(d.nonfinite_hint) if d.nonfinite_hint else None,
+        # outputs of steps that may raise (after=, either=), with the hint their failure gets
+        "staged": {
+            name: hint_text(hint)
+            for key in ("after", "either")
+            for hint, names in d.call.staged(key).items()
+            for name in names
+        },
         # the hints of grader.student.explain's exception rules, shown when the call raises
         "cause_hints": {hint_id: hint_text(hint_id) for hint_id in CAUSE_HINTS},
     }

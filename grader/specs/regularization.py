@@ -104,7 +104,6 @@ ASSIGNMENT = Assignment(
             },
             tol=1e-10,  # Same formula up to rounding: measured <= 2e-16.
             mistakes=[mistake("l1_gradient_sign", grad=lambda W, alpha: alpha * W)],
-            own_selfcheck=True,  # grader/student/checks/regularization.py
         ),
         mnist_accuracy_item("mnist_accuracy_2_10", floor=0.88, threshold=0.96),
     ),

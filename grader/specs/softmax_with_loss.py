@@ -122,7 +122,6 @@ ASSIGNMENT = Assignment(
             # normalised over the batch axis instead of the classes
             mistakes=[mistake("softmax_axis", y=lambda x: softmax(x.T).T)],
             nonfinite_hint="softmax_overflow",
-            own_selfcheck=True,
         ),
         declare(
             "cross_entropy_error",
@@ -145,7 +144,6 @@ ASSIGNMENT = Assignment(
             # in the log would differ by ~1e-7/y_t <= ~1e-5, still well inside the tolerance.
             tol=1e-4,
             batch_of="y",
-            own_selfcheck=True,
         ),
         declare(
             "softmax_with_loss_forward",
@@ -161,7 +159,6 @@ ASSIGNMENT = Assignment(
             tol=1e-4,
             batch_of="x",
             upstream=SWL_UPSTREAM,
-            own_selfcheck=True,  # grader/student/checks/layers.py
         ),
         declare(
             "softmax_with_loss_backward",
@@ -183,7 +180,6 @@ ASSIGNMENT = Assignment(
             large=make_swl_large_inputs,
             # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
             large_tol=1e-6,
-            own_selfcheck=True,
         ),
     ),
 )

@@ -35,17 +35,3 @@ def rel_error(a, b) -> float:
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
-
-
-def gradient_scale(analytic, numeric) -> float:
-    """Least-squares factor ``s`` with ``analytic ≈ s * numeric`` (NaN when undefined).
-
-    A correct backward gives 1; ``N`` means "forgot to divide by the batch size", ``-1`` a
-    sign flip, ``1/N`` dividing twice. Used to pick a targeted hint.
-    """
-    a = np.asarray(analytic, dtype=np.float64).ravel()
-    b = np.asarray(numeric, dtype=np.float64).ravel()
-    if a.shape != b.shape or not np.all(np.isfinite(a)):
-        return float("nan")
-    denom = float(b @ b)
-    return float(a @ b) / denom if denom > 0 else float("nan")

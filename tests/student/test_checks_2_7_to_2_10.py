@@ -206,7 +206,8 @@ def test_penalty_that_overwrites_W_fails_with_the_hint(capsys):
         return pen, W
 
     out = _report("l1_regularization", capsys, l1_regularization=l1_sign_in_place)
-    assert "destroy the network's weights" in out
+    assert "leaves argument `W` unchanged" in out
+    assert "It must return its results as new arrays" in out
 
 
 def test_l1_wrong_gradient_fails():

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from grader.student.checks._gradhints import returned_dx
+from grader.student.checks._returned import returned_dx
 from grader.student.numeric import rel_error
 from grader.student.selfcheck import CheckContext, register_check
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.student.checks._gradhints import (
+from grader.student.checks._returned import (
     as_array,
 )
 from grader.student.selfcheck import CheckContext, register_check

@@ -124,24 +124,3 @@ def check_l2(ctx: CheckContext) -> None:
             ),
         },
     )
-
-
-@register_check("l1_regularization")
-def check_l1(ctx: CheckContext) -> None:
-    _check(
-        ctx,
-        "l1_regularization",
-        1,
-        lambda W, a: a * float(np.sum(np.abs(W))),
-        lambda W, a: a * np.sign(W),
-        {
-            "penalty": ctx.t(
-                "penalty = alpha * np.sum(np.abs(W)) (全成分の絶対値の和)です。",
-                "penalty = alpha * np.sum(np.abs(W)) (sum of absolute values of all entries).",
-            ),
-            "grad": ctx.t(
-                "grad = alpha * np.sign(W) です (|w| の傾きは w の符号)。",
-                "grad = alpha * np.sign(W) (the slope of |w| is the sign of w).",
-            ),
-        },
-    )

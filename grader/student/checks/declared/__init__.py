@@ -67,6 +67,13 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
                 hint=_text(ctx, data["unchanged_hint"]),
             )
             return
+    staged = data.get("staged", {})  # outputs of steps allowed to raise, and their hint
+    missing = [name for name in expected if name not in got]
+    for name in missing:  # its step raised (``after`` / ``either``): the grader's hint
+        error = got.get("error_" + name)
+        detail = bytes(error).decode("utf-8", "replace") if error is not None else ""
+        ctx.expect(False, name, detail or ctx.t("例外で終了", "raised"), _text(ctx, staged[name]))
+    expected = {name: want for name, want in expected.items() if name in got}
     for name, want in expected.items():
         if want.ndim == 0 and got[name].size == 1:
             got[name] = got[name].reshape(())  # a loss returned as a (1,) array
@@ -81,11 +88,12 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
             break
     for name, want in expected.items():
         have = got[name]
+        line_hint = hint or (_text(ctx, staged[name]) if name in staged else "")
         if have.shape != want.shape:
             shapes = f"{have.shape} ({ctx.t('期待', 'expected')} {want.shape})"
-            ctx.expect(False, name, shapes, hint)
+            ctx.expect(False, name, shapes, line_hint)
         else:
-            ctx.expect_close(name, rel_error(have, want), data["tol"], hint)
+            ctx.expect_close(name, rel_error(have, want), data["tol"], line_hint)
 
 
 def _text(ctx: CheckContext, hint: dict[str, str]) -> str:
