@@ -69,33 +69,6 @@ def numeric_grad(f: Callable[[], float], x: np.ndarray, h: float = H) -> np.ndar
     return grad
 
 
-def layer_numeric_grads(
-    forward: Callable[..., np.ndarray],
-    arrays: Mapping[str, np.ndarray],
-    dout: np.ndarray | None,
-    wrt: Iterable[str],
-) -> dict[str, np.ndarray]:
-    """Numeric gradients of ``sum(forward(**arrays) * dout)`` (or of the scalar
-    ``forward(**arrays)`` when ``dout`` is None) with respect to each array named in ``wrt``.
-
-    ``forward`` receives fresh float64 copies, so the caller's arrays are never modified.
-    """
-    work = {k: np.array(v, dtype=np.float64, copy=True) for k, v in arrays.items()}
-
-    def f() -> float:
-        y = forward(**work)
-        if dout is None:
-            return float(y)
-        return float(np.sum(np.asarray(y, dtype=np.float64) * dout))
-
-    return {name: numeric_grad(f, work[name]) for name in wrt}
-
-
-# --------------------------------------------------------------------------------------------
-# Comparisons -> Verdict
-# --------------------------------------------------------------------------------------------
-
-
 def student_outputs(
     ctx: ScoreContext, names: Iterable[str], scalars: Iterable[str] = ()
 ) -> dict[str, np.ndarray]:
@@ -178,15 +151,6 @@ def compare(
 # --------------------------------------------------------------------------------------------
 # Side effects: arguments a function must leave unchanged
 # --------------------------------------------------------------------------------------------
-
-
-def keep_arguments(*names: str) -> str:
-    """Probe lines binding ``_args`` to fresh copies of the inputs ``names`` (pass ``_args[name]``
-    to the student's function); ``SAVED_ARGUMENTS`` then saves them as ``arg_<name>``."""
-    return f"_args = {{_k: inp[_k].copy() for _k in {names!r}}}\n"
-
-
-SAVED_ARGUMENTS = 'out.update({"arg_" + _k: _v for _k, _v in _args.items()})\n'
 
 
 def modified_argument(ctx: ScoreContext, names: Iterable[str]) -> Verdict | None:
@@ -312,10 +276,7 @@ __all__ = [
     "H",
     "Mistake",
     "accuracy_verdict",
-    "SAVED_ARGUMENTS",
     "compare",
-    "keep_arguments",
-    "layer_numeric_grads",
     "missing",
     "modified_argument",
     "numeric_grad",
