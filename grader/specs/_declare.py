@@ -733,11 +733,10 @@ def declare(
                 f"item {item_id!r}: warning {known.hint!r} must set outputs of optional calls",
             )
     staged = [*call.staged("after"), *call.staged("either")]
-    if not own_selfcheck and (warnings or any(k.when for k in mistakes)):
+    if not own_selfcheck and any(k.when for k in mistakes):
         # the derived self-check compares the expected outputs, with every mistake at once
-        raise DeclarationError(
-            _declared_at(), f"item {item_id!r}: when= and warnings= need own_selfcheck=True"
-        )
+        # (warnings= concern ungraded outputs, which it leaves alone, as a passing grade does)
+        raise DeclarationError(_declared_at(), f"item {item_id!r}: when= needs own_selfcheck=True")
     for hint in staged:
         if hint not in HINTS:
             raise DeclarationError(

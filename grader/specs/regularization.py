@@ -87,7 +87,6 @@ ASSIGNMENT = Assignment(
                 mistake("bias_regularized", wp_grad_b1=lambda alpha, wp_b1: 2 * alpha * wp_b1),
                 mistake("bias_regularized", wp_grad_b2=lambda alpha, wp_b2: 2 * alpha * wp_b2),
             ],
-            own_selfcheck=True,
         ),
         declare(
             "l1_regularization",

@@ -195,7 +195,7 @@ def test_l2_gradient_without_factor_two_gets_the_hint(capsys):
     out = _report(
         "l2_regularization", capsys, l2_regularization=lambda W, a: (a * np.sum(W**2), a * W)
     )
-    assert "with the factor 2" in out
+    assert "the factor 2 is missing" in out
 
 
 def test_penalty_that_overwrites_W_fails_with_the_hint(capsys):
