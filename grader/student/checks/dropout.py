@@ -13,28 +13,17 @@ reports and put the notebook's random state back afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 
+from grader.student.checks._random import kept_random_state
 from grader.student.checks._returned import returned_dx
 from grader.student.numeric import rel_error
 from grader.student.selfcheck import CheckContext, register_check
 
 SHAPE = (200, 50)  # 10,000 mask entries: the dropped fraction is within +-0.025 at 5 sigma
 RATIOS = (0.5, 0.2)  # 0.5 is the default; 0.2 tells "keep with probability p" from the right way
-
-
-@contextlib.contextmanager
-def _seeded(seed: int):
-    """Seed ``np.random`` for the check and restore the notebook's own random state after."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 def _x(seed: int) -> np.ndarray:
@@ -67,7 +56,7 @@ def check_forward(ctx: CheckContext) -> None:
     x = _x(0)
     for k, ratio in enumerate(RATIOS):
         layer = _make(ctx, ratio)
-        with _seeded(10 + k):
+        with kept_random_state(10 + k):
             y = np.asarray(layer.forward(x.copy(), train_flg=True), dtype=np.float64)
         mask = _mask_of(ctx, layer)
         if mask is None:
@@ -121,7 +110,7 @@ def check_forward(ctx: CheckContext) -> None:
         )
     # A new mask for every training forward: each mini-batch drops different neurons.
     layer = _make(ctx, 0.5)
-    with _seeded(20):
+    with kept_random_state(20):
         layer.forward(x.copy(), train_flg=True)
         first = _mask_of(ctx, layer)
         layer.forward(x.copy(), train_flg=True)
@@ -144,7 +133,7 @@ def check_backward(ctx: CheckContext) -> None:
     dout = np.random.default_rng(2).normal(size=SHAPE)
     for k, ratio in enumerate(RATIOS):
         layer = _make(ctx, ratio)
-        with _seeded(30 + k):
+        with kept_random_state(30 + k):
             layer.forward(x.copy(), train_flg=True)
             mask = _mask_of(ctx, layer)
             if mask is None:
@@ -186,7 +175,7 @@ def check_inference(ctx: CheckContext) -> None:
     x = _x(3)
     for ratio in RATIOS:
         layer = _make(ctx, ratio)
-        with _seeded(40):
+        with kept_random_state(40):
             y = np.asarray(layer.forward(x.copy(), train_flg=False), dtype=np.float64)
         hint = ctx.t(
             "予測時 (train_flg=False) はマスクをかけず、x * (1 - dropout_ratio) を返します。",
@@ -216,7 +205,7 @@ def check_inference(ctx: CheckContext) -> None:
     # Why this scaling: the average training output equals the inference output.
     layer = _make(ctx, 0.5)
     x_small = x[:20]
-    with _seeded(41):
+    with kept_random_state(41):
         mean_train = np.mean(
             [np.asarray(layer.forward(x_small.copy(), train_flg=True)) for _ in range(400)], axis=0
         )

@@ -18,11 +18,10 @@ implementation fails by chance with probability below 1e-6 (and the seeds are fi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
+from grader.student.checks._random import kept_random_state
 from grader.student.selfcheck import CheckContext, register_check
 
 N_IN, N_OUT = 300, 700
@@ -31,24 +30,13 @@ NORMAL_WITHIN_1SD = math.erf(1 / math.sqrt(2))  # 0.6827
 UNIFORM_WITHIN_1SD = 1 / math.sqrt(3)  # 0.5774
 
 
-@contextmanager
-def saved_random_state(seed: int) -> Iterator[None]:
-    """Seed ``np.random`` for a check and give the student's global state back afterwards."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
 def _draw(ctx: CheckContext, name: str) -> np.ndarray | None:
     """Call the student's initialiser; check shape, dtype and that it uses ``np.random``."""
     fn = ctx.get(name)
-    with saved_random_state(2026):
+    with kept_random_state(2026):
         w = np.asarray(fn(N_IN, N_OUT))
         again = np.asarray(fn(N_IN, N_OUT))
-    with saved_random_state(2026):
+    with kept_random_state(2026):
         same = np.asarray(fn(N_IN, N_OUT))
     if not ctx.expect(
         w.shape == (N_IN, N_OUT),

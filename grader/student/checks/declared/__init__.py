@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.student.calls import run_call
+from grader.student.checks._random import kept_random_state
 from grader.student.explain import likely_cause
 from grader.student.numeric import rel_error
 from grader.student.selfcheck import CheckContext, register_check
@@ -39,9 +40,9 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
     inputs = {name: decode(v) for name, v in data["inputs"].items()}
     expected = {name: decode(v) for name, v in data["expected"].items()}
     got: dict[str, np.ndarray] = {}
-    state = np.random.get_state()  # the notebook's own random draws go on as if unchecked
     try:
-        run_call(data["call"], inputs, got, ctx.namespace)
+        with kept_random_state():
+            run_call(data["call"], inputs, got, ctx.namespace)
     except NotImplementedError:
         raise
     except Exception as exc:  # a common cause (t one-hot, a 3-D x, ...) gets the grader's hint
@@ -56,8 +57,6 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
             _text(ctx, data["cause_hints"][cause.hint_id]),
         )
         return
-    finally:
-        np.random.set_state(state)
     for name in data.get("unchanged", ()):
         passed = got.get("arg_" + name)  # none for a number (passed as a Python float)
         if passed is not None and not np.array_equal(passed, inputs[name], equal_nan=True):
