@@ -36,9 +36,9 @@ def _matches(got: dict[str, np.ndarray], outputs: dict[str, np.ndarray], tol: fl
 
 
 def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
+    """Run the item's call on the public inputs and report, with the grader's hints."""
     ctx.get(data["call"]["target"])  # a clear message when the notebook has not defined it
     inputs = {name: decode(v) for name, v in data["inputs"].items()}
-    expected = {name: decode(v) for name, v in data["expected"].items()}
     got: dict[str, np.ndarray] = {}
     try:
         with kept_random_state():
@@ -46,17 +46,29 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
     except NotImplementedError:
         raise
     except Exception as exc:  # a common cause (t one-hot, a 3-D x, ...) gets the grader's hint
-        error = f"{type(exc).__name__}: {exc}"
-        cause = likely_cause(error, inputs)
-        if cause is None or cause.hint_id not in data.get("cause_hints", {}):
+        if not _reported_cause(ctx, data, f"{type(exc).__name__}: {exc}", inputs):
             raise
-        ctx.expect(
-            False,
-            ctx.t("公開の入力で実行", "runs on the public inputs"),
-            f"{error} {ctx.t(cause.ja, cause.en)}",
-            _text(ctx, data["cause_hints"][cause.hint_id]),
-        )
         return
+    if not _changed_argument(ctx, data, got, inputs):
+        _compare(ctx, data, got)
+
+
+def _reported_cause(ctx: CheckContext, data: dict, error: str, inputs: dict) -> bool:
+    """Report ``error``'s likely cause (``grader.student.explain``); False when none fits."""
+    cause = likely_cause(error, inputs)
+    if cause is None or cause.hint_id not in data.get("cause_hints", {}):
+        return False
+    ctx.expect(
+        False,
+        ctx.t("公開の入力で実行", "runs on the public inputs"),
+        f"{error} {ctx.t(cause.ja, cause.en)}",
+        _text(ctx, data["cause_hints"][cause.hint_id]),
+    )
+    return True
+
+
+def _changed_argument(ctx: CheckContext, data: dict, got: dict, inputs: dict) -> bool:
+    """Report an argument the call must leave unchanged but changed; False when none."""
     for name in data.get("unchanged", ()):
         passed = got.get("arg_" + name)  # none for a number (passed as a Python float)
         if passed is not None and not np.array_equal(passed, inputs[name], equal_nan=True):
@@ -65,16 +77,25 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
                 ctx.t(f"引数 `{name}` を書き換えない", f"leaves argument `{name}` unchanged"),
                 hint=_text(ctx, data["unchanged_hint"]),
             )
-            return
+            return True
+    return False
+
+
+def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray]) -> None:
+    """One line per expected output; a failing one carries the hint of the first known
+    mistake the outputs match (or of the step that may fail, ``after``/``either``)."""
     staged = data.get("staged", {})  # outputs of steps allowed to raise, and their hint
-    missing = [name for name in expected if name not in got]
-    for name in missing:  # its step raised (``after`` / ``either``): the grader's hint
-        error = got.get("error_" + name)
-        detail = bytes(error).decode("utf-8", "replace") if error is not None else ""
-        ctx.expect(False, name, detail or ctx.t("例外で終了", "raised"), _text(ctx, staged[name]))
-    expected = {name: want for name, want in expected.items() if name in got}
-    for name, want in expected.items():
-        if want.ndim == 0 and got[name].size == 1:
+    expected = {}
+    for name, v in data["expected"].items():
+        if name not in got:  # its step raised (``after`` / ``either``)
+            error = got.get("error_" + name)
+            detail = bytes(error).decode("utf-8", "replace") if error is not None else ""
+            ctx.expect(
+                False, name, detail or ctx.t("例外で終了", "raised"), _text(ctx, staged[name])
+            )
+            continue
+        expected[name] = decode(v)
+        if expected[name].ndim == 0 and got[name].size == 1:
             got[name] = got[name].reshape(())  # a loss returned as a (1,) array
     hint = ""
     nonfinite = any(not np.all(np.isfinite(got[n])) for n in expected)
