@@ -77,3 +77,24 @@ def test_a_self_check_leaves_the_notebook_random_state_as_it_was(capsys):
     passed, out = _report("matmul_backward", {"matmul_backward": draws_random_numbers}, capsys)
     assert passed, out
     assert np.array_equal(np.random.rand(3), want)
+
+
+def test_worked_examples_are_reported_on_their_own_line(capsys):
+    import reference as R
+
+    passed, out = _report("affine_forward", {"Affine": R.Affine}, capsys)
+    assert passed and "✓ worked example 3.6 #2 (W = I)" in out, out
+    no_bias = {name: ns for name, ns, _ in BUGGY["affine_forward"]}["no bias"]
+    passed, out = _report("affine_forward", no_bias, capsys)
+    assert not passed and "✗ worked example 3.6 #2 (W = I)" in out, out
+
+
+def test_an_example_the_solution_cannot_run_fails_where_it_is_declared():
+    from grader.specs._declare import DeclarationError, declare, example, function
+
+    with pytest.raises(DeclarationError, match="example 'no W'.*KeyError"):
+        declare(
+            "f", ("f", "f"), points=1, call=function("f", "x", "W", save="y"),
+            solution=lambda x, W: x @ W, inputs=lambda rng: {}, tol=1e-9,
+            expect={"y": lambda x, W: x @ W}, examples=[example("W なし", "no W", x=[[1.0]])],
+        )  # fmt: skip

@@ -449,6 +449,27 @@ def upstream(item_id: str, name: str, *args: str, expect: Callable[..., Any], to
     return Upstream(item_id, function(name, *args, save="up_" + item_id), expect, tol)
 
 
+# --- worked examples for the student self-check ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    """Inputs of the call worked out in the course material (e.g. the syllabus's example 3.6):
+    the derived self-check runs the call on them too and reports one line under ``label``
+    (ja, en). Grading does not use them: its inputs are fresh per job."""
+
+    label: tuple[str, str]
+    inputs: Mapping[str, np.ndarray]
+    where: str
+
+
+def example(label_ja: str, label_en: str, **inputs: Any) -> Example:
+    """``example("例題 3.6 の 2", "worked example 3.6 #2", x=..., W=np.eye(2), b=...)``:
+    every input the call passes, as arrays (numbers: 0-d)."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    return Example((label_ja, label_en), arrays, _declared_at())
+
+
 # --- the declaration and the item derived from it -------------------------------------------------
 
 # Hints ``compare`` may add on its own (generic patterns of any output).
@@ -474,6 +495,7 @@ class Declaration:
     upstream: tuple[Upstream, ...] = ()
     # mistakes in the optional calls' outputs: shown on a passing verdict (no points lost)
     warnings: tuple[Known, ...] = ()
+    examples: tuple[Example, ...] = ()  # worked examples, for the derived self-check only
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if any(fn is SOLUTION for fn in self.expect.values()):
@@ -688,6 +710,7 @@ def declare(
     nonfinite_hint: str | None = None,
     upstream: Sequence[Upstream] = (),
     warnings: Sequence[Known] = (),
+    examples: Sequence[Example] = (),
 ) -> DeclaredItem:
     """The graded item ``item_id`` (the ``grade_id`` of its ``check("item_id")`` cell).
     ``expect="solution"``: every saved output as the declared solution gives it.
@@ -757,7 +780,16 @@ def declare(
         nonfinite_hint,
         tuple(upstream),
         tuple(warnings),
+        tuple(examples),
     )
+    for ex in examples:  # an example the solution cannot run (an input missing) fails here
+        try:
+            d.expected(ex.inputs)
+            d.solution_outputs(ex.inputs, call)
+        except Exception as exc:
+            raise DeclarationError(
+                ex.where, f"item {item_id!r}: example {ex.label[1]!r}: {type(exc).__name__}: {exc}"
+            ) from exc
     return DeclaredItem(
         id=item_id,
         title={"ja": title[0], "en": title[1]},
@@ -774,6 +806,7 @@ __all__ = [
     "Arg",
     "Call",
     "Declaration",
+    "Example",
     "DeclaredItem",
     "SOLUTION",
     "Upstream",
@@ -785,6 +818,7 @@ __all__ = [
     "construct",
     "declare",
     "evaluate",
+    "example",
     "function",
     "gradient",
     "mistake",

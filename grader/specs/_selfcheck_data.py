@@ -61,6 +61,16 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
             for hint, names in d.call.staged(key).items()
             for name in names
         },
+        # worked examples: the call on the course material's inputs, one line each
+        "examples": [
+            {
+                "ja": ex.label[0],
+                "en": ex.label[1],
+                "inputs": {name: encode(v) for name, v in ex.inputs.items()},
+                "expected": {name: encode(v) for name, v in d.expected(ex.inputs).items()},
+            }
+            for ex in d.examples
+        ],
         # the hints of grader.student.explain's exception rules, shown when the call raises
         "cause_hints": {hint_id: hint_text(hint_id) for hint_id in CAUSE_HINTS},
     }

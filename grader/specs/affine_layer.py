@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.engine.spec import Assignment
-from grader.specs._declare import construct, declare, gradient, mistake
+from grader.specs._declare import construct, declare, example, gradient, mistake
 from grader.specs._large import LARGE_COLS, LARGE_ROWS
 from reference import Affine
 
@@ -48,6 +48,12 @@ def forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return Affine(W, b).forward(x)
 
 
+# The syllabus's example 3.6 #2: W = I, so Y = X + b and dx = dout, db = [2, 0].
+EXAMPLE_X = [[1.0, 3.0], [2.0, -1.0], [0.0, 1.0]]
+EXAMPLE = {"x": EXAMPLE_X, "W": np.eye(2), "b": [2.0, 1.0]}
+EXAMPLE_LABEL = ("例題 3.6 の 2 (W = I)", "worked example 3.6 #2 (W = I)")
+
+
 ASSIGNMENT = Assignment(
     id="3-1-1_affine_layer",
     order=60,
@@ -64,6 +70,7 @@ ASSIGNMENT = Assignment(
             # A correct forward differs from the reference only by summation order: measured
             # 0 (40 seeds).
             tol=1e-10,
+            examples=[example(*EXAMPLE_LABEL, **EXAMPLE)],
         ),
         declare(
             "affine_backward",
@@ -97,6 +104,14 @@ ASSIGNMENT = Assignment(
             batch_of="x",
             large=make_large_inputs,
             large_tol=1e-9,  # analytic vs analytic: rounding only
+            examples=[
+                example(
+                    *EXAMPLE_LABEL,
+                    **EXAMPLE,
+                    x_other=EXAMPLE_X,
+                    dout=[[1.0, 0.0], [0.0, -1.0], [1.0, 1.0]],
+                )
+            ],
         ),
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.engine.spec import Assignment
-from grader.specs._declare import declare, function, gradient
+from grader.specs._declare import declare, example, function, gradient
 from grader.specs._large import LARGE_COLS, LARGE_ROWS
 
 LARGE_M = 100  # output width of the large matmul: dY is (LARGE_ROWS, LARGE_M)
@@ -76,6 +76,15 @@ ASSIGNMENT = Assignment(
             tol=1e-7,  # bilinear map, central differences exact up to rounding: <= 4e-11
             batch_of="X",
             large=matmul_large,
+            examples=[  # dX = [[4, 3, 4]], dW = [[4, 2], [-2, -1], [2, 1]]
+                example(
+                    "例題 3.6 の 1",
+                    "worked example 3.6 #1",
+                    X=[[2.0, -1.0, 1.0]],
+                    W=[[2.0, 0.0], [1.0, 1.0], [0.0, 4.0]],
+                    dY=[[2.0, 1.0]],
+                )
+            ],
         ),
         declare(
             "square_graph_backward",

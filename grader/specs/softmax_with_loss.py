@@ -14,6 +14,7 @@ from grader.specs._checks import one_hot
 from grader.specs._declare import (
     construct,
     declare,
+    example,
     function,
     gradient,
     mistake,
@@ -180,6 +181,16 @@ ASSIGNMENT = Assignment(
             large=make_swl_large_inputs,
             # analytic vs analytic: rounding only (the textbook's 1e-7 in the log leaves dx alone)
             large_tol=1e-6,
+            # equal scores, first class right: dx = (y - t) / N = [[-1/2, 1/2]]
+            examples=[
+                example(
+                    "例題 3.6 の 2",
+                    "worked example 3.6 #2",
+                    x=[[3.0, 3.0]],
+                    x_other=[[3.0, 3.0]],
+                    t=[[1.0, 0.0]],
+                )
+            ],
         ),
     ),
 )

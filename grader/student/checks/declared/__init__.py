@@ -51,6 +51,32 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
         return
     if not _changed_argument(ctx, data, got, inputs):
         _compare(ctx, data, got)
+    for ex in data.get("examples", ()):
+        _worked_example(ctx, data, ex)
+
+
+def _worked_example(ctx: CheckContext, data: dict, ex: dict) -> None:
+    """One line: the call on a worked example of the course material, against its answer."""
+    label = ctx.t(ex["ja"], ex["en"])
+    got: dict[str, np.ndarray] = {}
+    try:
+        with kept_random_state():
+            run_call(
+                data["call"], {k: decode(v) for k, v in ex["inputs"].items()}, got, ctx.namespace
+            )
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        ctx.expect(False, label, f"{type(exc).__name__}: {exc}")
+        return
+    errors = []
+    for name, v in ex["expected"].items():
+        want, have = decode(v), got.get(name)
+        if have is not None and want.ndim == 0 and have.size == 1:
+            have = have.reshape(())
+        same = have is not None and have.shape == want.shape and bool(np.all(np.isfinite(have)))
+        errors.append(rel_error(have, want) if same else float("inf"))
+    ctx.expect_close(label, max(errors, default=0.0), data["tol"])
 
 
 def _reported_cause(ctx: CheckContext, data: dict, error: str, inputs: dict) -> bool:
