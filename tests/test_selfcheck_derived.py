@@ -89,12 +89,16 @@ def test_worked_examples_are_reported_on_their_own_line(capsys):
     assert not passed and "✗ worked example 3.6 #2 (W = I)" in out, out
 
 
-def test_an_example_the_solution_cannot_run_fails_where_it_is_declared():
+def test_an_example_the_solution_cannot_run_fails_the_build_where_it_is_declared():
     from grader.specs._declare import DeclarationError, declare, example, function
 
-    with pytest.raises(DeclarationError, match="example 'no W'.*KeyError"):
-        declare(
-            "f", ("f", "f"), points=1, call=function("f", "x", "W", save="y"),
-            solution=lambda x, W: x @ W, inputs=lambda rng: {}, tol=1e-9,
-            expect={"y": lambda x, W: x @ W}, examples=[example("W なし", "no W", x=[[1.0]])],
-        )  # fmt: skip
+    item = declare(
+        "f", ("f", "f"), points=1, call=function("f", "x", "W", save="y"),
+        solution=lambda x, W: x @ W, tol=1e-9, expect={"y": lambda x, W: x @ W},
+        inputs=lambda rng: {"x": np.ones((1, 1)), "W": np.ones((1, 1))},
+        examples=[example("W なし", "no W", x=[[1.0]])],
+    )  # fmt: skip
+    with pytest.raises(
+        DeclarationError, match=r"test_selfcheck_derived.py:\d+.*example 'no W'.*KeyError"
+    ):
+        selfcheck_data(item)

@@ -462,6 +462,18 @@ class Example:
     inputs: Mapping[str, np.ndarray]
     where: str
 
+    def worked(self, item_id: str, d: Declaration) -> dict[str, np.ndarray]:
+        """The example's answer (``expect=`` on its inputs), once the solution has run on it:
+        an example that misses an input fails here (``grader build``) with its place."""
+        try:
+            d.solution_outputs(self.inputs, d.call)
+            return d.expected(self.inputs)
+        except Exception as exc:
+            raise DeclarationError(
+                self.where,
+                f"item {item_id!r}: example {self.label[1]!r}: {type(exc).__name__}: {exc}",
+            ) from exc
+
 
 def example(label_ja: str, label_en: str, **inputs: Any) -> Example:
     """``example("例題 3.6 の 2", "worked example 3.6 #2", x=..., W=np.eye(2), b=...)``:
@@ -782,14 +794,6 @@ def declare(
         tuple(warnings),
         tuple(examples),
     )
-    for ex in examples:  # an example the solution cannot run (an input missing) fails here
-        try:
-            d.expected(ex.inputs)
-            d.solution_outputs(ex.inputs, call)
-        except Exception as exc:
-            raise DeclarationError(
-                ex.where, f"item {item_id!r}: example {ex.label[1]!r}: {type(exc).__name__}: {exc}"
-            ) from exc
     return DeclaredItem(
         id=item_id,
         title={"ja": title[0], "en": title[1]},

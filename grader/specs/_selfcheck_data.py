@@ -67,7 +67,7 @@ def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
                 "ja": ex.label[0],
                 "en": ex.label[1],
                 "inputs": {name: encode(v) for name, v in ex.inputs.items()},
-                "expected": {name: encode(v) for name, v in d.expected(ex.inputs).items()},
+                "expected": {name: encode(v) for name, v in ex.worked(item.id, d).items()},
             }
             for ex in d.examples
         ],
