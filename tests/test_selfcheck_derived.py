@@ -87,6 +87,10 @@ def test_worked_examples_are_reported_on_their_own_line(capsys):
     no_bias = {name: ns for name, ns, _ in BUGGY["affine_forward"]}["no bias"]
     passed, out = _report("affine_forward", no_bias, capsys)
     assert not passed and "✗ worked example 3.6 #2 (W = I)" in out, out
+    # a failure the self-check explains still shows what does work (the 2-D example)
+    flat_only = {name: ns for name, ns, _ in BUGGY["affine_forward"]}["2-D input only"]
+    passed, out = _report("affine_forward", flat_only, capsys)
+    assert "✗ runs on the public inputs" in out and "✓ worked example 3.6 #2" in out, out
 
 
 def test_an_example_the_solution_cannot_run_fails_the_build_where_it_is_declared():

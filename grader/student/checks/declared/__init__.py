@@ -48,10 +48,10 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
     except Exception as exc:  # a common cause (t one-hot, a 3-D x, ...) gets the grader's hint
         if not _reported_cause(ctx, data, f"{type(exc).__name__}: {exc}", inputs):
             raise
-        return
-    if not _changed_argument(ctx, data, got, inputs):
-        _compare(ctx, data, got)
-    for ex in data.get("examples", ()):
+    else:
+        if not _changed_argument(ctx, data, got, inputs):
+            _compare(ctx, data, got)
+    for ex in data.get("examples", ()):  # also after an explained failure: what does work
         _worked_example(ctx, data, ex)
 
 
