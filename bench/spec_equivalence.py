@@ -4,17 +4,19 @@ Usage (from the repository root):
     .venv/bin/python bench/spec_equivalence.py REF MODULE [MODULE ...]
 
 e.g. ``bench/spec_equivalence.py c168ca6 batch_norm optimizers softmax_with_loss``. Each
-``grader/specs/<MODULE>.py`` is loaded as it was at git revision REF (it imports today's shared
-modules, so REF must be recent enough for that) and run, with the current spec's item of the
-same id, on every CORRECT / BUGGY / WARNED variant of ``tests/mutations/variants.py`` for 10
-seeds. Prints how many runs differ in (points, hint id) and how many in the message text
-(which carries the measured error, so it differs when the inputs are drawn differently).
-Trained items (fits, MNIST accuracy) are skipped: the mutation suite does not cover them.
+``grader/specs/<MODULE>.py`` is loaded as it was at git revision REF, with the shared spec
+modules of that revision; the engine and the student package are today's, so REF's specs must
+run against today's engine (revisions of this round do; d6e5d64's do not). Each old item runs,
+with the current spec's item of the same id, on every CORRECT / BUGGY / WARNED variant of
+``tests/mutations/variants.py`` for 10 seeds. Prints how many runs differ in (points, hint
+id) and how many in the message text (which carries the measured error, so it differs when
+the inputs are drawn differently). Trained items (fits, MNIST accuracy) are skipped: the
+mutation suite does not cover them.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import subprocess
 import sys
 import tempfile
@@ -31,17 +33,31 @@ from grader.specs import all_assignments  # noqa: E402
 
 
 def old_items(ref: str, module: str, folder: Path) -> dict:
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{ref}:grader/specs/{module}.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = folder / f"old_{module}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"old_{module}", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
+    """The items of ``grader/specs/<module>.py`` at ``ref``, with the shared spec modules
+    (``_checks``, ``_declare``, ...) of that revision too: the whole ``grader/specs/`` folder
+    of ``ref`` becomes the package ``old_specs_<ref>`` (the engine and the student package are
+    today's)."""
+    package = f"old_specs_{ref}"
+    root = folder / package
+    if not root.exists():
+        root.mkdir()
+        names = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-tree", "--name-only", ref, "grader/specs/"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for name in (n for n in names if n.endswith(".py")):
+            source = subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{ref}:{name}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            source = source.replace("from grader.specs.", f"from {package}.")
+            (root / Path(name).name).write_text(source)
+        sys.path.insert(0, str(folder))
+    loaded = importlib.import_module(f"{package}.{module}")
     return {it.id: it for it in loaded.ASSIGNMENT.items}
 
 

@@ -260,8 +260,8 @@ def test_a_seeded_optional_step_and_a_mistake_looked_for_only_when_it_holds():
 
     assert run_item(item, {"Noisy": Twice}, 0).hint.id == "missing_factor_2"
     assert run_item(item, {"Noisy": Fails}, 0).hint.id == "sign_flip"
-    # the derived self-check looks for every mistake at once: when= needs an own self-check
-    with pytest.raises(DeclarationError, match="needs own_selfcheck=True"):
+    # the derived self-check runs when= from its source: a lambda has none
+    with pytest.raises(DeclarationError, match="must be a def using only np"):
         declare(
             "noisy", ("n", "n"), points=1, call=call, solution=Noisy, tol=1e-9,
             inputs=lambda rng: inp, expect={"y": lambda x: x},

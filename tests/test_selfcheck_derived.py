@@ -8,10 +8,13 @@ the same namespaces as the trusted mutation tests (``tests/mutations/variants.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mutations.variants import BUGGY, CORRECT
 
+import grader.student.checks.declared
 from grader.specs import all_assignments
 from grader.specs._selfcheck_data import declared_items, selfcheck_data
 from grader.student import CheckFailed, check
@@ -32,9 +35,15 @@ def _report(item_id: str, ns: dict, capsys) -> tuple[bool, str]:
     return passed, capsys.readouterr().out
 
 
-def test_every_derived_self_check_is_shipped():
+def test_every_derived_self_check_is_shipped_and_small():
     assert DERIVED, "no item has a derived self-check"
     assert set(DERIVED) <= set(available_checks())
+    # the student package (a wheel that Colab installs) carries them: public inputs stay small
+    folder = Path(grader.student.checks.declared.__file__).parent
+    sizes = {path.name: path.stat().st_size for path in folder.glob("*.json")}
+    assert sizes and max(sizes.values()) < 128 * 1024, sorted(sizes.items(), key=lambda kv: -kv[1])[
+        :3
+    ]
 
 
 @pytest.mark.parametrize(

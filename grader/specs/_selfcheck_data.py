@@ -19,7 +19,7 @@ import numpy as np
 
 from grader.engine.diagnose import DIAGNOSIS_TOLERANCE, generic_mistakes
 from grader.engine.hints import get_hint
-from grader.specs._declare import DeclaredItem
+from grader.specs._declare import DeclaredItem, trusted
 from grader.student.explain import CAUSE_HINTS
 
 PUBLIC_SEED = 0
@@ -34,14 +34,18 @@ def encode(array: np.ndarray) -> dict[str, Any]:
 
 def selfcheck_data(item: DeclaredItem) -> dict[str, Any]:
     d = item.declaration
-    inputs = d.inputs(np.random.default_rng(PUBLIC_SEED))
+    inputs = (d.public_inputs or d.inputs)(np.random.default_rng(PUBLIC_SEED))
     expected = d.expected(inputs)
     generic = generic_mistakes(expected, d.batch_size(inputs), factor_two=d.factor_two)
     known = d.mistaken(inputs) + generic
+    conditions = [k.when for k in d.mistakes] + [None] * len(generic)  # d.mistaken's order
     mistakes = []
-    for m in known:
+    for m, when in zip(known, conditions):
         outputs = {name: encode(value) for name, value in m.outputs.items()}
-        mistakes.append({**hint_text(m.hint_id), "outputs": outputs})
+        mistake = {**hint_text(m.hint_id), "outputs": outputs}
+        if when is not None:  # looked for only when it holds (its source, run with np only)
+            mistake["when"] = trusted(when).data
+        mistakes.append(mistake)
     return {
         "item": item.id,
         "call": d.call.data(),

@@ -8,13 +8,14 @@ mistake whose outputs the student's match.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader.student.calls import run_call
+from grader.student.calls import argument, as_argument, run_call
 from grader.student.checks._random import kept_random_state
 from grader.student.explain import likely_cause
 from grader.student.numeric import rel_error
@@ -127,9 +128,10 @@ def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray]) -> None:
     nonfinite = any(not np.all(np.isfinite(got[n])) for n in expected)
     if nonfinite and data.get("nonfinite_hint"):
         hint = _text(ctx, data["nonfinite_hint"])
+    inputs = {name: decode(v) for name, v in data["inputs"].items()}
     for m in [] if hint else data["mistakes"]:  # the first known mistake the outputs match
         outputs = {name: decode(v) for name, v in m["outputs"].items()}
-        if _matches(got, outputs, data["diagnosis_tol"]):
+        if _applies(m, inputs, got) and _matches(got, outputs, data["diagnosis_tol"]):
             hint = _text(ctx, m)
             break
     for name, want in expected.items():
@@ -140,6 +142,18 @@ def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray]) -> None:
             ctx.expect(False, name, shapes, line_hint)
         else:
             ctx.expect_close(name, rel_error(have, want), data["tol"], line_hint)
+
+
+def _applies(mistake: dict, inputs: dict, got: dict) -> bool:
+    """A mistake's ``when`` (a function of inputs and outputs by parameter name, shipped as
+    its source) holds; an output it names missing: it does not (as in grading)."""
+    if "when" not in mistake:
+        return True
+    when = argument(mistake["when"], {})
+    names = inspect.signature(when).parameters
+    if any(n not in got and n not in inputs for n in names):
+        return False
+    return bool(when(**{n: got[n] if n in got else as_argument(inputs[n]) for n in names}))
 
 
 def _text(ctx: CheckContext, hint: dict[str, str]) -> str:
