@@ -48,7 +48,7 @@ from grader.specs._checks import (
     upstream_first,
 )
 from grader.specs._large import large_verdict, timed
-from grader.student.calls import as_argument, run_call
+from grader.student.calls import as_argument, output_names, run_call
 
 # --- what to call: data for grader.student.calls.run_call --------------------------------------
 
@@ -199,14 +199,14 @@ class Call:
         found = [
             s["save"] for s in self.steps if s.get("save") and optional == s.get("optional", False)
         ]
-        return list(dict.fromkeys(n for save in found for n in _names(save)))
+        return list(dict.fromkeys(n for save in found for n in output_names(save)))
 
     def staged(self, key: str) -> dict[str, list[str]]:
         """Per hint of ``after`` (or ``either``) steps, the outputs those steps save."""
         found: dict[str, list[str]] = {}
         for s in self.steps:
             if key in s:
-                found.setdefault(s[key], []).extend(_names(s["save"]))
+                found.setdefault(s[key], []).extend(output_names(s["save"]))
         return found
 
     def functions(self) -> list[str]:
@@ -253,15 +253,6 @@ class Call:
             f"_run_call({own.data()!r}, _inp, _big, {objects})\n"
             'out.update({"large_" + _k: _v for _k, _v in _big.items()})\n'
         )
-
-
-def _names(save: Any) -> list[str]:
-    """The output names a step's ``save`` gives (a tuple may hold dict saves)."""
-    if isinstance(save, str):
-        return [save]
-    if isinstance(save, Mapping):
-        return list(save.values())
-    return [n for s in save for n in _names(s)]
 
 
 def function(
@@ -602,7 +593,9 @@ class Declaration:
             right = [n for n in names if ok.get(n)]
             if right and len(right) < len(names):
                 wrong = [n for n in names if n not in right]
-                steps = {n: s for s in self.call.steps if "either" in s for n in _names(s["save"])}
+                steps = {
+                    n: s for s in self.call.steps if "either" in s for n in output_names(s["save"])
+                }
                 a, b = (self._spelt(steps[n], ctx.inputs) for n in (right[0], wrong[0]))
                 return Verdict.fail(
                     f"{a} は正しいですが、{b} が正しくありません。",
@@ -631,7 +624,7 @@ class Declaration:
         right = ", ".join(
             self._spelt(s, ctx.inputs) for s in graded if not ({"after", "optional"} & set(s))
         )
-        error = ctx.outputs.get("error_" + _names(step["save"])[0])
+        error = ctx.outputs.get("error_" + output_names(step["save"])[0])
         if error is not None:
             text = bytes(np.asarray(error, dtype=np.uint8)).decode("utf-8", "replace")
             return Verdict.fail(
@@ -639,7 +632,7 @@ class Declaration:
                 f"{right} is right, but {self._spelt(step, ctx.inputs)} raised: {text}",
                 hint=get_hint(hint),
             )
-        one = compare(ctx, {n: expected[n] for n in _names(step["save"])}, self.tol)
+        one = compare(ctx, {n: expected[n] for n in output_names(step["save"])}, self.tol)
         if one.passed:
             return passed
         return Verdict.fail(

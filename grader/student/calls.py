@@ -161,7 +161,7 @@ def run_call(
                 raise
             if "after" in step:
                 text = repr(exc)[:300].encode("utf-8")
-                out["error_" + _names(step["save"])[0]] = np.frombuffer(text, dtype=np.uint8)
+                out["error_" + output_names(step["save"])[0]] = np.frombuffer(text, dtype=np.uint8)
             if "either" in step:
                 raised.setdefault(step["either"], []).append(exc)
         else:
@@ -182,13 +182,13 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == np.shape(b) and np.array_equal(a, b, equal_nan=True)
 
 
-def _names(save: str | list[Any] | Mapping[str, str]) -> list[str]:
-    """The output names a ``save`` gives (nested in a list: a returned tuple's dict)."""
+def output_names(save: str | list[Any] | Mapping[str, str]) -> list[str]:
+    """The output names a step's ``save`` gives (nested in a list: a returned tuple's dict)."""
     if isinstance(save, str):
         return [save]
     if isinstance(save, Mapping):
         return list(save.values())
-    return [n for s in save for n in _names(s)]
+    return [n for s in save for n in output_names(s)]
 
 
 def _save(
@@ -217,4 +217,4 @@ def _save(
         _save(name, item, out, partial)
 
 
-__all__ = ["argument", "as_argument", "run_call"]
+__all__ = ["argument", "as_argument", "output_names", "run_call"]

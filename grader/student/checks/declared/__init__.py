@@ -51,7 +51,7 @@ def run_declared(ctx: CheckContext, data: dict[str, Any]) -> None:
             raise
     else:
         if not _changed_argument(ctx, data, got, inputs):
-            _compare(ctx, data, got)
+            _compare(ctx, data, got, inputs)
     for ex in data.get("examples", ()):  # also after an explained failure: what does work
         _worked_example(ctx, data, ex)
 
@@ -108,7 +108,7 @@ def _changed_argument(ctx: CheckContext, data: dict, got: dict, inputs: dict) ->
     return False
 
 
-def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray]) -> None:
+def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray], inputs: dict) -> None:
     """One line per expected output; a failing one carries the hint of the first known
     mistake the outputs match (or of the step that may fail, ``after``/``either``)."""
     staged = data.get("staged", {})  # outputs of steps allowed to raise, and their hint
@@ -128,7 +128,6 @@ def _compare(ctx: CheckContext, data: dict, got: dict[str, np.ndarray]) -> None:
     nonfinite = any(not np.all(np.isfinite(got[n])) for n in expected)
     if nonfinite and data.get("nonfinite_hint"):
         hint = _text(ctx, data["nonfinite_hint"])
-    inputs = {name: decode(v) for name, v in data["inputs"].items()}
     for m in [] if hint else data["mistakes"]:  # the first known mistake the outputs match
         outputs = {name: decode(v) for name, v in m["outputs"].items()}
         if _applies(m, inputs, got) and _matches(got, outputs, data["diagnosis_tol"]):
